@@ -30,7 +30,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := realMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := realMain(ctx, os.Args[1:], os.Stderr)
 	stop()
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -74,7 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func realMain(ctx context.Context, args []string, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -101,6 +101,17 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer os.RemoveAll(tmp)
 	os.Setenv("TMPDIR", tmp)
 
+	// Bacalhau's components log to standard output; keep the caller's
+	// stdout for the address line alone and point fd 1 at stderr.
+	readyFd, err := syscall.Dup(1)
+	if err != nil {
+		return fmt.Errorf("duplicating stdout: %w", err)
+	}
+	ready := os.NewFile(uintptr(readyFd), "ready")
+	defer ready.Close()
+	if err := syscall.Dup3(2, 1, 0); err != nil {
+		return fmt.Errorf("redirecting stdout: %w", err)
+	}
 	logger.ConfigureLogging(logger.LogModeJSON, level)
 
 	// The nodes live as long as this context; it is cancelled only after
@@ -124,7 +135,7 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	api := stack.Nodes[0].APIServer
-	fmt.Fprintf(stdout, "%s:%d\n", api.Address, api.Port)
+	fmt.Fprintf(ready, "%s:%d\n", api.Address, api.Port)
 
 	<-ctx.Done()
 	return nil

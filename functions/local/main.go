@@ -1,0 +1,237 @@
+// Command local runs canary scenarios from a developer's machine:
+//
+//	go run ./functions/local --scenario submit
+//
+// With no endpoint configured it starts the embedded Bacalhau devnet (a
+// loopback-only network built from ./devnet), runs, and tears it down.
+// Exit status: 0 passed, 1 a scenario failed, 2 bad configuration or usage,
+// 3 a result could not be recorded.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/devnet"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/logging"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := realMain(ctx, os.Args[1:], nil, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit statuses, as in the canary job.
+const (
+	exitPass     = 0
+	exitFail     = 1
+	exitUsage    = 2
+	exitRecorder = 3
+)
+
+type flags struct {
+	scenario string
+	all      bool
+	json     bool
+	timeout  time.Duration
+	endpoint string
+	engine   string
+	env      string
+}
+
+func parseFlags(args []string, stderr io.Writer) (flags, error) {
+	var f flags
+	fs := flag.NewFlagSet("local", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.scenario, "scenario", "", "scenario to run: "+strings.Join(scenarios.Names(), ", "))
+	fs.BoolVar(&f.all, "all", false, "run every scenario, one after the other")
+	fs.BoolVar(&f.json, "json", false, "print each result as a JSON log line instead of text")
+	fs.DurationVar(&f.timeout, "timeout", 0, "whole-scenario deadline (overrides CANARY_TIMEOUT, default 90s)")
+	fs.StringVar(&f.endpoint, "endpoint", "", "Bacalhau API as host:port (overrides BACALHAU_API_HOST/PORT); default: start the embedded devnet")
+	fs.StringVar(&f.engine, "engine", "", "canary job engine: docker or wasm (overrides CANARY_ENGINE; default wasm on the devnet, docker elsewhere)")
+	fs.StringVar(&f.env, "env", "", "environment label (overrides CANARY_ENV, default dev)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `usage: go run ./functions/local (--scenario NAME | --all) [flags]
+
+Runs bacalhau-canary scenarios once and prints the result of each.
+Without --endpoint or BACALHAU_API_HOST it starts a loopback-only Bacalhau
+network (./devnet) for the run and stops it afterwards.
+
+scenarios:
+`)
+		for _, s := range scenarios.All() {
+			fmt.Fprintf(stderr, "  %-22s %s\n", s.Name, s.Doc)
+		}
+		fmt.Fprintf(stderr, "\nflags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nexit status: 0 all passed, 1 a scenario failed, 2 bad configuration or usage, 3 a result could not be recorded\n")
+	}
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case f.all && f.scenario != "":
+		return f, errors.New("--scenario and --all exclude each other")
+	case !f.all && f.scenario == "":
+		return f, errors.New("say which scenario to run: --scenario NAME or --all (see --help)")
+	}
+	return f, nil
+}
+
+// apply lets the flags override the environment.
+func (f flags) apply(c *config.Config) error {
+	if f.endpoint != "" {
+		host, port, err := net.SplitHostPort(f.endpoint)
+		if err != nil {
+			return fmt.Errorf("--endpoint: %q is not host:port", f.endpoint)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return fmt.Errorf("--endpoint: port %q is not a number", port)
+		}
+		c.APIHost, c.APIPort = host, p
+	}
+	if f.timeout != 0 {
+		c.Timeout = f.timeout
+	}
+	if f.engine != "" {
+		c.Engine = f.engine
+	}
+	if f.env != "" {
+		c.Env = f.env
+	}
+	if f.scenario != "" {
+		c.Scenario = f.scenario
+	}
+	return nil
+}
+
+func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout, stderr io.Writer) int {
+	f, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitPass
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "local:", err)
+		return exitUsage
+	}
+	cfg, err := config.Load(ctx, env)
+	if err == nil {
+		err = f.apply(&cfg)
+	}
+	if err == nil {
+		err = cfg.Validate(false)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "local:", err)
+		return exitUsage
+	}
+	if cfg.APIKeySecret != "" {
+		fmt.Fprintln(stderr, "local: BACALHAU_API_KEY_SECRET is for the deployed job; set BACALHAU_API_KEY locally")
+		return exitUsage
+	}
+
+	list := scenarios.All()
+	if !f.all {
+		s, _ := scenarios.Lookup(cfg.Scenario)
+		list = []scenarios.Scenario{s}
+	}
+
+	defaultEngine := scenarios.EngineDocker
+	if cfg.APIHost == "" {
+		fmt.Fprintln(stderr, "local: no BACALHAU_API_HOST or --endpoint: using the embedded devnet")
+		net, err := devnet.Start(ctx, devnet.Options{Progress: func(msg string) { fmt.Fprintln(stderr, "local:", msg) }})
+		if err != nil {
+			fmt.Fprintln(stderr, "local: embedded devnet:", oneLine(err))
+			return exitFail
+		}
+		defer func() {
+			if err := net.Stop(); err != nil {
+				fmt.Fprintln(stderr, "local: stopping devnet:", err)
+			}
+		}()
+		fmt.Fprintln(stderr, "local: devnet ready at", net.Addr())
+		cfg.APIHost, cfg.APIPort = net.Host, net.Port
+		defaultEngine = scenarios.EngineWasm
+	}
+
+	jobs, fetcher := bacalhau.New(cfg.Bacalhau())
+	runner := &scenarios.Runner{
+		Jobs:     jobs,
+		Fetcher:  fetcher,
+		Spec:     cfg.JobSpec(defaultEngine),
+		Env:      cfg.Env,
+		Timeout:  cfg.Timeout,
+		Progress: func(msg string) { fmt.Fprintln(stderr, "local:", msg) },
+		Secrets:  cfg.Secrets(),
+	}
+	if f.json {
+		runner.Log = logging.New(stdout)
+	}
+	code := exitPass
+	for _, s := range list {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "local: interrupted")
+			return exitFail
+		}
+		res := runner.Run(ctx, s)
+		if !f.json {
+			printResult(stdout, res)
+		}
+		if !res.Success {
+			code = exitFail
+		}
+	}
+	return code
+}
+
+func printResult(w io.Writer, r scenarios.Result) {
+	status := "PASS"
+	if !r.Success {
+		status = "FAIL"
+	}
+	fmt.Fprintf(w, "%s  %-22s %7.3fs", status, r.Scenario, r.Duration.Seconds())
+	if r.JobID != "" {
+		fmt.Fprintf(w, "  job %s", r.JobID)
+		if r.Stopped {
+			fmt.Fprint(w, " (stopped)")
+		}
+	}
+	fmt.Fprintln(w)
+	var phases []string
+	for _, p := range r.Phases {
+		if p.Reached {
+			phases = append(phases, fmt.Sprintf("%s %.3fs", p.Name, p.Duration.Seconds()))
+		} else {
+			phases = append(phases, p.Name+" -")
+		}
+	}
+	fmt.Fprintf(w, "      phases: %s\n", strings.Join(phases, ", "))
+	if !r.Success {
+		fmt.Fprintf(w, "      error_class: %s\n      error: %s\n", r.Class, oneLine(errors.New(r.Error)))
+	}
+}
+
+func oneLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}

@@ -1,0 +1,220 @@
+// Package config loads the canary's configuration from the environment
+// (one struct, sethvargo/go-envconfig) and validates it before any network
+// call, so bad input ends in one line naming the variable.
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/bacalhau-project/bacalhau/pkg/models"
+	"github.com/sethvargo/go-envconfig"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+)
+
+// Config is every setting of the canary. Names are the external contract.
+type Config struct {
+	APIHost     string `env:"BACALHAU_API_HOST"`
+	APIPort     int    `env:"BACALHAU_API_PORT, default=1234"`
+	APITLS      bool   `env:"BACALHAU_API_TLS, default=false"`
+	APIKey      string `env:"BACALHAU_API_KEY"`
+	APIUsername string `env:"BACALHAU_API_USERNAME"`
+	APIPassword string `env:"BACALHAU_API_PASSWORD"`
+	// APIKeySecret names a Secret Manager version holding the API key.
+	APIKeySecret string `env:"BACALHAU_API_KEY_SECRET"`
+
+	Scenario      string        `env:"CANARY_SCENARIO"`
+	Env           string        `env:"CANARY_ENV, default=dev"`
+	Engine        string        `env:"CANARY_ENGINE"`
+	NodeSelectors string        `env:"CANARY_NODE_SELECTORS"`
+	Timeout       time.Duration `env:"CANARY_TIMEOUT, default=90s"`
+	Metrics       string        `env:"CANARY_METRICS"`
+
+	Project               string `env:"GOOGLE_CLOUD_PROJECT"`
+	Location              string `env:"CANARY_LOCATION"`
+	MonitoringEndpoint    string `env:"CANARY_MONITORING_ENDPOINT"`
+	SecretManagerEndpoint string `env:"CANARY_SECRETMANAGER_ENDPOINT"`
+}
+
+// Error is a configuration or usage problem: exit status 2, nothing sent.
+type Error struct{ msg string }
+
+func (e *Error) Error() string { return e.msg }
+
+func errorf(format string, args ...any) error {
+	return &Error{msg: fmt.Sprintf(format, args...)}
+}
+
+// Load reads the configuration from lookuper (os environment when nil).
+// Validation is left to Validate, after flags have overridden values.
+func Load(ctx context.Context, lookuper envconfig.Lookuper) (Config, error) {
+	if lookuper == nil {
+		lookuper = envconfig.OsLookuper()
+	}
+	var c Config
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: lookuper}); err != nil {
+		return c, errorf("%s", oneLine(err))
+	}
+	return c, nil
+}
+
+// oneLine turns envconfig's error into a line naming the variable.
+func oneLine(err error) string {
+	s := err.Error()
+	// envconfig: `BACALHAU_API_PORT: strconv.ParseInt: parsing "x": invalid syntax`
+	if name, rest, ok := strings.Cut(s, ": "); ok && strings.ToUpper(name) == name {
+		return fmt.Sprintf("%s: invalid value: %s", name, lastPart(rest))
+	}
+	return s
+}
+
+func lastPart(s string) string {
+	if i := strings.LastIndex(s, ": "); i >= 0 {
+		return s[i+2:]
+	}
+	return s
+}
+
+var envLabel = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,29}$`)
+
+// Metrics sinks.
+const (
+	MetricsGCP    = "gcp"
+	MetricsStdout = "stdout"
+	MetricsNone   = "none"
+)
+
+// MaxTimeout bounds CANARY_TIMEOUT: a canary run longer than this is not a canary.
+const MaxTimeout = time.Hour
+
+// Validate checks every value; needHost says whether BACALHAU_API_HOST is
+// required (the job) or may be empty (the local runner's embedded network).
+func (c Config) Validate(needHost bool) error {
+	if needHost && c.APIHost == "" {
+		return errorf("BACALHAU_API_HOST: required")
+	}
+	if c.APIHost != "" && strings.ContainsAny(c.APIHost, "/ :") && !strings.HasPrefix(c.APIHost, "[") {
+		return errorf("BACALHAU_API_HOST: %q is not a host name or IP address (no scheme, port or path)", c.APIHost)
+	}
+	if c.APIPort < 1 || c.APIPort > 65535 {
+		return errorf("BACALHAU_API_PORT: %d is not a port (1-65535)", c.APIPort)
+	}
+	if c.APIKey != "" && (c.APIUsername != "" || c.APIPassword != "") {
+		return errorf("BACALHAU_API_KEY: set either it or BACALHAU_API_USERNAME+BACALHAU_API_PASSWORD, not both")
+	}
+	if c.APIKey != "" && c.APIKeySecret != "" {
+		return errorf("BACALHAU_API_KEY_SECRET: set either it or BACALHAU_API_KEY, not both")
+	}
+	if (c.APIUsername == "") != (c.APIPassword == "") {
+		return errorf("BACALHAU_API_USERNAME: needs BACALHAU_API_PASSWORD too (basic auth takes both)")
+	}
+	if c.APIKeySecret != "" && !validSecretVersion(c.APIKeySecret) {
+		return errorf("BACALHAU_API_KEY_SECRET: %q is not a secret version name (projects/P/secrets/S/versions/V)", c.APIKeySecret)
+	}
+	if c.Scenario != "" {
+		if _, ok := scenarios.Lookup(c.Scenario); !ok {
+			return errorf("CANARY_SCENARIO: unknown scenario %q (one of %s)", c.Scenario, strings.Join(scenarios.Names(), ", "))
+		}
+	}
+	if !envLabel.MatchString(c.Env) {
+		return errorf("CANARY_ENV: %q must be a short lowercase label like prod, staging or dev", c.Env)
+	}
+	if c.Engine != "" && c.Engine != scenarios.EngineDocker && c.Engine != scenarios.EngineWasm {
+		return errorf("CANARY_ENGINE: unknown engine %q (docker or wasm)", c.Engine)
+	}
+	if _, err := c.Selectors(); err != nil {
+		return err
+	}
+	if c.Timeout <= 0 || c.Timeout > MaxTimeout {
+		return errorf("CANARY_TIMEOUT: %s is out of range (more than 0, at most %s)", c.Timeout, MaxTimeout)
+	}
+	switch c.Metrics {
+	case "", MetricsGCP, MetricsStdout, MetricsNone:
+	default:
+		return errorf("CANARY_METRICS: unknown sink %q (gcp, stdout or none)", c.Metrics)
+	}
+	return nil
+}
+
+// Selectors parses CANARY_NODE_SELECTORS (Bacalhau/Kubernetes selector
+// syntax, e.g. `owner=bacalhau,region in (eu, us)`).
+func (c Config) Selectors() ([]*models.LabelSelectorRequirement, error) {
+	return ParseSelectors(c.NodeSelectors)
+}
+
+// ParseSelectors parses node selectors in Bacalhau's syntax.
+func ParseSelectors(s string) ([]*models.LabelSelectorRequirement, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	reqs, err := labels.ParseToRequirements(s)
+	if err != nil {
+		return nil, errorf("CANARY_NODE_SELECTORS: %q: %s", s, firstLine(err))
+	}
+	out := make([]*models.LabelSelectorRequirement, 0, len(reqs))
+	for _, r := range models.ToLabelSelectorRequirements(reqs...) {
+		r := r
+		if err := r.Validate(); err != nil {
+			return nil, errorf("CANARY_NODE_SELECTORS: %q: %s", s, firstLine(err))
+		}
+		out = append(out, &r)
+	}
+	return out, nil
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
+
+var secretVersion = regexp.MustCompile(`^projects/[^/]+/secrets/[^/]+/versions/[^/]+$`)
+
+func validSecretVersion(s string) bool { return secretVersion.MatchString(s) }
+
+// Secrets are the values that must never reach a log line or error text.
+func (c Config) Secrets() []string {
+	var out []string
+	for _, s := range []string{c.APIKey, c.APIPassword} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// IsError reports whether err is a configuration error (exit status 2).
+func IsError(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}
+
+// Bacalhau returns the client options for the configured orchestrator.
+func (c Config) Bacalhau() bacalhau.Options {
+	return bacalhau.Options{
+		Host:     c.APIHost,
+		Port:     c.APIPort,
+		TLS:      c.APITLS,
+		APIKey:   c.APIKey,
+		Username: c.APIUsername,
+		Password: c.APIPassword,
+		Timeout:  c.Timeout,
+	}
+}
+
+// JobSpec returns the canary job; engine falls back to defaultEngine when
+// CANARY_ENGINE is unset. Call after Validate.
+func (c Config) JobSpec(defaultEngine string) scenarios.JobSpec {
+	engine := c.Engine
+	if engine == "" {
+		engine = defaultEngine
+	}
+	sel, _ := c.Selectors()
+	return scenarios.JobSpec{Engine: engine, Selectors: sel}
+}

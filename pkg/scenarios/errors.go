@@ -1,0 +1,143 @@
+package scenarios
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+
+	"github.com/bacalhau-project/bacalhau/pkg/bacerrors"
+)
+
+// Class is why a run failed: a closed set, one per failed run. A Class is
+// also an error, so checks can wrap it with context
+// (fmt.Errorf("stdout %q: %w", got, ErrOutputMismatch)) and Classify finds it.
+type Class string
+
+func (c Class) Error() string { return string(c) }
+
+// The error classes, as written to the failure metric's error_class label.
+const (
+	ErrUnavailable    Class = "unavailable"     // could not connect: refused, DNS, reset
+	ErrTimeout        Class = "timeout"         // a call or the whole run passed its deadline
+	ErrAuth           Class = "auth"            // 401/403
+	ErrBadRequest     Class = "bad_request"     // other 4xx: the API refused what the canary sent
+	ErrServer         Class = "server"          // 5xx or 429
+	ErrProtocol       Class = "protocol"        // a reply that does not parse or does not make sense
+	ErrJobFailed      Class = "job_failed"      // the job ended Failed/Stopped or exited non-zero
+	ErrOutputMismatch Class = "output_mismatch" // the job's output is not the expected text
+	ErrConcurrency    Class = "concurrency"     // fewer executions or nodes than asked for
+	ErrCanary         Class = "canary"          // a bug or misconfiguration of the canary itself
+)
+
+// Classes lists every class, in a stable order.
+var Classes = []Class{
+	ErrUnavailable, ErrTimeout, ErrAuth, ErrBadRequest, ErrServer, ErrProtocol,
+	ErrJobFailed, ErrOutputMismatch, ErrConcurrency, ErrCanary,
+}
+
+// Classify maps a failed run's error to its class. Explicit classes win;
+// then deadlines; then what the Bacalhau client or the network said.
+func Classify(err error) Class {
+	if err == nil {
+		return ""
+	}
+	var class Class
+	if errors.As(err, &class) {
+		return class
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return ErrTimeout
+	}
+	if errors.Is(err, context.Canceled) {
+		return ErrCanary
+	}
+	var bacErr bacerrors.Error
+	if errors.As(err, &bacErr) {
+		if c := classifyBacalhau(bacErr); c != "" {
+			return c
+		}
+	}
+	return classifyTransport(err)
+}
+
+// classifyBacalhau reads the client's error: replies from the server carry
+// their status code; transport failures carry the client's own codes.
+func classifyBacalhau(err bacerrors.Error) Class {
+	status := err.HTTPStatusCode()
+	switch err.Code() {
+	case bacerrors.UnauthorizedError:
+		return ErrAuth
+	case bacerrors.TimeOutError:
+		return ErrTimeout
+	case bacerrors.RequestCancelled:
+		return ErrTimeout
+	case bacerrors.NetworkFailure:
+		return ErrUnavailable
+	}
+	if err.Component() == "HTTPClient" {
+		// Failures before any reply: refused, DNS, reset.
+		switch err.Code() {
+		case bacerrors.ServiceUnavailable:
+			return ErrUnavailable
+		case bacerrors.BadRequestError:
+			if strings.Contains(err.Error(), "host not found") {
+				return ErrUnavailable
+			}
+			return ErrCanary // the request could not be built
+		}
+		if c := classifyTransport(errors.Unwrap(err)); c != ErrCanary {
+			return c
+		}
+		if status >= 500 {
+			return ErrServer
+		}
+		return ""
+	}
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return ErrAuth
+	case status == http.StatusTooManyRequests || status >= 500:
+		return ErrServer
+	case status >= 400:
+		return ErrBadRequest
+	}
+	return ""
+}
+
+func classifyTransport(err error) Class {
+	if err == nil {
+		return ErrCanary
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return ErrTimeout
+	}
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntaxErr), errors.As(err, &typeErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return ErrProtocol
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, io.EOF), errors.Is(err, syscall.EPIPE):
+		return ErrUnavailable
+	}
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	var urlErr *url.Error
+	switch {
+	case errors.As(err, &dnsErr), errors.As(err, &opErr):
+		return ErrUnavailable
+	case errors.As(err, &urlErr):
+		return ErrUnavailable
+	}
+	if strings.Contains(err.Error(), "got 0 byte response") {
+		return ErrProtocol
+	}
+	return ErrCanary
+}

@@ -1,0 +1,120 @@
+package scenarios
+
+import (
+	"encoding/base64"
+	"fmt"
+	"time"
+
+	dockermodels "github.com/bacalhau-project/bacalhau/pkg/executor/docker/models"
+	wasmmodels "github.com/bacalhau-project/bacalhau/pkg/executor/wasm/models"
+	"github.com/bacalhau-project/bacalhau/pkg/models"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/wasi"
+)
+
+// Engines the canary job can run on.
+const (
+	EngineDocker = "docker"
+	EngineWasm   = "wasm"
+)
+
+// Labels on every job the canary submits. Bacalhau's CLI hides jobs
+// labelled bacalhau_canary=true from `job list` by default.
+const (
+	LabelCanary   = "bacalhau_canary"
+	LabelScenario = "canary_scenario"
+	LabelEnv      = "canary_env"
+)
+
+// DefaultText is what the canary job prints.
+const DefaultText = "Hello from the Bacalhau canary\n"
+
+// DockerImage runs the docker flavour of the job.
+const DockerImage = "busybox:1.36.1"
+
+const wasmTarget = "/canary/main.wasm"
+
+// JobSpec describes the canary job: what it runs and what it must print.
+type JobSpec struct {
+	Engine    string // EngineDocker or EngineWasm
+	Selectors []*models.LabelSelectorRequirement
+	Text      string // what the job prints on stdout; DefaultText when empty
+	Expect    string // what the checks expect; Text when empty
+
+	// Test hooks for the wasm engine: sleep first, exit non-zero after.
+	SleepMS  uint32
+	ExitCode uint32
+}
+
+func (s JobSpec) text() string {
+	if s.Text == "" {
+		return DefaultText
+	}
+	return s.Text
+}
+
+func (s JobSpec) expected() string {
+	if s.Expect == "" {
+		return s.text()
+	}
+	return s.Expect
+}
+
+// Build returns the job to submit for scenario, with count executions and
+// a task timeout safely below the run's deadline.
+func (s JobSpec) Build(scenario, env string, count int, deadline time.Duration) (*models.Job, error) {
+	task := &models.Task{
+		Name:     "canary",
+		Timeouts: taskTimeouts(deadline),
+	}
+	switch s.Engine {
+	case EngineDocker:
+		engine, err := dockermodels.NewDockerEngineBuilder(DockerImage).
+			WithEntrypoint("printf", "%s", s.text()).
+			Build()
+		if err != nil {
+			return nil, fmt.Errorf("building docker engine spec: %w", err)
+		}
+		task.Engine = engine
+	case EngineWasm:
+		mod, err := wasi.Program{Stdout: s.text(), SleepMS: s.SleepMS, ExitCode: s.ExitCode}.Encode()
+		if err != nil {
+			return nil, fmt.Errorf("encoding wasm module: %w", err)
+		}
+		engine, err := wasmmodels.NewWasmEngineBuilder(wasmTarget).WithEntrypoint("_start").Build()
+		if err != nil {
+			return nil, fmt.Errorf("building wasm engine spec: %w", err)
+		}
+		task.Engine = engine
+		task.InputSources = []*models.InputSource{{
+			Source: &models.SpecConfig{
+				Type:   models.StorageSourceInline,
+				Params: map[string]any{"URL": "data:application/octet-stream;base64," + base64.StdEncoding.EncodeToString(mod)},
+			},
+			Target: wasmTarget,
+		}}
+	default:
+		return nil, fmt.Errorf("unknown engine %q (want %s or %s)", s.Engine, EngineDocker, EngineWasm)
+	}
+	return &models.Job{
+		Type:  models.JobTypeBatch,
+		Count: count,
+		Labels: map[string]string{
+			LabelCanary:   "true",
+			LabelScenario: scenario,
+			LabelEnv:      env,
+		},
+		Constraints: s.Selectors,
+		Tasks:       []*models.Task{task},
+	}, nil
+}
+
+// taskTimeouts keeps the job's own timeout below the run deadline, so a job
+// the canary could not stop still ends by itself soon after.
+func taskTimeouts(deadline time.Duration) *models.TimeoutConfig {
+	total := int64(deadline.Seconds() * 0.9)
+	if total < 1 {
+		total = 1
+	}
+	return &models.TimeoutConfig{ExecutionTimeout: total, TotalTimeout: total}
+}

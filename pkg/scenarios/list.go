@@ -1,0 +1,51 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
+)
+
+const listLimit = 10
+
+// List lists the most recent jobs, newest first.
+var List = register(Scenario{
+	Name:   "list",
+	Doc:    "list the 10 most recent jobs, newest first; the reply must be well-formed",
+	Phases: []string{"list"},
+	Run: func(ctx context.Context, p *Probe) error {
+		return p.Phase("list", func() error {
+			req := &apimodels.ListJobsRequest{}
+			req.Limit = listLimit
+			req.OrderBy = "created_at"
+			req.Reverse = true
+			resp, err := p.Jobs.List(ctx, req)
+			if err != nil {
+				return fmt.Errorf("listing jobs: %w", err)
+			}
+			return checkJobList(resp)
+		})
+	},
+})
+
+func checkJobList(resp *apimodels.ListJobsResponse) error {
+	if resp == nil {
+		return fmt.Errorf("listing jobs: empty reply: %w", ErrProtocol)
+	}
+	if len(resp.Items) > listLimit {
+		return fmt.Errorf("listing jobs: asked for %d, got %d: %w", listLimit, len(resp.Items), ErrProtocol)
+	}
+	for i, job := range resp.Items {
+		if job == nil || job.ID == "" {
+			return fmt.Errorf("listing jobs: item %d has no job ID: %w", i, ErrProtocol)
+		}
+		if job.State.StateType.IsUndefined() {
+			return fmt.Errorf("listing jobs: job %s has no state: %w", job.ID, ErrProtocol)
+		}
+		if i > 0 && job.CreateTime > resp.Items[i-1].CreateTime {
+			return fmt.Errorf("listing jobs: job %s is newer than the one before it, want newest first: %w", job.ID, ErrProtocol)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/bacalhau-project/bacalhau/pkg/models"
+	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
+)
+
+// Fetcher downloads a published result from its URL.
+type Fetcher interface {
+	Fetch(ctx context.Context, url string) (io.ReadCloser, error)
+}
+
+// Polling while a job runs: start fast so a finished job is seen within
+// milliseconds, back off so a slow one costs few calls.
+const (
+	pollFirst = 10 * time.Millisecond
+	pollMax   = 500 * time.Millisecond
+	pollGrow  = 1.5
+)
+
+// Probe is a scenario's handle on one run: the API, the canary job and the
+// phase clock. The runner reads back what the scenario submitted.
+type Probe struct {
+	Jobs     Jobs
+	Fetcher  Fetcher
+	Spec     JobSpec
+	scenario string
+	env      string
+	deadline time.Duration
+	progress func(string)
+
+	phases   []Phase
+	jobID    string
+	terminal bool // the submitted job reached a terminal state
+}
+
+// Phase times fn as the named phase. Phases must be declared by the scenario.
+func (p *Probe) Phase(name string, fn func() error) error {
+	for i := range p.phases {
+		if p.phases[i].Name != name {
+			continue
+		}
+		start := time.Now()
+		err := fn()
+		p.phases[i].Duration += time.Since(start)
+		p.phases[i].Reached = true
+		return err
+	}
+	return fmt.Errorf("phase %q is not declared by scenario %s: %w", name, p.scenario, ErrCanary)
+}
+
+// Submit puts the canary job with count executions and remembers its ID so
+// the runner can stop it if the run fails.
+func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
+	job, err := p.Spec.Build(p.scenario, p.env, count, p.deadline)
+	if err != nil {
+		return "", fmt.Errorf("building job: %v: %w", err, ErrCanary)
+	}
+	resp, err := p.Jobs.Put(ctx, &apimodels.PutJobRequest{Job: job})
+	if err != nil {
+		return "", fmt.Errorf("submitting job: %w", err)
+	}
+	if resp == nil || resp.JobID == "" {
+		return "", fmt.Errorf("submitting job: reply has no job ID: %w", ErrProtocol)
+	}
+	p.jobID = resp.JobID
+	return resp.JobID, nil
+}
+
+// Wait polls the job until it is terminal and returns it. A job that ended
+// other than Completed is an ErrJobFailed error.
+func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
+	delay := pollFirst
+	started := time.Now()
+	nextNote := 2 * time.Second
+	var last models.JobStateType
+	for {
+		resp, err := p.Jobs.Get(ctx, &apimodels.GetJobRequest{JobID: id})
+		if err != nil {
+			return nil, fmt.Errorf("getting job state: %w", err)
+		}
+		if resp == nil || resp.Job == nil {
+			return nil, fmt.Errorf("getting job state: reply has no job: %w", ErrProtocol)
+		}
+		job := resp.Job
+		if job.ID != id {
+			return nil, fmt.Errorf("getting job state: asked for job %s, got %q: %w", id, job.ID, ErrProtocol)
+		}
+		state := job.State.StateType
+		if state.IsTerminal() {
+			if id == p.jobID {
+				p.terminal = true
+			}
+			if state != models.JobStateTypeCompleted {
+				return job, fmt.Errorf("job ended %s: %s: %w", state, job.State.Message, ErrJobFailed)
+			}
+			return job, nil
+		}
+		if state == models.JobStateTypeUndefined {
+			return nil, fmt.Errorf("getting job state: job has no state: %w", ErrProtocol)
+		}
+		if waited := time.Since(started); p.progress != nil && (waited >= nextNote || state != last && waited >= nextNote/2) {
+			p.progress(fmt.Sprintf("job %s is %s after %s", id, state, waited.Round(100*time.Millisecond)))
+			nextNote = waited + 5*time.Second
+		}
+		last = state
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for job %s (last state %s): %w", id, state, ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(time.Duration(float64(delay)*pollGrow), pollMax)
+	}
+}
+
+// Executions lists the job's executions.
+func (p *Probe) Executions(ctx context.Context, id string) ([]*models.Execution, error) {
+	resp, err := p.Jobs.Executions(ctx, &apimodels.ListJobExecutionsRequest{JobID: id})
+	if err != nil {
+		return nil, fmt.Errorf("listing executions: %w", err)
+	}
+	if resp == nil {
+		return nil, fmt.Errorf("listing executions: empty reply: %w", ErrProtocol)
+	}
+	for _, e := range resp.Items {
+		if e == nil || e.ID == "" {
+			return nil, fmt.Errorf("listing executions: an execution without ID: %w", ErrProtocol)
+		}
+		if e.JobID != id {
+			return nil, fmt.Errorf("listing executions: execution %s belongs to job %q, not %s: %w", e.ID, e.JobID, id, ErrProtocol)
+		}
+	}
+	return resp.Items, nil
+}
+
+// checkExitCodes fails when a completed execution reports a non-zero exit.
+func checkExitCodes(execs []*models.Execution) error {
+	completed := 0
+	for _, e := range execs {
+		if e.ComputeState.StateType != models.ExecutionStateCompleted {
+			continue
+		}
+		completed++
+		if e.RunOutput != nil && e.RunOutput.ExitCode != 0 {
+			return fmt.Errorf("execution %s exited %d: %w", e.ID, e.RunOutput.ExitCode, ErrJobFailed)
+		}
+	}
+	if completed == 0 {
+		return fmt.Errorf("job is Completed but none of its %d executions is: %w", len(execs), ErrProtocol)
+	}
+	return nil
+}

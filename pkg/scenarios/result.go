@@ -1,0 +1,48 @@
+package scenarios
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Result is one run of one scenario: what the log line and the metrics say.
+type Result struct {
+	Scenario string
+	Env      string
+	Success  bool
+	Class    Class  // empty on success
+	Error    string // empty on success; never holds a secret
+	JobID    string // the job the run submitted, if any
+	Stopped  bool   // the runner stopped that job after a failure
+	Start    time.Time
+	Duration time.Duration
+	Phases   []Phase // every phase of the scenario, in order
+}
+
+// Phase is the time spent in one phase; zero when it was not reached.
+type Phase struct {
+	Name     string
+	Duration time.Duration
+	Reached  bool
+}
+
+// LogAttrs are the result as slog attributes, for the one line per run.
+func (r Result) LogAttrs() []slog.Attr {
+	phases := make([]any, 0, len(r.Phases))
+	for _, p := range r.Phases {
+		phases = append(phases, slog.Float64(p.Name, p.Duration.Seconds()))
+	}
+	attrs := []slog.Attr{
+		slog.String("scenario", r.Scenario),
+		slog.String("env", r.Env),
+		slog.Bool("success", r.Success),
+		slog.String("error_class", string(r.Class)),
+		slog.String("error", r.Error),
+		slog.String("job_id", r.JobID),
+		slog.Bool("job_stopped", r.Stopped),
+		slog.Time("start", r.Start),
+		slog.Float64("duration_seconds", r.Duration.Seconds()),
+		slog.Group("phase_duration_seconds", phases...),
+	}
+	return attrs
+}

@@ -1,0 +1,124 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
+)
+
+// stopBudget bounds the stop of a failed run's job, so a run still ends
+// within a second of its deadline when the API hangs.
+const stopBudget = 900 * time.Millisecond
+
+// Runner runs scenarios and owns their outcome: the deadline, total and
+// per-phase timings, the error class, stopping the submitted job on failure
+// and the one log line per run.
+type Runner struct {
+	Jobs     Jobs
+	Fetcher  Fetcher
+	Spec     JobSpec
+	Env      string
+	Timeout  time.Duration // whole-run deadline
+	Log      *slog.Logger  // gets the result line; nil: no line
+	Progress func(string)  // notes on long waits; nil: none
+	Secrets  []string      // values never to appear in an error text
+}
+
+// Run runs s once and returns its result. It never panics: a scenario that
+// panics fails as ErrCanary.
+func (r *Runner) Run(ctx context.Context, s Scenario) Result {
+	res := Result{Scenario: s.Name, Env: r.Env, Start: time.Now()}
+	p := &Probe{
+		Jobs:     r.Jobs,
+		Fetcher:  r.Fetcher,
+		Spec:     r.Spec,
+		scenario: s.Name,
+		env:      r.Env,
+		deadline: r.Timeout,
+		progress: r.Progress,
+		phases:   make([]Phase, len(s.Phases)),
+	}
+	for i, name := range s.Phases {
+		p.phases[i].Name = name
+	}
+
+	runCtx, cancel := context.WithTimeout(ctx, r.Timeout)
+	err := safeRun(runCtx, s, p)
+	deadlinePassed := errors.Is(runCtx.Err(), context.DeadlineExceeded)
+	cancel()
+
+	if err != nil && p.jobID != "" && !p.terminal {
+		if stopErr := r.stop(ctx, p.jobID, s.Name); stopErr != nil {
+			err = fmt.Errorf("%w (and stopping job %s failed: %v)", err, p.jobID, stopErr)
+		} else {
+			res.Stopped = true
+		}
+	}
+
+	res.Duration = time.Since(res.Start)
+	res.Phases = p.phases
+	res.JobID = p.jobID
+	res.Success = err == nil
+	if err != nil {
+		res.Class = Classify(err)
+		if deadlinePassed && ctx.Err() == nil {
+			res.Class = ErrTimeout
+			if !errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("run deadline of %s passed: %w", r.Timeout, err)
+			}
+		}
+		res.Error = r.redact(err.Error())
+	}
+	r.log(res)
+	return res
+}
+
+func safeRun(ctx context.Context, s Scenario, p *Probe) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("scenario %s panicked: %v\n%s: %w", s.Name, v, debug.Stack(), ErrCanary)
+		}
+	}()
+	if s.Run == nil {
+		return fmt.Errorf("scenario %s has no Run: %w", s.Name, ErrCanary)
+	}
+	return s.Run(ctx, p)
+}
+
+// stop stops a job the failed run left running. It outlives the run's
+// deadline on purpose, bounded by stopBudget.
+func (r *Runner) stop(parent context.Context, jobID, scenario string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), stopBudget)
+	defer cancel()
+	_, err := r.Jobs.Stop(ctx, &apimodels.StopJobRequest{
+		JobID:  jobID,
+		Reason: "bacalhau-canary: " + scenario + " run failed or timed out",
+	})
+	return err
+}
+
+func (r *Runner) redact(s string) string {
+	for _, secret := range r.Secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[REDACTED]")
+		}
+	}
+	return s
+}
+
+func (r *Runner) log(res Result) {
+	if r.Log == nil {
+		return
+	}
+	level, msg := slog.LevelInfo, "scenario passed"
+	if !res.Success {
+		level, msg = slog.LevelError, "scenario failed"
+	}
+	r.Log.LogAttrs(context.Background(), level, msg, res.LogAttrs()...)
+}

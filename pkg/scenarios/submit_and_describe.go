@@ -1,0 +1,142 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/bacalhau-project/bacalhau/pkg/models"
+	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
+)
+
+// SubmitAndDescribe submits the canary job, waits, then reads it back three
+// ways (job with executions, executions, history) and checks they agree.
+var SubmitAndDescribe = register(Scenario{
+	Name:   "submitAndDescribe",
+	Doc:    "submit, wait, then describe the job, list its executions and history; all three must agree",
+	Phases: []string{"submit", "wait", "describe", "executions", "history"},
+	Run: func(ctx context.Context, p *Probe) error {
+		var id string
+		if err := p.Phase("submit", func() (err error) {
+			id, err = p.Submit(ctx, 1)
+			return err
+		}); err != nil {
+			return err
+		}
+		if err := p.Phase("wait", func() error {
+			_, err := p.Wait(ctx, id)
+			return err
+		}); err != nil {
+			return err
+		}
+		var described []string
+		if err := p.Phase("describe", func() (err error) {
+			described, err = describe(ctx, p, id)
+			return err
+		}); err != nil {
+			return err
+		}
+		var completed []string
+		if err := p.Phase("executions", func() error {
+			execs, err := p.Executions(ctx, id)
+			if err != nil {
+				return err
+			}
+			if err := checkExitCodes(execs); err != nil {
+				return err
+			}
+			completed = completedIDs(execs)
+			if !slices.Equal(completed, described) {
+				return fmt.Errorf("executions list completed %v, job description says %v: %w", completed, described, ErrProtocol)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return p.Phase("history", func() error {
+			return checkHistory(ctx, p, id, completed)
+		})
+	},
+})
+
+// describe gets the job with its executions, checks it is the canary job,
+// Completed, and returns its completed execution IDs.
+func describe(ctx context.Context, p *Probe, id string) ([]string, error) {
+	resp, err := p.Jobs.Get(ctx, &apimodels.GetJobRequest{JobID: id, Include: "executions"})
+	if err != nil {
+		return nil, fmt.Errorf("describing job: %w", err)
+	}
+	switch {
+	case resp == nil || resp.Job == nil:
+		return nil, fmt.Errorf("describing job: reply has no job: %w", ErrProtocol)
+	case resp.Job.ID != id:
+		return nil, fmt.Errorf("describing job %s: got job %q: %w", id, resp.Job.ID, ErrProtocol)
+	case resp.Job.State.StateType != models.JobStateTypeCompleted:
+		return nil, fmt.Errorf("describing job %s: state %s after it was Completed: %w", id, resp.Job.State.StateType, ErrProtocol)
+	case resp.Job.Labels[LabelCanary] != "true":
+		return nil, fmt.Errorf("describing job %s: label %s missing: %w", id, LabelCanary, ErrProtocol)
+	case resp.Executions == nil:
+		return nil, fmt.Errorf("describing job %s: executions were asked for but not included: %w", id, ErrProtocol)
+	}
+	for _, e := range resp.Executions.Items {
+		if e == nil || e.JobID != id {
+			return nil, fmt.Errorf("describing job %s: an included execution belongs to another job: %w", id, ErrProtocol)
+		}
+	}
+	ids := completedIDs(resp.Executions.Items)
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("describing job %s: no completed execution: %w", id, ErrProtocol)
+	}
+	return ids, nil
+}
+
+// checkHistory checks the job's history records it reaching Completed and
+// events for each completed execution.
+func checkHistory(ctx context.Context, p *Probe, id string, completed []string) error {
+	resp, err := p.Jobs.History(ctx, &apimodels.ListJobHistoryRequest{JobID: id})
+	if err != nil {
+		return fmt.Errorf("listing history: %w", err)
+	}
+	if resp == nil || len(resp.Items) == 0 {
+		return fmt.Errorf("listing history: no events for job %s: %w", id, ErrProtocol)
+	}
+	var states []models.JobStateType
+	execEvents := map[string]int{}
+	for _, h := range resp.Items {
+		if h == nil || h.JobID != id {
+			return fmt.Errorf("listing history: an event belongs to another job: %w", ErrProtocol)
+		}
+		switch h.Type {
+		case models.JobHistoryTypeJobLevel:
+			state, err := h.Event.GetJobStateIfPresent()
+			if err != nil {
+				return fmt.Errorf("listing history: unreadable job state: %v: %w", err, ErrProtocol)
+			}
+			if !state.IsUndefined() {
+				states = append(states, state)
+			}
+		case models.JobHistoryTypeExecutionLevel:
+			execEvents[h.ExecutionID]++
+		}
+	}
+	if len(states) == 0 || states[len(states)-1] != models.JobStateTypeCompleted {
+		return fmt.Errorf("listing history: job state transitions %v do not end in Completed: %w", states, ErrProtocol)
+	}
+	for _, e := range completed {
+		if execEvents[e] == 0 {
+			return fmt.Errorf("listing history: no events for completed execution %s: %w", e, ErrProtocol)
+		}
+	}
+	return nil
+}
+
+func completedIDs(execs []*models.Execution) []string {
+	var ids []string
+	for _, e := range execs {
+		if e != nil && e.ComputeState.StateType == models.ExecutionStateCompleted {
+			ids = append(ids, e.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}

@@ -1,0 +1,100 @@
+package wasi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// run executes the module the way Bacalhau's wasm executor does (wazero,
+// WASI preview1, _start) and returns its stdout and exit code.
+func run(t *testing.T, mod []byte) (string, uint32) {
+	t.Helper()
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	var stdout bytes.Buffer
+	_, err := rt.InstantiateWithConfig(ctx, mod, wazero.NewModuleConfig().WithStdout(&stdout).WithSysNanosleep())
+	var exit *sys.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return stdout.String(), exit.ExitCode()
+	case err != nil:
+		t.Fatalf("running module: %v", err)
+	}
+	return stdout.String(), 0
+}
+
+func TestProgram(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		p    Program
+	}{
+		{"text", Program{Stdout: "hello from the canary\n"}},
+		{"empty", Program{}},
+		{"exit code", Program{Stdout: "bye\n", ExitCode: 3}},
+		{"sleep", Program{Stdout: "late\n", SleepMS: 30}},
+		{"long text", Program{Stdout: string(bytes.Repeat([]byte("x"), 5000))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mod, err := tt.p.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			out, code := run(t, mod)
+			if out != tt.p.Stdout {
+				t.Errorf("stdout = %q, want %q", out, tt.p.Stdout)
+			}
+			if code != tt.p.ExitCode {
+				t.Errorf("exit code = %d, want %d", code, tt.p.ExitCode)
+			}
+			if min := time.Duration(tt.p.SleepMS) * time.Millisecond; time.Since(start) < min {
+				t.Errorf("returned after %v, before its %v sleep", time.Since(start), min)
+			}
+		})
+	}
+}
+
+func TestProgramIsTiny(t *testing.T) {
+	t.Parallel()
+	mod, err := Program{Stdout: "Hello from the Bacalhau canary\n"}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mod) > 512 {
+		t.Errorf("module is %d bytes, want at most 512 (large inline modules wedge the node)", len(mod))
+	}
+}
+
+func TestProgramRejectsHugeText(t *testing.T) {
+	t.Parallel()
+	if _, err := (Program{Stdout: string(make([]byte, maxText+1))}).Encode(); err == nil {
+		t.Fatal("Encode accepted a text over the limit")
+	}
+}
+
+func TestProgramHasModuleName(t *testing.T) {
+	t.Parallel()
+	mod, err := Program{Stdout: "x"}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, err := wazero.NewRuntime(t.Context()).CompileModule(t.Context(), mod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := compiled.Name(); got != moduleName {
+		t.Errorf("module name = %q, want %q (Bacalhau refuses unnamed modules)", got, moduleName)
+	}
+}
