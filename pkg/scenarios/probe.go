@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
@@ -96,7 +97,11 @@ func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 			if id == p.jobID {
 				p.terminal = true
 			}
-			if state != models.JobStateTypeCompleted {
+			switch {
+			case state == models.JobStateTypeFailed && strings.Contains(strings.ToLower(job.State.Message), "timed out"):
+				// The job's own task timeout (set below the run's deadline) fired.
+				return job, fmt.Errorf("job ended %s: %s: %w", state, job.State.Message, ErrTimeout)
+			case state != models.JobStateTypeCompleted:
 				return job, fmt.Errorf("job ended %s: %s: %w", state, job.State.Message, ErrJobFailed)
 			}
 			return job, nil

@@ -1,0 +1,310 @@
+package scenarios
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bacalhau-project/bacalhau/pkg/bacerrors"
+	"github.com/bacalhau-project/bacalhau/pkg/models"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/logging"
+)
+
+func newRunner(f *fakeJobs, fetch Fetcher) *Runner {
+	if fetch == nil {
+		fetch = fakeFetcher{stdout: DefaultText}
+	}
+	return &Runner{Jobs: f, Fetcher: fetch, Spec: JobSpec{Engine: EngineWasm}, Env: "test", Timeout: 5 * time.Second}
+}
+
+func TestEveryScenarioPassesOnAHealthyNetwork(t *testing.T) {
+	t.Parallel()
+	for _, s := range All() {
+		t.Run(s.Name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake()
+			res := newRunner(f, nil).Run(t.Context(), s)
+			if !res.Success {
+				t.Fatalf("failed: %s: %s", res.Class, res.Error)
+			}
+			if len(res.Phases) != len(s.Phases) {
+				t.Fatalf("result has %d phases, scenario declares %d", len(res.Phases), len(s.Phases))
+			}
+			for _, p := range res.Phases {
+				if !p.Reached {
+					t.Errorf("phase %s not reached on a passing run", p.Name)
+				}
+			}
+			if len(f.stops) != 0 {
+				t.Errorf("a passing run stopped jobs %v", f.stops)
+			}
+			if s.Name != "list" && (res.JobID == "" || f.state(res.JobID) != models.JobStateTypeCompleted) {
+				t.Errorf("job %q not completed", res.JobID)
+			}
+		})
+	}
+}
+
+func apiErr(status int, code bacerrors.ErrorCode) error {
+	return bacerrors.New("HTTP %d", status).WithHTTPStatusCode(status).WithCode(code)
+}
+
+func transportErr(code bacerrors.ErrorCode, msg string) error {
+	return bacerrors.New("%s", msg).WithCode(code).WithComponent("HTTPClient")
+}
+
+func TestErrorClasses(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		scenario string
+		setup    func(f *fakeJobs) Fetcher
+		spec     JobSpec
+		want     Class
+		stopped  bool // the runner must have stopped the job
+	}{
+		{"refused", "submit", func(f *fakeJobs) Fetcher {
+			f.failErr["Put"] = transportErr(bacerrors.ServiceUnavailable, "server is not running or not reachable")
+			return nil
+		}, JobSpec{}, ErrUnavailable, false},
+		{"dns", "list", func(f *fakeJobs) Fetcher {
+			f.failErr["List"] = transportErr(bacerrors.BadRequestError, "host not found")
+			return nil
+		}, JobSpec{}, ErrUnavailable, false},
+		{"hung API", "submit", func(f *fakeJobs) Fetcher { f.hang["Get"] = true; return nil }, JobSpec{}, ErrTimeout, true},
+		{"slow job", "submitAndDescribe", func(f *fakeJobs) Fetcher { f.polls = 1 << 30; return nil }, JobSpec{}, ErrTimeout, true},
+		{"401", "list", func(f *fakeJobs) Fetcher {
+			f.failErr["List"] = transportErr(bacerrors.UnauthorizedError, "unauthorized")
+			return nil
+		}, JobSpec{}, ErrAuth, false},
+		{"403", "submit", func(f *fakeJobs) Fetcher { f.failErr["Put"] = apiErr(http.StatusForbidden, "Forbidden"); return nil }, JobSpec{}, ErrAuth, false},
+		{"400", "submit", func(f *fakeJobs) Fetcher { f.failErr["Put"] = apiErr(http.StatusBadRequest, bacerrors.ValidationError); return nil }, JobSpec{}, ErrBadRequest, false},
+		{"500", "list", func(f *fakeJobs) Fetcher { f.failErr["List"] = apiErr(http.StatusInternalServerError, bacerrors.InternalError); return nil }, JobSpec{}, ErrServer, false},
+		{"503 reply", "list", func(f *fakeJobs) Fetcher { f.failErr["List"] = apiErr(http.StatusServiceUnavailable, bacerrors.ServiceUnavailable); return nil }, JobSpec{}, ErrServer, false},
+		{"429", "submit", func(f *fakeJobs) Fetcher { f.failErr["Put"] = apiErr(http.StatusTooManyRequests, bacerrors.TooManyRequests); return nil }, JobSpec{}, ErrServer, false},
+		{"500 while running", "submitAndDescribe", func(f *fakeJobs) Fetcher {
+			f.polls = 1 << 30
+			f.failErr["Get"] = apiErr(http.StatusInternalServerError, bacerrors.InternalError)
+			return nil
+		}, JobSpec{}, ErrServer, true},
+		{"malformed JSON", "list", func(f *fakeJobs) Fetcher { f.failErr["List"] = &json.SyntaxError{Offset: 3}; return nil }, JobSpec{}, ErrProtocol, false},
+		{"not a tar.gz", "submitAndGet", func(f *fakeJobs) Fetcher { return fakeFetcher{raw: []byte("<html>")} }, JobSpec{}, ErrProtocol, false},
+		{"exit code", "submit", func(f *fakeJobs) Fetcher { f.exit = 2; return nil }, JobSpec{}, ErrJobFailed, false},
+		{"wrong stdout downloaded", "submitAndGet", func(f *fakeJobs) Fetcher { return fakeFetcher{stdout: "bye\n"} }, JobSpec{}, ErrOutputMismatch, false},
+		{"wrong RunOutput", "submitAndGet", func(f *fakeJobs) Fetcher { f.outcome = "bye\n"; return nil }, JobSpec{}, ErrOutputMismatch, false},
+		{"wrong expectation", "submitAndGet", nil, JobSpec{Expect: "something else\n"}, ErrOutputMismatch, false},
+		{"two nodes", "submitWithConcurrency", func(f *fakeJobs) Fetcher { f.nodes = 2; return nil }, JobSpec{}, ErrConcurrency, false},
+		{"unknown engine", "submit", nil, JobSpec{Engine: "podman"}, ErrCanary, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake()
+			var fetch Fetcher
+			if tt.setup != nil {
+				fetch = tt.setup(f)
+			}
+			r := newRunner(f, fetch)
+			r.Timeout = 300 * time.Millisecond
+			if tt.spec.Engine == "" {
+				tt.spec.Engine = EngineWasm
+			}
+			r.Spec = tt.spec
+			s, _ := Lookup(tt.scenario)
+			res := r.Run(t.Context(), s)
+			if res.Success {
+				t.Fatal("run passed, want a failure")
+			}
+			if res.Class != tt.want {
+				t.Errorf("class = %q, want %q (error: %s)", res.Class, tt.want, res.Error)
+			}
+			if res.Error == "" {
+				t.Error("failed run has no error text")
+			}
+			if res.Duration > r.Timeout+time.Second {
+				t.Errorf("run took %s, more than its deadline %s plus 1s", res.Duration, r.Timeout)
+			}
+			if res.Stopped != tt.stopped {
+				t.Errorf("Stopped = %v, want %v (stops: %v)", res.Stopped, tt.stopped, f.stops)
+			}
+			if res.JobID != "" {
+				if st := f.state(res.JobID); !st.IsTerminal() {
+					t.Errorf("job %s left %s", res.JobID, st)
+				}
+			}
+		})
+	}
+}
+
+func TestEveryClassIsCovered(t *testing.T) {
+	t.Parallel()
+	// TestErrorClasses reaches every class but canary through the API; the
+	// panic test below reaches it from a scenario. Keep the set closed.
+	want := map[Class]bool{}
+	for _, c := range Classes {
+		if want[c] {
+			t.Errorf("class %q listed twice", c)
+		}
+		want[c] = true
+	}
+	if len(want) != 10 {
+		t.Errorf("%d classes, the contract has 10", len(want))
+	}
+}
+
+func TestPanickingScenarioIsACanaryFailure(t *testing.T) {
+	t.Parallel()
+	s := Scenario{Name: "boom", Phases: []string{"boom"}, Run: func(ctx context.Context, p *Probe) error {
+		return p.Phase("boom", func() error { panic("nil map") })
+	}}
+	res := newRunner(newFake(), nil).Run(t.Context(), s)
+	if res.Success || res.Class != ErrCanary || !strings.Contains(res.Error, "nil map") {
+		t.Errorf("got success=%v class=%q error=%q, want a canary failure naming the panic", res.Success, res.Class, res.Error)
+	}
+}
+
+func TestUndeclaredPhaseIsACanaryFailure(t *testing.T) {
+	t.Parallel()
+	s := Scenario{Name: "typo", Phases: []string{"submit"}, Run: func(ctx context.Context, p *Probe) error {
+		return p.Phase("sbumit", func() error { return nil })
+	}}
+	if res := newRunner(newFake(), nil).Run(t.Context(), s); res.Class != ErrCanary {
+		t.Errorf("class = %q, want canary", res.Class)
+	}
+}
+
+func TestStopFailureIsReported(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	f.hang["Get"] = true
+	f.failErr["Stop"] = apiErr(http.StatusInternalServerError, bacerrors.InternalError)
+	r := newRunner(f, nil)
+	r.Timeout = 100 * time.Millisecond
+	res := r.Run(t.Context(), Submit)
+	if res.Stopped || res.Class != ErrTimeout || !strings.Contains(res.Error, "stopping job") {
+		t.Errorf("got stopped=%v class=%q error=%q, want a timeout that says the stop failed", res.Stopped, res.Class, res.Error)
+	}
+}
+
+func TestResultLogLine(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	f := newFake()
+	f.failErr["Put"] = fmt.Errorf("token s3cr3t rejected: %w", apiErr(http.StatusUnauthorized, bacerrors.UnauthorizedError))
+	r := newRunner(f, nil)
+	r.Log = logging.New(&buf)
+	r.Secrets = []string{"s3cr3t"}
+	res := r.Run(t.Context(), SubmitAndGet)
+
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("want one log line per run, got %d: %q", len(lines), buf.String())
+	}
+	var line map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]any{
+		"severity": "ERROR", "message": "scenario failed", "scenario": "submitAndGet", "env": "test",
+		"success": false, "error_class": "auth",
+	} {
+		if line[k] != want {
+			t.Errorf("%s = %v, want %v", k, line[k], want)
+		}
+	}
+	if strings.Contains(lines[0], "s3cr3t") || strings.Contains(res.Error, "s3cr3t") {
+		t.Errorf("secret leaked: %s", lines[0])
+	}
+	phases, _ := line["phase_duration_seconds"].(map[string]any)
+	for _, p := range SubmitAndGet.Phases {
+		if _, ok := phases[p]; !ok {
+			t.Errorf("phase %s missing from the log line: %v", p, phases)
+		}
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	t.Parallel()
+	want := []string{"list", "submit", "submitAndDescribe", "submitAndGet", "submitWithConcurrency"}
+	if got := Names(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("Names() = %v, want %v", got, want)
+	}
+	for _, s := range All() {
+		if s.Doc == "" || s.Run == nil || len(s.Phases) == 0 {
+			t.Errorf("%s: needs a doc line, a Run and phases", s.Name)
+		}
+		seen := map[string]bool{}
+		for _, p := range s.Phases {
+			if seen[p] {
+				t.Errorf("%s: phase %s declared twice", s.Name, p)
+			}
+			seen[p] = true
+		}
+	}
+	if _, ok := Lookup("nope"); ok {
+		t.Error("Lookup found an unknown scenario")
+	}
+}
+
+func TestJobSpec(t *testing.T) {
+	t.Parallel()
+	sel := []*models.LabelSelectorRequirement{{Key: "owner", Operator: "=", Values: []string{"bacalhau"}}}
+	for _, engine := range []string{EngineDocker, EngineWasm} {
+		job, err := JobSpec{Engine: engine, Selectors: sel}.Build("submit", "prod", 3, 90*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job.Name != "" || job.ID != "" {
+			t.Errorf("%s: Name/ID set: %q %q", engine, job.Name, job.ID)
+		}
+		if job.Labels[LabelCanary] != "true" || job.Labels[LabelScenario] != "submit" || job.Labels[LabelEnv] != "prod" {
+			t.Errorf("%s: labels %v", engine, job.Labels)
+		}
+		if job.Count != 3 || len(job.Constraints) != 1 || job.Type != models.JobTypeBatch {
+			t.Errorf("%s: count %d constraints %v type %s", engine, job.Count, job.Constraints, job.Type)
+		}
+		to := job.Tasks[0].Timeouts
+		if to.TotalTimeout < 1 || to.TotalTimeout >= 90 || to.ExecutionTimeout > to.TotalTimeout {
+			t.Errorf("%s: task timeouts %+v not below the 90s deadline", engine, to)
+		}
+		job.Normalize()
+		if err := job.ValidateSubmission(); err != nil {
+			t.Errorf("%s: Bacalhau rejects the job: %v", engine, err)
+		}
+	}
+	if _, err := (JobSpec{Engine: "podman"}).Build("submit", "dev", 1, time.Second); err == nil {
+		t.Error("unknown engine accepted")
+	}
+	if to := taskTimeouts(300 * time.Millisecond); to.TotalTimeout != 1 {
+		t.Errorf("a sub-second deadline gives TotalTimeout %d, want the 1s minimum", to.TotalTimeout)
+	}
+}
+
+func TestClassifyWrapped(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		err  error
+		want Class
+	}{
+		{nil, ""},
+		{fmt.Errorf("x: %w", ErrConcurrency), ErrConcurrency},
+		{fmt.Errorf("waiting: %w", context.DeadlineExceeded), ErrTimeout},
+		{errors.New("got 0 byte response with non-nil decode object"), ErrProtocol},
+		{errors.New("something nobody expected"), ErrCanary},
+		{apiErr(http.StatusNotFound, bacerrors.NotFoundError), ErrBadRequest},
+		{transportErr(bacerrors.NetworkFailure, "network error"), ErrUnavailable},
+		{transportErr(bacerrors.TimeOutError, "request timed out"), ErrTimeout},
+	}
+	for _, tt := range tests {
+		if got := Classify(tt.err); got != tt.want {
+			t.Errorf("Classify(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
