@@ -24,10 +24,10 @@ import (
 type fakeJobs struct {
 	mu      sync.Mutex
 	jobs    map[string]*fakeJob
-	nodes   int           // compute nodes available (default 3)
-	polls   int           // Get calls a job stays Running before it ends
-	outcome string        // what each execution prints (default DefaultText)
-	exit    int           // exit code of executions
+	nodes   int    // compute nodes available (default 3)
+	polls   int    // Get calls a job stays Running before it ends
+	outcome string // what each execution prints (default DefaultText)
+	exit    int    // exit code of executions
 	failErr map[string]error
 	hang    map[string]bool // block until the context ends
 	stops   []string

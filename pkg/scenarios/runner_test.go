@@ -85,10 +85,22 @@ func TestErrorClasses(t *testing.T) {
 			return nil
 		}, JobSpec{}, ErrAuth, false},
 		{"403", "submit", func(f *fakeJobs) Fetcher { f.failErr["Put"] = apiErr(http.StatusForbidden, "Forbidden"); return nil }, JobSpec{}, ErrAuth, false},
-		{"400", "submit", func(f *fakeJobs) Fetcher { f.failErr["Put"] = apiErr(http.StatusBadRequest, bacerrors.ValidationError); return nil }, JobSpec{}, ErrBadRequest, false},
-		{"500", "list", func(f *fakeJobs) Fetcher { f.failErr["List"] = apiErr(http.StatusInternalServerError, bacerrors.InternalError); return nil }, JobSpec{}, ErrServer, false},
-		{"503 reply", "list", func(f *fakeJobs) Fetcher { f.failErr["List"] = apiErr(http.StatusServiceUnavailable, bacerrors.ServiceUnavailable); return nil }, JobSpec{}, ErrServer, false},
-		{"429", "submit", func(f *fakeJobs) Fetcher { f.failErr["Put"] = apiErr(http.StatusTooManyRequests, bacerrors.TooManyRequests); return nil }, JobSpec{}, ErrServer, false},
+		{"400", "submit", func(f *fakeJobs) Fetcher {
+			f.failErr["Put"] = apiErr(http.StatusBadRequest, bacerrors.ValidationError)
+			return nil
+		}, JobSpec{}, ErrBadRequest, false},
+		{"500", "list", func(f *fakeJobs) Fetcher {
+			f.failErr["List"] = apiErr(http.StatusInternalServerError, bacerrors.InternalError)
+			return nil
+		}, JobSpec{}, ErrServer, false},
+		{"503 reply", "list", func(f *fakeJobs) Fetcher {
+			f.failErr["List"] = apiErr(http.StatusServiceUnavailable, bacerrors.ServiceUnavailable)
+			return nil
+		}, JobSpec{}, ErrServer, false},
+		{"429", "submit", func(f *fakeJobs) Fetcher {
+			f.failErr["Put"] = apiErr(http.StatusTooManyRequests, bacerrors.TooManyRequests)
+			return nil
+		}, JobSpec{}, ErrServer, false},
 		{"500 while running", "submitAndDescribe", func(f *fakeJobs) Fetcher {
 			f.polls = 1 << 30
 			f.failErr["Get"] = apiErr(http.StatusInternalServerError, bacerrors.InternalError)
