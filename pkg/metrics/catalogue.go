@@ -1,0 +1,107 @@
+// Package metrics turns a scenario run into metric points and records them
+// through a Sink: Google Cloud Monitoring (gcp), JSON lines (stdout) or
+// nowhere (none). The catalogue of metrics is the contract with Terraform's
+// terraform/metrics.json; a golden test keeps the two equal.
+package metrics
+
+// Prefix starts every metric type of the canary.
+const Prefix = "custom.googleapis.com/bacalhau_canary/"
+
+// The monitored resource every point is written against. generic_task with
+// fixed labels keeps each scenario's series continuous across runs.
+const (
+	ResourceType = "generic_task"
+	Namespace    = "bacalhau-canary"
+	TaskID       = "0"
+)
+
+// Metric names, relative to Prefix.
+const (
+	Success       = "success"
+	Duration      = "duration_seconds"
+	PhaseDuration = "phase_duration_seconds"
+	Failure       = "failure"
+)
+
+// Metric label keys.
+const (
+	LabelEnv        = "env"
+	LabelPhase      = "phase"
+	LabelErrorClass = "error_class"
+)
+
+// Kinds and value types, spelled as in the Monitoring API.
+const (
+	KindGauge   = "GAUGE"
+	TypeInt64   = "INT64"
+	TypeDouble  = "DOUBLE"
+	envDoc      = "Canary environment (prod, staging, dev)."
+	phaseDoc    = "Scenario phase (list, submit, wait, describe, executions, history, results, download)."
+	errClassDoc = "Why the run failed: unavailable, timeout, auth, bad_request, server, protocol, job_failed, output_mismatch, concurrency, canary."
+)
+
+// Catalog is every metric the canary writes, in the shape of
+// terraform/metrics.json.
+type Catalog struct {
+	Prefix  string       `json:"prefix"`
+	Metrics []Descriptor `json:"metrics"`
+}
+
+// Descriptor describes one metric.
+type Descriptor struct {
+	Name        string  `json:"name"`
+	Kind        string  `json:"kind"`
+	ValueType   string  `json:"value_type"`
+	Unit        string  `json:"unit"`
+	Description string  `json:"description"`
+	Labels      []Label `json:"labels"`
+}
+
+// Label is one metric label.
+type Label struct {
+	Key         string `json:"key"`
+	Description string `json:"description"`
+}
+
+// Type is the full metric type, e.g. custom.googleapis.com/bacalhau_canary/success.
+func (d Descriptor) Type() string { return Prefix + d.Name }
+
+// Catalogue returns the descriptors of every metric the canary writes.
+func Catalogue() Catalog {
+	env := Label{Key: LabelEnv, Description: envDoc}
+	return Catalog{
+		Prefix: Prefix,
+		Metrics: []Descriptor{
+			{
+				Name: Success, Kind: KindGauge, ValueType: TypeInt64, Unit: "1",
+				Description: "1 when the scenario run passed every check, 0 when it failed.",
+				Labels:      []Label{env},
+			},
+			{
+				Name: Duration, Kind: KindGauge, ValueType: TypeDouble, Unit: "s",
+				Description: "Wall time of the whole scenario run.",
+				Labels:      []Label{env},
+			},
+			{
+				Name: PhaseDuration, Kind: KindGauge, ValueType: TypeDouble, Unit: "s",
+				Description: "Wall time of one phase of the scenario run; 0 when the phase was not reached.",
+				Labels:      []Label{env, {Key: LabelPhase, Description: phaseDoc}},
+			},
+			{
+				Name: Failure, Kind: KindGauge, ValueType: TypeInt64, Unit: "1",
+				Description: "1 for a failed run, labelled with its error class; written only on failure.",
+				Labels:      []Label{env, {Key: LabelErrorClass, Description: errClassDoc}},
+			},
+		},
+	}
+}
+
+// Lookup returns the descriptor of the named metric.
+func (c Catalog) Lookup(name string) (Descriptor, bool) {
+	for _, d := range c.Metrics {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return Descriptor{}, false
+}

@@ -1,0 +1,463 @@
+package metrics_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	metricpb "google.golang.org/genproto/googleapis/api/metric"
+	"google.golang.org/grpc/codes"
+
+	"github.com/bacalhau-project/bacalhau-canary/internal/fakegcp"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/logging"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/catalogue.json from metrics.Catalogue()")
+
+const golden = "testdata/catalogue.json"
+
+func TestCatalogueGolden(t *testing.T) {
+	got, err := json.MarshalIndent(metrics.Catalogue(), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pkg/metrics -run Golden -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("metrics.Catalogue() differs from %s; if the change is meant, run go test ./pkg/metrics -run Golden -update\ngot:\n%s", golden, got)
+	}
+}
+
+// contract is what Go and Terraform must agree on.
+type contract struct {
+	Name, Kind, ValueType, Unit string
+	Labels                      []string
+}
+
+func contractOf(c metrics.Catalog) (string, []contract) {
+	out := make([]contract, 0, len(c.Metrics))
+	for _, d := range c.Metrics {
+		k := contract{Name: d.Name, Kind: d.Kind, ValueType: d.ValueType, Unit: d.Unit}
+		for _, l := range d.Labels {
+			k.Labels = append(k.Labels, l.Key)
+		}
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return c.Prefix, out
+}
+
+// TestCatalogueMatchesTerraform keeps the metrics the code writes equal to
+// the descriptors, alerts and dashboard Terraform builds from
+// terraform/metrics.json: names, kinds, value types, units and labels.
+func TestCatalogueMatchesTerraform(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "terraform", "metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tf metrics.Catalog
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&tf); err != nil {
+		t.Fatalf("terraform/metrics.json: %v", err)
+	}
+	gotPrefix, got := contractOf(metrics.Catalogue())
+	wantPrefix, want := contractOf(tf)
+	if gotPrefix != wantPrefix {
+		t.Errorf("prefix: Go %q, Terraform %q", gotPrefix, wantPrefix)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("metrics.Catalogue() and terraform/metrics.json differ:\n Go:        %+v\n Terraform: %+v", got, want)
+	}
+}
+
+func result(s scenarios.Scenario, ok bool, end time.Time) scenarios.Result {
+	r := scenarios.Result{Scenario: s.Name, Env: "test", Success: ok, Duration: 1500 * time.Millisecond}
+	r.Start = end.Add(-r.Duration)
+	for i, name := range s.Phases {
+		p := scenarios.Phase{Name: name}
+		if ok || i == 0 {
+			p.Duration, p.Reached = time.Duration(i+1)*100*time.Millisecond, true
+		}
+		r.Phases = append(r.Phases, p)
+	}
+	if !ok {
+		r.Class, r.Error = scenarios.ErrUnavailable, "connection refused"
+	}
+	return r
+}
+
+// TestPoints checks that every scenario writes only catalogue metrics, with
+// exactly the catalogue's labels, every phase, and failure only on failure.
+func TestPoints(t *testing.T) {
+	cat := metrics.Catalogue()
+	for _, s := range scenarios.All() {
+		for _, ok := range []bool{true, false} {
+			r := result(s, ok, time.Now())
+			pts := metrics.Points(r)
+			count := map[string]int{}
+			phases := map[string]bool{}
+			for _, p := range pts {
+				d, found := cat.Lookup(p.Metric)
+				if !found {
+					t.Fatalf("%s: point of %q, not in the catalogue", s.Name, p.Metric)
+				}
+				if p.ValueType != d.ValueType {
+					t.Errorf("%s: %s is %s, catalogue says %s", s.Name, p.Metric, p.ValueType, d.ValueType)
+				}
+				var keys []string
+				for k := range p.Labels {
+					keys = append(keys, k)
+				}
+				var want []string
+				for _, l := range d.Labels {
+					want = append(want, l.Key)
+				}
+				sort.Strings(keys)
+				sort.Strings(want)
+				if !reflect.DeepEqual(keys, want) {
+					t.Errorf("%s: %s labels %v, catalogue %v", s.Name, p.Metric, keys, want)
+				}
+				count[p.Metric]++
+				if p.Metric == metrics.PhaseDuration {
+					phases[p.Labels[metrics.LabelPhase]] = true
+				}
+			}
+			wantFailure := 0
+			if !ok {
+				wantFailure = 1
+			}
+			if count[metrics.Success] != 1 || count[metrics.Duration] != 1 || count[metrics.Failure] != wantFailure ||
+				count[metrics.PhaseDuration] != len(s.Phases) || len(phases) != len(s.Phases) {
+				t.Errorf("%s success=%v: points per metric %v, phases %v", s.Name, ok, count, phases)
+			}
+		}
+	}
+}
+
+func startFake(t *testing.T) *fakegcp.Monitoring {
+	t.Helper()
+	m, err := fakegcp.StartMonitoring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
+
+func newSink(t *testing.T, m *fakegcp.Monitoring, log *slog.Logger) *metrics.GCP {
+	t.Helper()
+	g, err := metrics.NewGCP(context.Background(), metrics.GCPOptions{Project: "demo", Location: "europe-west4", Endpoint: m.Addr(), Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	g.Backoff = 10 * time.Millisecond
+	return g
+}
+
+type written struct {
+	value  float64
+	labels map[string]string
+}
+
+// byMetric indexes accepted series by metric name and checks what every
+// series must be: a GAUGE of the catalogue's value type, one point with
+// start = end = at, on the scenario's generic_task.
+func byMetric(t *testing.T, ws []fakegcp.Write, scenario string, at time.Time) map[string][]written {
+	t.Helper()
+	cat := metrics.Catalogue()
+	out := map[string][]written{}
+	for _, w := range ws {
+		ts := w.Series
+		name := strings.TrimPrefix(ts.GetMetric().GetType(), metrics.Prefix)
+		d, ok := cat.Lookup(name)
+		if !ok {
+			t.Errorf("wrote %s, not in the catalogue", ts.GetMetric().GetType())
+			continue
+		}
+		if ts.GetMetricKind() != metricpb.MetricDescriptor_GAUGE || ts.GetValueType().String() != d.ValueType {
+			t.Errorf("%s: kind %s value type %s, want GAUGE %s", name, ts.GetMetricKind(), ts.GetValueType(), d.ValueType)
+		}
+		wantRes := metrics.ResourceLabels("demo", "europe-west4", scenario)
+		if ts.GetResource().GetType() != "generic_task" || !reflect.DeepEqual(ts.GetResource().GetLabels(), wantRes) {
+			t.Errorf("%s: resource %s %v, want generic_task %v", name, ts.GetResource().GetType(), ts.GetResource().GetLabels(), wantRes)
+		}
+		if len(ts.GetPoints()) != 1 {
+			t.Fatalf("%s: %d points", name, len(ts.GetPoints()))
+		}
+		p := ts.GetPoints()[0]
+		if s, e := p.GetInterval().GetStartTime().AsTime(), p.GetInterval().GetEndTime().AsTime(); !s.Equal(e) || !e.Equal(at) {
+			t.Errorf("%s: interval %s..%s, want start = end = %s", name, s, e, at)
+		}
+		var v float64
+		switch x := p.GetValue().GetValue().(type) {
+		case *monitoringpb.TypedValue_Int64Value:
+			v = float64(x.Int64Value)
+		case *monitoringpb.TypedValue_DoubleValue:
+			v = x.DoubleValue
+		}
+		out[name] = append(out[name], written{v, ts.GetMetric().GetLabels()})
+	}
+	return out
+}
+
+func TestGCPRecordsEveryScenario(t *testing.T) {
+	m := startFake(t)
+	g := newSink(t, m, nil)
+	end := time.Now().Truncate(time.Millisecond)
+	for _, s := range scenarios.All() {
+		before := len(m.Accepted())
+		r := result(s, true, end)
+		if err := g.Record(context.Background(), r); err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
+		}
+		got := byMetric(t, m.Accepted()[before:], s.Name, end)
+		if len(got[metrics.Success]) != 1 || got[metrics.Success][0].value != 1 {
+			t.Errorf("%s: success %+v, want one point of 1", s.Name, got[metrics.Success])
+		}
+		if d := got[metrics.Duration]; len(d) != 1 || d[0].value != 1.5 || d[0].labels["env"] != "test" {
+			t.Errorf("%s: duration %+v, want 1.5 with env=test", s.Name, d)
+		}
+		if len(got[metrics.PhaseDuration]) != len(s.Phases) {
+			t.Errorf("%s: %d phase points, want %d", s.Name, len(got[metrics.PhaseDuration]), len(s.Phases))
+		}
+		for i, p := range got[metrics.PhaseDuration] {
+			if want := float64(i+1) / 10; p.value != want || p.labels["phase"] != s.Phases[i] {
+				t.Errorf("%s: phase point %d = %+v, want %s %.1f", s.Name, i, p, s.Phases[i], want)
+			}
+		}
+		if len(got[metrics.Failure]) != 0 {
+			t.Errorf("%s: a passing run wrote failure", s.Name)
+		}
+	}
+	if n := m.Requests(); n != len(scenarios.All()) {
+		t.Errorf("%d requests for %d runs, want one per run", n, len(scenarios.All()))
+	}
+}
+
+func TestGCPRecordsFailure(t *testing.T) {
+	m := startFake(t)
+	g := newSink(t, m, nil)
+	s, _ := scenarios.Lookup("submitAndGet")
+	end := time.Now().Truncate(time.Millisecond)
+	if err := g.Record(context.Background(), result(s, false, end)); err != nil {
+		t.Fatal(err)
+	}
+	got := byMetric(t, m.Accepted(), s.Name, end)
+	if len(got[metrics.Success]) != 1 || got[metrics.Success][0].value != 0 {
+		t.Errorf("success %+v, want 0", got[metrics.Success])
+	}
+	if f := got[metrics.Failure]; len(f) != 1 || f[0].value != 1 || f[0].labels["error_class"] != "unavailable" {
+		t.Errorf("failure %+v, want 1 with error_class=unavailable", f)
+	}
+	var zero int
+	for _, p := range got[metrics.PhaseDuration] {
+		if p.value == 0 {
+			zero++
+		}
+	}
+	if len(got[metrics.PhaseDuration]) != 4 || zero != 3 {
+		t.Errorf("phases %+v, want all 4 with the 3 not reached at 0", got[metrics.PhaseDuration])
+	}
+}
+
+func TestGCPRetriesUnavailable(t *testing.T) {
+	m := startFake(t)
+	m.Refuse(codes.Unavailable, "The service is currently unavailable.")
+	g := newSink(t, m, nil)
+	g.Attempts = 3
+	s, _ := scenarios.Lookup("list")
+	err := g.Record(context.Background(), result(s, true, time.Now()))
+	var we *metrics.WriteError
+	if !errors.As(err, &we) || !strings.Contains(err.Error(), "Unavailable") {
+		t.Fatalf("err = %v, want a WriteError saying Unavailable", err)
+	}
+	if n := m.Requests(); n != 3 {
+		t.Errorf("%d attempts, want 3", n)
+	}
+}
+
+func TestGCPDoesNotRetryOtherErrors(t *testing.T) {
+	m := startFake(t)
+	m.Refuse(codes.PermissionDenied, "Permission monitoring.timeSeries.create denied (or the resource may not exist).")
+	g := newSink(t, m, nil)
+	s, _ := scenarios.Lookup("list")
+	err := g.Record(context.Background(), result(s, true, time.Now()))
+	if err == nil || !strings.Contains(err.Error(), "PermissionDenied") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := m.Requests(); n != 1 {
+		t.Errorf("%d attempts, want 1 (no retry on PermissionDenied)", n)
+	}
+}
+
+// A hung Monitoring API (accepts connections, never answers) must not
+// hang the caller past the write budget.
+func TestGCPWriteTimeout(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	g, err := metrics.NewGCP(context.Background(), metrics.GCPOptions{Project: "demo", Location: "x", Endpoint: lis.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	g.WriteTimeout = 500 * time.Millisecond
+	g.Backoff = 50 * time.Millisecond
+	s, _ := scenarios.Lookup("list")
+	start := time.Now()
+	err = g.Record(context.Background(), result(s, true, time.Now()))
+	if err == nil {
+		t.Fatal("write to a hung server succeeded")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Record took %s with a 500ms budget", d)
+	}
+}
+
+func TestGCPSamplingPeriodAndSummary(t *testing.T) {
+	m := startFake(t)
+	var logBuf bytes.Buffer
+	g := newSink(t, m, logging.New(&logBuf))
+	s, _ := scenarios.Lookup("list")
+	end := time.Now()
+	if err := g.Record(context.Background(), result(s, true, end)); err != nil {
+		t.Fatal(err)
+	}
+	// One second later a failed run: success, duration and phase come too
+	// soon after their previous points; failure is a new series and lands.
+	err := g.Record(context.Background(), result(s, false, end.Add(time.Second)))
+	if err == nil || !strings.Contains(err.Error(), fakegcp.MsgSamplingPeriod) {
+		t.Fatalf("second write: %v, want the sampling period error", err)
+	}
+	sum := metrics.Summary(errors.Unwrap(err))
+	if sum == nil || sum.GetTotalPointCount() != 4 || sum.GetSuccessPointCount() != 1 {
+		t.Fatalf("summary %v, want 4 points, 1 written", sum)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(logBuf.Bytes(), &line); err != nil {
+		t.Fatalf("summary log line: %v: %q", err, logBuf.String())
+	}
+	if line["message"] != "metric write partly failed" || line["severity"] != "ERROR" ||
+		line["total_point_count"] != 4.0 || line["success_point_count"] != 1.0 {
+		t.Errorf("summary line %v", line)
+	}
+	errs, _ := line["errors"].(map[string]any)
+	first, _ := errs["0"].(map[string]any)
+	if first["code"] != "InvalidArgument" || first["message"] != fakegcp.MsgSamplingPeriod || first["point_count"] != 3.0 {
+		t.Errorf("summary errors %v", errs)
+	}
+	if n := m.Requests(); n != 2 {
+		t.Errorf("%d requests, want 2 (InvalidArgument is not retried)", n)
+	}
+}
+
+func TestStdout(t *testing.T) {
+	var buf bytes.Buffer
+	sink, err := metrics.New(context.Background(), metrics.Options{Kind: metrics.KindStdout, Stdout: &buf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := scenarios.Lookup("submit")
+	end := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := sink.Record(context.Background(), result(s, false, end)); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 5 { // success, duration, 2 phases, failure
+		t.Fatalf("%d lines, want 5:\n%s", len(lines), buf.String())
+	}
+	var last metrics.StdoutLine
+	if err := json.Unmarshal([]byte(lines[4]), &last); err != nil {
+		t.Fatal(err)
+	}
+	if last.Metric != metrics.Prefix+"failure" || last.Value != 1.0 || last.Labels["error_class"] != "unavailable" ||
+		!last.Time.Equal(end) || last.Resource.Labels["job"] != "submit" || last.Kind != "GAUGE" {
+		t.Errorf("failure line %+v", last)
+	}
+}
+
+func TestNew(t *testing.T) {
+	ctx := context.Background()
+	if s, err := metrics.New(ctx, metrics.Options{Kind: metrics.KindNone}); err != nil || s.Record(ctx, scenarios.Result{}) != nil {
+		t.Errorf("none: %v", err)
+	}
+	if _, err := metrics.New(ctx, metrics.Options{Kind: "prometheus"}); err == nil {
+		t.Error("unknown kind: no error")
+	}
+	// Without a project and without permission to ask the metadata server.
+	if _, err := metrics.New(ctx, metrics.Options{Kind: metrics.KindGCP, Endpoint: "127.0.0.1:1"}); !errors.Is(err, metrics.ErrNoProject) {
+		t.Errorf("gcp without project: %v, want ErrNoProject", err)
+	}
+}
+
+// TestNewFromMetadata resolves project and location from a fake metadata
+// server, as on Cloud Run, and writes with them.
+func TestNewFromMetadata(t *testing.T) {
+	md, err := fakegcp.StartMetadata(fakegcp.CloudRun())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer md.Close()
+	t.Setenv("GCE_METADATA_HOST", md.Host()) // read by the metadata package
+	m := startFake(t)
+	sink, err := metrics.New(context.Background(), metrics.Options{Kind: metrics.KindGCP, Endpoint: m.Addr(), Metadata: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer metrics.Close(sink)
+	s, _ := scenarios.Lookup("list")
+	end := time.Now()
+	if err := sink.Record(context.Background(), result(s, true, end)); err != nil {
+		t.Fatal(err)
+	}
+	byMetric(t, m.Accepted(), "list", end.Truncate(0)) // checks project demo, location europe-west4
+	if got := strings.Join(md.Requests(), ","); got != "project/project-id,instance/region" {
+		t.Errorf("metadata requests %s", got)
+	}
+
+	// CANARY_LOCATION given: only the project is asked for.
+	before := len(md.Requests())
+	sink2, err := metrics.New(context.Background(), metrics.Options{Kind: metrics.KindGCP, Endpoint: m.Addr(), Metadata: true, Location: "us-east1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics.Close(sink2)
+	if got := md.Requests()[before:]; len(got) != 1 || got[0] != "project/project-id" {
+		t.Errorf("with a location set, metadata requests %v", got)
+	}
+}

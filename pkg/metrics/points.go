@@ -1,0 +1,76 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+)
+
+// Point is one value of one metric for one run.
+type Point struct {
+	Metric    string            // name in the catalogue, e.g. "success"
+	ValueType string            // TypeInt64 or TypeDouble
+	Int64     int64             // the value when ValueType is TypeInt64
+	Double    float64           // the value when ValueType is TypeDouble
+	Labels    map[string]string // metric labels
+}
+
+// Type is the point's full metric type.
+func (p Point) Type() string { return Prefix + p.Metric }
+
+// Value is the point's value as a number, whatever its type.
+func (p Point) Value() any {
+	if p.ValueType == TypeInt64 {
+		return p.Int64
+	}
+	return p.Double
+}
+
+// Time is when a run's points are stamped: the end of the run. All of
+// them are gauges, so start and end of their interval are this time.
+func Time(r scenarios.Result) time.Time { return r.Start.Add(r.Duration) }
+
+// Points are what one run writes: success, duration_seconds, one
+// phase_duration_seconds per phase of the scenario (0 when not reached) and,
+// on failure only, failure labelled with the error class.
+func Points(r scenarios.Result) []Point {
+	env := r.Env
+	pts := make([]Point, 0, 3+len(r.Phases))
+	success := int64(0)
+	if r.Success {
+		success = 1
+	}
+	pts = append(pts,
+		Point{Metric: Success, ValueType: TypeInt64, Int64: success, Labels: map[string]string{LabelEnv: env}},
+		Point{Metric: Duration, ValueType: TypeDouble, Double: r.Duration.Seconds(), Labels: map[string]string{LabelEnv: env}},
+	)
+	for _, ph := range r.Phases {
+		pts = append(pts, Point{
+			Metric: PhaseDuration, ValueType: TypeDouble, Double: ph.Duration.Seconds(),
+			Labels: map[string]string{LabelEnv: env, LabelPhase: ph.Name},
+		})
+	}
+	if !r.Success {
+		class := r.Class
+		if class == "" {
+			class = scenarios.ErrCanary
+		}
+		pts = append(pts, Point{
+			Metric: Failure, ValueType: TypeInt64, Int64: 1,
+			Labels: map[string]string{LabelEnv: env, LabelErrorClass: string(class)},
+		})
+	}
+	return pts
+}
+
+// ResourceLabels are the labels of the generic_task resource a scenario's
+// points are written against.
+func ResourceLabels(project, location, scenario string) map[string]string {
+	return map[string]string{
+		"project_id": project,
+		"location":   location,
+		"namespace":  Namespace,
+		"job":        scenario,
+		"task_id":    TaskID,
+	}
+}

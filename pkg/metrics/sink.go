@@ -1,0 +1,150 @@
+package metrics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/gcp"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+)
+
+// Sink records the result of one run.
+type Sink interface {
+	Record(ctx context.Context, r scenarios.Result) error
+}
+
+// Sink kinds, the values of CANARY_METRICS.
+const (
+	KindGCP    = "gcp"
+	KindStdout = "stdout"
+	KindNone   = "none"
+)
+
+// Options choose and configure a sink.
+type Options struct {
+	Kind string // KindGCP, KindStdout or KindNone
+
+	// For KindGCP.
+	Project  string       // GOOGLE_CLOUD_PROJECT; empty: ask the metadata server
+	Location string       // CANARY_LOCATION; empty: the metadata server's region, else "global"
+	Endpoint string       // CANARY_MONITORING_ENDPOINT: plaintext endpoint, no credentials
+	Metadata bool         // may ask the metadata server for Project and Location
+	Log      *slog.Logger // gets the summary of a partly failed write; nil: none
+
+	// For KindStdout.
+	Stdout io.Writer
+}
+
+// ErrNoProject means the gcp sink does not know which project to write to.
+var ErrNoProject = errors.New("no Google Cloud project: set GOOGLE_CLOUD_PROJECT")
+
+// DefaultLocation is the resource location when neither CANARY_LOCATION nor
+// a metadata server says where the canary runs.
+const DefaultLocation = "global"
+
+// New builds the sink o asks for. For gcp it resolves the project and the
+// location first (the metadata server only when o.Metadata allows it) and
+// creates the Monitoring client; call Close on the result when done.
+func New(ctx context.Context, o Options) (Sink, error) {
+	switch o.Kind {
+	case KindNone:
+		return None{}, nil
+	case KindStdout:
+		w := o.Stdout
+		if w == nil {
+			return nil, errors.New("stdout sink: no writer")
+		}
+		return &Stdout{W: w}, nil
+	case KindGCP:
+	default:
+		return nil, fmt.Errorf("unknown metrics sink %q (gcp, stdout or none)", o.Kind)
+	}
+	project, location := o.Project, o.Location
+	onGCP := o.Metadata && (project == "" || location == "") && gcp.OnGCP(ctx)
+	if project == "" {
+		if !onGCP {
+			return nil, ErrNoProject
+		}
+		p, err := gcp.MetadataProject(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w (and %v)", ErrNoProject, err)
+		}
+		project = p
+	}
+	if location == "" {
+		location = DefaultLocation
+		if onGCP {
+			l, err := gcp.MetadataLocation(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("no location: set CANARY_LOCATION (%v)", err)
+			}
+			location = l
+		}
+	}
+	return NewGCP(ctx, GCPOptions{Project: project, Location: location, Endpoint: o.Endpoint, Log: o.Log})
+}
+
+// Close closes s if it holds a connection.
+func Close(s Sink) error {
+	if c, ok := s.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// None drops every result.
+type None struct{}
+
+var _ Sink = None{}
+
+// Record does nothing.
+func (None) Record(context.Context, scenarios.Result) error { return nil }
+
+// Stdout writes a run's points as JSON lines, one per point: what the gcp
+// sink would write, for reading locally.
+type Stdout struct {
+	W  io.Writer
+	mu sync.Mutex
+}
+
+var _ Sink = (*Stdout)(nil)
+
+// StdoutLine is one line of the stdout sink.
+type StdoutLine struct {
+	Time      time.Time         `json:"time"`
+	Metric    string            `json:"metric"`
+	Kind      string            `json:"kind"`
+	ValueType string            `json:"value_type"`
+	Value     any               `json:"value"`
+	Labels    map[string]string `json:"labels"`
+	Resource  StdoutResource    `json:"resource"`
+}
+
+// StdoutResource is the monitored resource, without project and location
+// (the stdout sink does not resolve them).
+type StdoutResource struct {
+	Type   string            `json:"type"`
+	Labels map[string]string `json:"labels"`
+}
+
+// Record writes r's points.
+func (s *Stdout) Record(_ context.Context, r scenarios.Result) error {
+	at := Time(r).UTC()
+	res := StdoutResource{Type: ResourceType, Labels: map[string]string{"namespace": Namespace, "job": r.Scenario, "task_id": TaskID}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	enc := json.NewEncoder(s.W)
+	for _, p := range Points(r) {
+		line := StdoutLine{Time: at, Metric: p.Type(), Kind: KindGauge, ValueType: p.ValueType, Value: p.Value(), Labels: p.Labels, Resource: res}
+		if err := enc.Encode(line); err != nil {
+			return fmt.Errorf("writing metrics to stdout: %w", err)
+		}
+	}
+	return nil
+}
