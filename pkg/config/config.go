@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -65,21 +66,30 @@ func Load(ctx context.Context, lookuper envconfig.Lookuper) (Config, error) {
 	return c, nil
 }
 
-// oneLine turns envconfig's error into a line naming the variable.
+// oneLine turns envconfig's error (`APIPort: strconv.ParseInt: parsing
+// "x": invalid syntax`) into a line naming the variable.
 func oneLine(err error) string {
 	s := err.Error()
-	// envconfig: `BACALHAU_API_PORT: strconv.ParseInt: parsing "x": invalid syntax`
-	if name, rest, ok := strings.Cut(s, ": "); ok && strings.ToUpper(name) == name {
-		return fmt.Sprintf("%s: invalid value: %s", name, lastPart(rest))
+	field, rest, ok := strings.Cut(s, ": ")
+	if !ok {
+		return s
 	}
-	return s
-}
-
-func lastPart(s string) string {
-	if i := strings.LastIndex(s, ": "); i >= 0 {
-		return s[i+2:]
+	name := field
+	if f, ok := reflect.TypeOf(Config{}).FieldByName(field); ok {
+		name, _, _ = strings.Cut(f.Tag.Get("env"), ",")
 	}
-	return s
+	value := ""
+	if i := strings.Index(rest, `"`); i >= 0 {
+		if j := strings.Index(rest[i+1:], `"`); j >= 0 {
+			value = " " + rest[i:i+j+2]
+		}
+	}
+	reason := rest
+	if i := strings.LastIndex(rest, ": "); i >= 0 {
+		reason = rest[i+2:]
+	}
+	reason, _, _ = strings.Cut(reason, " \"")
+	return fmt.Sprintf("%s: invalid value%s: %s", name, value, reason)
 }
 
 var envLabel = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,29}$`)

@@ -28,6 +28,7 @@ type Options struct {
 	Hybrid   int              // orchestrator+compute nodes (default 1)
 	Compute  int              // compute-only nodes (default 2; -1 for none)
 	Stderr   io.Writer        // the network's own log; nil discards it
+	TempDir  string           // parent of the network's private temp dir (default: the system's)
 	Progress func(msg string) // build/start notes; nil: silent
 }
 
@@ -62,6 +63,9 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 	note(o.Progress, fmt.Sprintf("starting Bacalhau devnet (%d hybrid + %d compute nodes on 127.0.0.1)", hybrid, compute))
 	cmd := exec.Command(bin, "-hybrid", strconv.Itoa(hybrid), "-compute", strconv.Itoa(compute))
 	cmd.Env = cleanEnv()
+	if o.TempDir != "" {
+		cmd.Env = append(cmd.Env, "TMPDIR="+o.TempDir)
+	}
 	cmd.Stderr = o.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

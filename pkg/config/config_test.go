@@ -1,0 +1,168 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+func load(t *testing.T, env map[string]string) (Config, error) {
+	t.Helper()
+	c, err := Load(t.Context(), envconfig.MapLookuper(env))
+	if err != nil {
+		return c, err
+	}
+	return c, c.Validate(true)
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := load(t, map[string]string{"BACALHAU_API_HOST": "bootstrap.example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.APIPort != 1234 || c.APITLS || c.Env != "dev" || c.Timeout != 90*time.Second || c.Engine != "" || c.Metrics != "" {
+		t.Errorf("defaults: %+v", c)
+	}
+	if spec := c.JobSpec("docker"); spec.Engine != "docker" || spec.Selectors != nil {
+		t.Errorf("job spec: %+v", spec)
+	}
+}
+
+func TestValid(t *testing.T) {
+	t.Parallel()
+	c, err := load(t, map[string]string{
+		"BACALHAU_API_HOST": "10.0.0.1", "BACALHAU_API_PORT": "443", "BACALHAU_API_TLS": "true",
+		"BACALHAU_API_KEY_SECRET": "projects/p/secrets/bacalhau-api-key/versions/latest",
+		"CANARY_SCENARIO": "submitAndGet", "CANARY_ENV": "prod", "CANARY_ENGINE": "wasm",
+		"CANARY_NODE_SELECTORS": "owner=bacalhau,region in (eu, us)", "CANARY_TIMEOUT": "2m", "CANARY_METRICS": "gcp",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, _ := c.Selectors()
+	if len(sel) != 2 || c.Bacalhau().Address() != "https://10.0.0.1:443" {
+		t.Errorf("selectors %v, address %s", sel, c.Bacalhau().Address())
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"BACALHAU_API_HOST": "localhost"}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		naming  string // the variable the error line must name
+		without string // drop this variable from base
+	}{
+		{"no host", nil, "BACALHAU_API_HOST", "BACALHAU_API_HOST"},
+		{"host with scheme", map[string]string{"BACALHAU_API_HOST": "http://x"}, "BACALHAU_API_HOST", ""},
+		{"host with port", map[string]string{"BACALHAU_API_HOST": "x:1234"}, "BACALHAU_API_HOST", ""},
+		{"port text", map[string]string{"BACALHAU_API_PORT": "http"}, "BACALHAU_API_PORT", ""},
+		{"port zero", map[string]string{"BACALHAU_API_PORT": "0"}, "BACALHAU_API_PORT", ""},
+		{"port high", map[string]string{"BACALHAU_API_PORT": "70000"}, "BACALHAU_API_PORT", ""},
+		{"tls text", map[string]string{"BACALHAU_API_TLS": "maybe"}, "BACALHAU_API_TLS", ""},
+		{"both auth kinds", map[string]string{"BACALHAU_API_KEY": "k", "BACALHAU_API_USERNAME": "u", "BACALHAU_API_PASSWORD": "p"}, "BACALHAU_API_KEY", ""},
+		{"key and secret", map[string]string{"BACALHAU_API_KEY": "k", "BACALHAU_API_KEY_SECRET": "projects/p/secrets/s/versions/1"}, "BACALHAU_API_KEY_SECRET", ""},
+		{"user without password", map[string]string{"BACALHAU_API_USERNAME": "u"}, "BACALHAU_API_USERNAME", ""},
+		{"password without user", map[string]string{"BACALHAU_API_PASSWORD": "p"}, "BACALHAU_API_USERNAME", ""},
+		{"secret name", map[string]string{"BACALHAU_API_KEY_SECRET": "my-secret"}, "BACALHAU_API_KEY_SECRET", ""},
+		{"scenario", map[string]string{"CANARY_SCENARIO": "submitAndPray"}, "CANARY_SCENARIO", ""},
+		{"env upper", map[string]string{"CANARY_ENV": "PROD"}, "CANARY_ENV", ""},
+		{"env empty", map[string]string{"CANARY_ENV": ""}, "CANARY_ENV", ""},
+		{"engine", map[string]string{"CANARY_ENGINE": "podman"}, "CANARY_ENGINE", ""},
+		{"selector", map[string]string{"CANARY_NODE_SELECTORS": "owner in (a"}, "CANARY_NODE_SELECTORS", ""},
+		{"selector key", map[string]string{"CANARY_NODE_SELECTORS": "=x"}, "CANARY_NODE_SELECTORS", ""},
+		{"timeout text", map[string]string{"CANARY_TIMEOUT": "soon"}, "CANARY_TIMEOUT", ""},
+		{"timeout unitless", map[string]string{"CANARY_TIMEOUT": "90"}, "CANARY_TIMEOUT", ""},
+		{"timeout zero", map[string]string{"CANARY_TIMEOUT": "0s"}, "CANARY_TIMEOUT", ""},
+		{"timeout negative", map[string]string{"CANARY_TIMEOUT": "-5s"}, "CANARY_TIMEOUT", ""},
+		{"timeout huge", map[string]string{"CANARY_TIMEOUT": "2h"}, "CANARY_TIMEOUT", ""},
+		{"metrics", map[string]string{"CANARY_METRICS": "prometheus"}, "CANARY_METRICS", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{}
+			for k, v := range base {
+				if k != tt.without {
+					env[k] = v
+				}
+			}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			_, err := load(t, env)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !IsError(err) {
+				t.Errorf("%v is not a config.Error (exit 2)", err)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, tt.naming) || strings.Contains(msg, "\n") {
+				t.Errorf("error %q: want one line starting with %s", msg, tt.naming)
+			}
+		})
+	}
+}
+
+func TestSecretsNeverInErrors(t *testing.T) {
+	t.Parallel()
+	_, err := load(t, map[string]string{"BACALHAU_API_HOST": "h", "BACALHAU_API_KEY": "sup3rs3cret", "BACALHAU_API_USERNAME": "u", "BACALHAU_API_PASSWORD": "passw0rd"})
+	if err == nil || strings.Contains(err.Error(), "sup3rs3cret") || strings.Contains(err.Error(), "passw0rd") {
+		t.Errorf("error %v", err)
+	}
+	c := Config{APIKey: "k", APIPassword: "p"}
+	if got := c.Secrets(); len(got) != 2 {
+		t.Errorf("Secrets() = %v", got)
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	for _, s := range []string{"90s", "0", "-1m", "1h1m", "abc", "", "9223372036854775807ns"} {
+		f.Add(s, "1234", "owner=bacalhau", "dev")
+	}
+	f.Add("1s", "65536", "a in (b", "PROD")
+	f.Add("1s", "-1", "!x", "x y")
+	f.Fuzz(func(t *testing.T, timeout, port, selectors, env string) {
+		c, err := Load(t.Context(), envconfig.MapLookuper(map[string]string{
+			"BACALHAU_API_HOST": "h", "CANARY_TIMEOUT": timeout, "BACALHAU_API_PORT": port,
+			"CANARY_NODE_SELECTORS": selectors, "CANARY_ENV": env,
+		}))
+		if err == nil {
+			err = c.Validate(true)
+		}
+		if err != nil {
+			if !IsError(err) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error %q: want one line of type config.Error", err)
+			}
+			return
+		}
+		if c.Timeout <= 0 || c.Timeout > MaxTimeout || c.APIPort < 1 || c.APIPort > 65535 {
+			t.Fatalf("accepted out-of-range config %+v", c)
+		}
+	})
+}
+
+func FuzzParseSelectors(f *testing.F) {
+	for _, s := range []string{"owner=bacalhau", "a in (b, c)", "!gpu", "x!=y,z", "a in (", "=", "a==b", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		reqs, err := ParseSelectors(s)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
+			return
+		}
+		for _, r := range reqs {
+			if err := r.Validate(); err != nil {
+				t.Fatalf("accepted an invalid requirement %v: %v", r, err)
+			}
+		}
+	})
+}
