@@ -36,7 +36,7 @@ func TestValid(t *testing.T) {
 	c, err := load(t, map[string]string{
 		"BACALHAU_API_HOST": "10.0.0.1", "BACALHAU_API_PORT": "443", "BACALHAU_API_TLS": "true",
 		"BACALHAU_API_KEY_SECRET": "projects/p/secrets/bacalhau-api-key/versions/latest",
-		"CANARY_SCENARIO": "submitAndGet", "CANARY_ENV": "prod", "CANARY_ENGINE": "wasm",
+		"CANARY_SCENARIO":         "submitAndGet", "CANARY_ENV": "prod", "CANARY_ENGINE": "wasm",
 		"CANARY_NODE_SELECTORS": "owner=bacalhau,region in (eu, us)", "CANARY_TIMEOUT": "2m", "CANARY_METRICS": "gcp",
 	})
 	if err != nil {
