@@ -1,0 +1,121 @@
+// Command job is the canary's Cloud Run job: it runs ONE scenario
+// (CANARY_SCENARIO) once against BACALHAU_API_HOST, logs the result as one
+// JSON line on stdout, records it in Cloud Monitoring (CANARY_METRICS, gcp
+// by default) and exits:
+//
+//	0  the scenario passed and was recorded
+//	1  the scenario failed (and was recorded)
+//	2  bad configuration: one line on stderr naming the variable; nothing sent anywhere
+//	3  the result could not be recorded (it is in the log; a second line says why)
+//
+// It links only Bacalhau's client packages; build it with CGO_ENABLED=0.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/canary"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/logging"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := realMain(ctx, envconfig.OsLookuper(), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit statuses.
+const (
+	exitPass     = 0
+	exitFail     = 1
+	exitUsage    = 2
+	exitRecorder = 3
+)
+
+// Cloud Run sets these on every task.
+const (
+	envExecution   = "CLOUD_RUN_EXECUTION"
+	envTaskAttempt = "CLOUD_RUN_TASK_ATTEMPT"
+	envTaskIndex   = "CLOUD_RUN_TASK_INDEX"
+)
+
+func realMain(ctx context.Context, env envconfig.Lookuper, stdout, stderr io.Writer) int {
+	cfg, s, err := load(ctx, env)
+	if err != nil {
+		fmt.Fprintln(stderr, "job:", err)
+		return exitUsage
+	}
+	log := logging.New(stdout).With(taskAttrs(env)...)
+	c := canary.New(cfg, canary.Options{
+		DefaultEngine: scenarios.EngineDocker,
+		DefaultSink:   config.MetricsGCP,
+		Log:           log,
+		Stdout:        stdout,
+	})
+	defer c.Close()
+
+	res, err := c.Run(ctx, s)
+	if err != nil {
+		log.LogAttrs(context.Background(), slog.LevelError, "result not recorded",
+			slog.String("scenario", res.Scenario),
+			slog.String("env", res.Env),
+			slog.Bool("success", res.Success),
+			slog.String("metrics", c.Config().Metrics),
+			slog.String("reason", err.Error()),
+		)
+		return exitRecorder
+	}
+	if !res.Success {
+		return exitFail
+	}
+	return exitPass
+}
+
+// load reads and checks the configuration before anything is sent.
+func load(ctx context.Context, env envconfig.Lookuper) (config.Config, scenarios.Scenario, error) {
+	cfg, err := config.Load(ctx, env)
+	if err != nil {
+		return cfg, scenarios.Scenario{}, err
+	}
+	if cfg.Scenario == "" {
+		return cfg, scenarios.Scenario{}, fmt.Errorf("CANARY_SCENARIO: required (one of %s)", strings.Join(scenarios.Names(), ", "))
+	}
+	if err := cfg.Validate(true); err != nil {
+		return cfg, scenarios.Scenario{}, err
+	}
+	s, _ := scenarios.Lookup(cfg.Scenario)
+	return cfg, s, nil
+}
+
+// taskAttrs are Cloud Run's execution and task on every log line, when set.
+func taskAttrs(env envconfig.Lookuper) []any {
+	var attrs []any
+	if v, ok := env.Lookup(envExecution); ok && v != "" {
+		attrs = append(attrs, slog.String("execution", v))
+	}
+	for _, kv := range []struct{ name, key string }{{envTaskAttempt, "task_attempt"}, {envTaskIndex, "task_index"}} {
+		v, ok := env.Lookup(kv.name)
+		if !ok || v == "" {
+			continue
+		}
+		if n, err := strconv.Atoi(v); err == nil {
+			attrs = append(attrs, slog.Int(kv.key, n))
+		} else {
+			attrs = append(attrs, slog.String(kv.key, v))
+		}
+	}
+	return attrs
+}

@@ -1,0 +1,151 @@
+// Package canary runs one configured scenario the way the deployed entry
+// points do (the Cloud Run job and the HTTP functions): the Bacalhau client,
+// with the API key read from Secret Manager when BACALHAU_API_KEY_SECRET is
+// set; the runner and its result log line; then the metrics sink.
+package canary
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/gcp"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+)
+
+// Canary runs scenarios with one configuration. It is safe for concurrent
+// use; each Run has its own client and runner.
+type Canary struct {
+	cfg    config.Config
+	engine string
+	log    *slog.Logger
+	stdout io.Writer
+
+	mu   sync.Mutex
+	sink metrics.Sink
+}
+
+// Options complete the configuration.
+type Options struct {
+	DefaultEngine string       // when CANARY_ENGINE is unset; docker when empty
+	DefaultSink   string       // when CANARY_METRICS is unset; gcp when empty
+	Log           *slog.Logger // the result line and the sink's notes
+	Stdout        io.Writer    // for the stdout sink
+}
+
+// New returns a Canary for a validated configuration. It makes no network
+// call: the sink is built on the first Record.
+func New(cfg config.Config, o Options) *Canary {
+	if o.DefaultEngine == "" {
+		o.DefaultEngine = scenarios.EngineDocker
+	}
+	if cfg.Metrics == "" {
+		cfg.Metrics = o.DefaultSink
+		if cfg.Metrics == "" {
+			cfg.Metrics = config.MetricsGCP
+		}
+	}
+	return &Canary{cfg: cfg, engine: o.DefaultEngine, log: o.Log, stdout: o.Stdout}
+}
+
+// Config is the configuration in use, defaults applied.
+func (c *Canary) Config() config.Config { return c.cfg }
+
+// Run runs s once (its result line is logged before anything is
+// recorded) and records it. A non-nil error means the result could not be
+// recorded.
+func (c *Canary) Run(ctx context.Context, s scenarios.Scenario) (scenarios.Result, error) {
+	res := c.run(ctx, s)
+	return res, c.Record(ctx, res)
+}
+
+func (c *Canary) run(ctx context.Context, s scenarios.Scenario) scenarios.Result {
+	opts := c.cfg.Bacalhau()
+	jobs, fetcher := bacalhau.New(opts)
+	r := &scenarios.Runner{
+		Jobs:    jobs,
+		Fetcher: fetcher,
+		Spec:    c.cfg.JobSpec(c.engine),
+		Env:     c.cfg.Env,
+		Timeout: c.cfg.Timeout,
+		Log:     c.log,
+		Secrets: c.cfg.Secrets(),
+	}
+	if c.cfg.APIKeySecret != "" {
+		s = withSecretKey(s, r, opts, c.cfg.APIKeySecret, c.cfg.SecretManagerEndpoint)
+	}
+	return r.Run(ctx, s)
+}
+
+// withSecretKey makes the first step of the run reading the API key from
+// Secret Manager, within the run's deadline. A key that cannot be read
+// fails the run as a canary error. The key goes into the clients of this
+// run (and the runner's, which stops a failed run's job) and into the
+// runner's redaction list, never into a log line or label.
+func withSecretKey(s scenarios.Scenario, r *scenarios.Runner, opts bacalhau.Options, name, endpoint string) scenarios.Scenario {
+	run := s.Run
+	s.Run = func(ctx context.Context, p *scenarios.Probe) error {
+		key, err := gcp.ReadSecret(ctx, name, endpoint)
+		if err != nil {
+			return fmt.Errorf("BACALHAU_API_KEY_SECRET: %v: %w", err, scenarios.ErrCanary)
+		}
+		r.Secrets = append(r.Secrets, key)
+		opts.APIKey = key
+		p.Jobs, p.Fetcher = bacalhau.New(opts)
+		r.Jobs, r.Fetcher = p.Jobs, p.Fetcher
+		if run == nil {
+			return fmt.Errorf("scenario %s has no Run: %w", s.Name, scenarios.ErrCanary)
+		}
+		return run(ctx, p)
+	}
+	return s
+}
+
+// Record writes res through the configured sink, building the sink on
+// first use (a sink that could not be built is tried again next time).
+func (c *Canary) Record(ctx context.Context, res scenarios.Result) error {
+	sink, err := c.getSink(ctx)
+	if err != nil {
+		return fmt.Errorf("metrics sink %s: %w", c.cfg.Metrics, err)
+	}
+	return sink.Record(ctx, res)
+}
+
+func (c *Canary) getSink(ctx context.Context) (metrics.Sink, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sink != nil {
+		return c.sink, nil
+	}
+	sink, err := metrics.New(context.WithoutCancel(ctx), metrics.Options{
+		Kind:     c.cfg.Metrics,
+		Project:  c.cfg.Project,
+		Location: c.cfg.Location,
+		Endpoint: c.cfg.MonitoringEndpoint,
+		Metadata: true,
+		Log:      c.log,
+		Stdout:   c.stdout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.sink = sink
+	return sink, nil
+}
+
+// Close releases the sink's connection.
+func (c *Canary) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sink == nil {
+		return nil
+	}
+	err := metrics.Close(c.sink)
+	c.sink = nil
+	return err
+}
