@@ -1,8 +1,41 @@
 .DEFAULT_GOAL := help
+export GOFLAGS ?= -buildvcs=false
+export GONOSUMDB ?= github.com/bacalhau-project
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## build the Cloud Run job and the local runner into bin/
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/job ./functions/job
+	go build -o bin/local ./functions/local
+
+.PHONY: devnet
+devnet: ## build the Bacalhau test network once (cold: several minutes), print its path
+	@go run ./pkg/devnet/build
+
+.PHONY: test
+test: devnet ## every test: unit, real devnet, fake Cloud Monitoring (race detector, shuffled)
+	go test -race -shuffle=on -timeout 30m ./...
+
+.PHONY: test-short
+test-short: ## unit tests only (skips the real network and built binaries)
+	go test -short -shuffle=on ./...
+
+.PHONY: run
+run: ## run every scenario once against the embedded devnet
+	go run ./functions/local --all
+
+.PHONY: lint
+lint: ## gofmt, go vet (both modules)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	go vet ./...
+	cd devnet && go vet ./...
+
+.PHONY: bench
+bench: devnet ## benchmarks against the devnet
+	go test -run '^$$' -bench . -benchtime 20x ./pkg/scenarios/
 
 .PHONY: tf-check
 tf-check: ## offline Terraform checks: fmt, validate, tofu test, plan checks (builds OpenTofu once, ~10 min)

@@ -59,7 +59,7 @@ type flags struct {
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	var f flags
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // errors are returned as one line; --help prints usage below
 	fs.StringVar(&f.scenario, "scenario", "", "scenario to run: "+strings.Join(scenarios.Names(), ", "))
 	fs.BoolVar(&f.all, "all", false, "run every scenario, one after the other")
 	fs.BoolVar(&f.json, "json", false, "print each result as a JSON log line instead of text")
@@ -67,7 +67,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.endpoint, "endpoint", "", "Bacalhau API as host:port (overrides BACALHAU_API_HOST/PORT); default: start the embedded devnet")
 	fs.StringVar(&f.engine, "engine", "", "canary job engine: docker or wasm (overrides CANARY_ENGINE; default wasm on the devnet, docker elsewhere)")
 	fs.StringVar(&f.env, "env", "", "environment label (overrides CANARY_ENV, default dev)")
-	fs.Usage = func() {
+	usage := func() {
+		fs.SetOutput(stderr)
 		fmt.Fprintf(stderr, `usage: go run ./functions/local (--scenario NAME | --all) [flags]
 
 Runs bacalhau-canary scenarios once and prints the result of each.
@@ -83,8 +84,13 @@ scenarios:
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nexit status: 0 all passed, 1 a scenario failed, 2 bad configuration or usage, 3 a result could not be recorded\n")
 	}
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
-		return f, err
+		if errors.Is(err, flag.ErrHelp) {
+			usage()
+			return f, err
+		}
+		return f, fmt.Errorf("%w (see --help)", err)
 	}
 	switch {
 	case fs.NArg() > 0:

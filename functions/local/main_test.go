@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/devnet"
+)
+
+func run(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	if env == nil {
+		env = map[string]string{}
+	}
+	var stdout, stderr bytes.Buffer
+	code := realMain(t.Context(), args, envconfig.MapLookuper(env), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestUsage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		code   int
+		stderr string
+	}{
+		{"help", []string{"--help"}, nil, exitPass, "submitAndDescribe"},
+		{"nothing to run", nil, nil, exitUsage, "--scenario NAME or --all"},
+		{"unknown flag", []string{"--scenerio", "submit"}, nil, exitUsage, "flag provided but not defined"},
+		{"unknown scenario", []string{"--scenario", "nope"}, nil, exitUsage, "CANARY_SCENARIO: unknown scenario"},
+		{"both", []string{"--all", "--scenario", "list"}, nil, exitUsage, "exclude each other"},
+		{"bad endpoint", []string{"--all", "--endpoint", "localhost"}, nil, exitUsage, "--endpoint"},
+		{"bad timeout flag", []string{"--all", "--timeout", "soon"}, nil, exitUsage, "invalid value"},
+		{"bad engine", []string{"--all", "--engine", "podman"}, nil, exitUsage, "CANARY_ENGINE"},
+		{"bad env var", []string{"--all"}, map[string]string{"BACALHAU_API_PORT": "x"}, exitUsage, "BACALHAU_API_PORT"},
+		{"secret locally", []string{"--all"}, map[string]string{"BACALHAU_API_HOST": "h", "BACALHAU_API_KEY_SECRET": "projects/p/secrets/s/versions/1"}, exitUsage, "BACALHAU_API_KEY_SECRET"},
+		{"stray argument", []string{"--all", "submit"}, nil, exitUsage, "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			code, stdout, stderr := run(t, tt.env, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tt.code, stderr)
+			}
+			if !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("stderr %q does not mention %q", stderr, tt.stderr)
+			}
+			if tt.code == exitUsage && (stdout != "" || strings.Count(strings.TrimSpace(stderr), "\n") > 0 && !strings.Contains(stderr, "Usage")) {
+				t.Errorf("usage error: want one stderr line and no stdout, got stdout %q stderr %q", stdout, stderr)
+			}
+		})
+	}
+}
+
+func TestRefusedEndpointExitsOne(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	code, stdout, _ := run(t, nil, "--scenario", "submit", "--endpoint", addr, "--engine", "wasm")
+	if code != exitFail || !strings.Contains(stdout, "FAIL") || !strings.Contains(stdout, "error_class: unavailable") {
+		t.Errorf("exit %d, stdout %q; want 1 and an unavailable failure", code, stdout)
+	}
+}
+
+func TestAllAgainstEndpoint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real Bacalhau network: skipped under -short")
+	}
+	t.Parallel()
+	n, err := devnet.Start(t.Context(), devnet.Options{Stderr: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	env := map[string]string{"BACALHAU_API_HOST": n.Host, "BACALHAU_API_PORT": strconv.Itoa(n.Port), "CANARY_ENGINE": "wasm"}
+	code, stdout, stderr := run(t, env, "--all", "--json")
+	if code != exitPass {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("want 5 JSON result lines, got %d: %q", len(lines), stdout)
+	}
+	for _, l := range lines {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("not JSON: %q", l)
+		}
+		if r["success"] != true || r["severity"] != "INFO" {
+			t.Errorf("result %v", r)
+		}
+	}
+}
+
+func TestEmbeddedNetworkByDefault(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real Bacalhau network: skipped under -short")
+	}
+	t.Parallel()
+	code, stdout, stderr := run(t, nil, "--scenario", "submit")
+	if code != exitPass || !strings.HasPrefix(stdout, "PASS  submit") {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "embedded devnet") {
+		t.Errorf("stderr does not say it started the embedded network: %q", stderr)
+	}
+}
+
+func TestFailingScenarioExitsOne(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real Bacalhau network: skipped under -short")
+	}
+	t.Parallel()
+	// One compute node cannot run three executions.
+	n, err := devnet.Start(t.Context(), devnet.Options{Hybrid: 1, Compute: -1, Stderr: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	code, stdout, _ := run(t, nil, "--scenario", "submitWithConcurrency", "--endpoint", n.Addr(), "--engine", "wasm")
+	if code != exitFail || !strings.Contains(stdout, "error_class: concurrency") {
+		t.Errorf("exit %d, stdout %q; want 1 and a concurrency failure", code, stdout)
+	}
+}
