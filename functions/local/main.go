@@ -28,6 +28,7 @@ import (
 	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/logging"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
@@ -54,6 +55,7 @@ type flags struct {
 	endpoint string
 	engine   string
 	env      string
+	metrics  string
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -67,6 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.endpoint, "endpoint", "", "Bacalhau API as host:port (overrides BACALHAU_API_HOST/PORT); default: start the embedded devnet")
 	fs.StringVar(&f.engine, "engine", "", "canary job engine: docker or wasm (overrides CANARY_ENGINE; default wasm on the devnet, docker elsewhere)")
 	fs.StringVar(&f.env, "env", "", "environment label (overrides CANARY_ENV, default dev)")
+	fs.StringVar(&f.metrics, "metrics", "", "where results go: stdout (JSON lines of the metric points), gcp or none (overrides CANARY_METRICS, default stdout)")
 	usage := func() {
 		fs.SetOutput(stderr)
 		fmt.Fprintf(stderr, `usage: go run ./functions/local (--scenario NAME | --all) [flags]
@@ -125,6 +128,9 @@ func (f flags) apply(c *config.Config) error {
 	if f.env != "" {
 		c.Env = f.env
 	}
+	if f.metrics != "" {
+		c.Metrics = f.metrics
+	}
 	if f.scenario != "" {
 		c.Scenario = f.scenario
 	}
@@ -155,6 +161,22 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 		fmt.Fprintln(stderr, "local: BACALHAU_API_KEY_SECRET is for the deployed job; set BACALHAU_API_KEY locally")
 		return exitUsage
 	}
+	if cfg.Metrics == "" {
+		cfg.Metrics = config.MetricsStdout
+	}
+	if cfg.Metrics == config.MetricsGCP && cfg.Project == "" {
+		fmt.Fprintln(stderr, "local: GOOGLE_CLOUD_PROJECT: required with CANARY_METRICS=gcp (the local runner does not ask the metadata server)")
+		return exitUsage
+	}
+	sink, err := metrics.New(ctx, metrics.Options{
+		Kind: cfg.Metrics, Project: cfg.Project, Location: cfg.Location, Endpoint: cfg.MonitoringEndpoint,
+		Log: logging.New(stderr), Stdout: stdout,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "local: metrics:", err)
+		return exitRecorder
+	}
+	defer metrics.Close(sink)
 
 	list := scenarios.All()
 	if !f.all {
@@ -203,8 +225,12 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 		if !f.json {
 			printResult(stdout, res)
 		}
-		if !res.Success {
+		if !res.Success && code == exitPass {
 			code = exitFail
+		}
+		if err := sink.Record(ctx, res); err != nil {
+			fmt.Fprintln(stderr, "local: result not recorded:", err)
+			code = exitRecorder
 		}
 	}
 	return code

@@ -86,7 +86,7 @@ func TestAllAgainstEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Stop()
-	env := map[string]string{"BACALHAU_API_HOST": n.Host, "BACALHAU_API_PORT": strconv.Itoa(n.Port), "CANARY_ENGINE": "wasm"}
+	env := map[string]string{"BACALHAU_API_HOST": n.Host, "BACALHAU_API_PORT": strconv.Itoa(n.Port), "CANARY_ENGINE": "wasm", "CANARY_METRICS": "none"}
 	code, stdout, stderr := run(t, env, "--all", "--json")
 	if code != exitPass {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)

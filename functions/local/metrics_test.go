@@ -1,0 +1,68 @@
+package main
+
+import (
+	"encoding/json"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/bacalhau-project/bacalhau-canary/internal/fakebacalhau"
+	"github.com/bacalhau-project/bacalhau-canary/internal/fakegcp"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
+)
+
+func fakeAPI(t *testing.T) string {
+	t.Helper()
+	api, err := fakebacalhau.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(api.Close)
+	return net.JoinHostPort(api.Host(), strconv.Itoa(api.Port()))
+}
+
+func TestMetricsStdoutByDefault(t *testing.T) {
+	code, stdout, stderr := run(t, nil, "--scenario", "list", "--endpoint", fakeAPI(t))
+	if code != exitPass {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	var pts []string
+	for _, l := range strings.Split(stdout, "\n") {
+		var p metrics.StdoutLine
+		if json.Unmarshal([]byte(l), &p) == nil && p.Metric != "" {
+			pts = append(pts, strings.TrimPrefix(p.Metric, metrics.Prefix))
+		}
+	}
+	if strings.Join(pts, ",") != "success,duration_seconds,phase_duration_seconds" {
+		t.Errorf("points %v in stdout:\n%s", pts, stdout)
+	}
+}
+
+func TestMetricsGCP(t *testing.T) {
+	m, err := fakegcp.StartMonitoring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	env := map[string]string{"CANARY_MONITORING_ENDPOINT": m.Addr()}
+	if code, _, stderr := run(t, env, "--scenario", "list", "--endpoint", fakeAPI(t), "--metrics", "gcp"); code != exitUsage ||
+		!strings.HasPrefix(stderr, "local: GOOGLE_CLOUD_PROJECT: required") {
+		t.Errorf("gcp without a project: exit %d, %q", code, stderr)
+	}
+	env["GOOGLE_CLOUD_PROJECT"] = "demo"
+	code, stdout, stderr := run(t, env, "--scenario", "list", "--endpoint", fakeAPI(t), "--metrics", "gcp")
+	if code != exitPass || len(m.Accepted()) != 3 {
+		t.Fatalf("exit %d, %d series written\n%s%s", code, len(m.Accepted()), stdout, stderr)
+	}
+	if loc := m.Accepted()[0].Series.GetResource().GetLabels()["location"]; loc != "global" {
+		t.Errorf("location %q, want global without CANARY_LOCATION", loc)
+	}
+	m.Refuse(codes.PermissionDenied, "Permission monitoring.timeSeries.create denied (or the resource may not exist).")
+	code, stdout, stderr = run(t, env, "--scenario", "list", "--endpoint", fakeAPI(t), "--metrics", "gcp")
+	if code != exitRecorder || !strings.Contains(stderr, "local: result not recorded:") || !strings.HasPrefix(stdout, "PASS") {
+		t.Errorf("write refused: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+}
