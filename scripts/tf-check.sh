@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Offline checks of terraform/: builds (or reuses) OpenTofu and the schema-only
+# stand-in google provider, then runs `tofu fmt -check`, `init`, `validate`,
+# `test` (plan-mode runs with assertions), a plan of env=prod, and the Go
+# checks of that plan (dashboard decoding, filters vs metrics.json, metric
+# descriptors). No cloud credentials, no network beyond the Go module proxy
+# for the first build; OpenTofu talks to the provider over loopback only.
+# Prints one final line: `tf-check: N passed, M failed`.
+set -uo pipefail
+
+root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null || (cd "$(dirname "$0")/.." && pwd))"
+schema="${TF_STANDIN_SCHEMA:-${root}/../shared/terraform/google-provider-7.45.0.schema.json}"
+checks=(tofu provider fmt init validate test plan go-plancheck go-provider)
+
+if [[ ! -f "${schema}" ]]; then
+  echo "tf-check: the google provider schema ${schema} is absent (../shared/terraform beside the repository);"
+  echo "tf-check: the Terraform checks are SKIPPED, not run: ${checks[*]}"
+  echo "tf-check: 0 passed, 0 failed, ${#checks[@]} skipped"
+  exit 0
+fi
+schema="$(cd "$(dirname "${schema}")" && pwd)/$(basename "${schema}")"
+
+passed=0
+failed=0
+skipped=0
+work="$(mktemp -d)"
+trap 'rm -rf "${work}"' EXIT
+
+# check NAME COMMAND...: runs one check, output to the terminal, and counts it.
+check() {
+  local name="$1"
+  shift
+  echo "--- tf-check: ${name}"
+  if "$@"; then
+    echo "--- tf-check: ${name}: ok"
+    passed=$((passed + 1))
+    return 0
+  fi
+  echo "--- tf-check: ${name}: FAILED"
+  failed=$((failed + 1))
+  return 1
+}
+
+skip() {
+  echo "--- tf-check: $1: skipped ($2)"
+  skipped=$((skipped + 1))
+}
+
+finish() {
+  if ((skipped > 0)); then
+    echo "tf-check: ${passed} passed, ${failed} failed, ${skipped} skipped"
+  else
+    echo "tf-check: ${passed} passed, ${failed} failed"
+  fi
+  ((failed == 0))
+  exit $?
+}
+
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
+export TF_STANDIN_SCHEMA="${schema}"
+unset TF_CLI_ARGS TF_WORKSPACE GOOGLE_CREDENTIALS GOOGLE_APPLICATION_CREDENTIALS GOOGLE_PROJECT
+
+build_tofu() {
+  tofu="$("${root}/scripts/build-tofu.sh")" && [[ -x "${tofu}" ]] && TF_CLI_CONFIG_FILE=/dev/null "${tofu}" version
+}
+
+build_provider() {
+  local mirror="${work}/mirror/registry.opentofu.org/hashicorp/google/7.45.0/$(go env GOOS)_$(go env GOARCH)"
+  mkdir -p "${work}/providers" "${mirror}" &&
+    (cd "${root}/tools/tfprovider" && go build -o "${work}/providers/terraform-provider-google" .) &&
+    cp "${work}/providers/terraform-provider-google" "${mirror}/" &&
+    # dev_overrides serves the stand-in to validate, test and plan. init
+    # ignores dev_overrides and would ask the registry, so it installs the
+    # same binary from a local mirror as version 7.45.0 instead: nothing
+    # leaves the machine.
+    cat >"${work}/tofurc" <<RC
+provider_installation {
+  dev_overrides {
+    "hashicorp/google" = "${work}/providers"
+  }
+  filesystem_mirror {
+    path    = "${work}/mirror"
+    include = ["registry.opentofu.org/hashicorp/google"]
+  }
+}
+RC
+}
+
+tofu=""
+if ! check tofu build_tofu; then
+  for c in "${checks[@]:1}"; do skip "${c}" "no tofu"; done
+  finish
+fi
+if ! check provider build_provider; then
+  for c in "${checks[@]:2}"; do skip "${c}" "no stand-in provider"; done
+  finish
+fi
+export TF_CLI_CONFIG_FILE="${work}/tofurc"
+
+# copy_module DIR: a copy of terraform/ to work in, so that .terraform and the
+# lock file of the stand-in never land in the checkout.
+copy_module() {
+  mkdir -p "$1" && cp -R "${root}/terraform/." "$1/" && rm -rf "$1/.terraform" "$1/.terraform.lock.hcl"
+}
+
+check fmt "${tofu}" -chdir="${root}/terraform" fmt -check -diff -recursive -no-color
+
+mod="${work}/module"
+copy_module "${mod}"
+export TF_DATA_DIR="${mod}/.terraform"
+if check init "${tofu}" -chdir="${mod}" init -backend=false -input=false -no-color; then
+  check validate "${tofu}" -chdir="${mod}" validate -no-color
+  check test "${tofu}" -chdir="${mod}" test -no-color
+else
+  skip validate "init failed"
+  skip test "init failed"
+fi
+
+# A full plan of prod in another copy whose backend is local, for the Go
+# checks of the rendered dashboard, policies and descriptors.
+plan_prod() {
+  local dir="${work}/plan"
+  copy_module "${dir}" &&
+    rm -rf "${dir}/tests" &&
+    cat >"${dir}/backend_override.tf" <<'TF' &&
+terraform {
+  backend "local" {}
+}
+TF
+    TF_DATA_DIR="${dir}/.terraform" "${tofu}" -chdir="${dir}" init -input=false -no-color >"${work}/plan.log" &&
+    TF_DATA_DIR="${dir}/.terraform" "${tofu}" -chdir="${dir}" plan -input=false -no-color -out=prod.tfplan \
+      -var env=prod \
+      -var project_id=canary-check-project \
+      -var region=us-central1 \
+      -var image=us-central1-docker.pkg.dev/canary-check-project/bacalhau-canary/canary@sha256:0000000000000000000000000000000000000000000000000000000000000000 \
+      -var slack_channel_name=bacalhau-canary \
+      -var slack_token_secret_id=slack-token \
+      -var bacalhau_api_key_secret_id=bacalhau-api-key \
+      -var state_bucket=canary-check-project-tfstate >>"${work}/plan.log" &&
+    TF_DATA_DIR="${dir}/.terraform" "${tofu}" -chdir="${dir}" show -json prod.tfplan >"${work}/prod.plan.json" &&
+    grep -E '^Plan:' "${work}/plan.log"
+}
+
+plancheck() {
+  (cd "${root}/tools/tfprovider" && TF_PLAN_JSON="${work}/prod.plan.json" go test -count=1 -v ./plancheck/) >"${work}/plancheck.log" 2>&1
+  local rc=$?
+  grep -E '^(--- |ok|FAIL|PASS)|_test\.go:' "${work}/plancheck.log"
+  return "${rc}"
+}
+
+if check plan plan_prod; then
+  check go-plancheck plancheck
+else
+  tail -40 "${work}/plan.log" 2>/dev/null
+  skip go-plancheck "no plan"
+fi
+check go-provider bash -c "cd '${root}/tools/tfprovider' && go vet ./... && go test -count=1 ./..."
+
+finish

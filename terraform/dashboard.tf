@@ -1,0 +1,183 @@
+locals {
+  dashboard_columns = 48
+  chart_width       = 12
+  chart_height      = 16
+  header_height     = 4
+  intro_height      = 6
+  row_height        = local.header_height + local.chart_height
+  scenario_order    = sort(keys(local.scenarios))
+  chart_period      = "${local.interval_minutes * 60}s"
+
+  # One row per scenario: a section header, then success rate, duration,
+  # phase breakdown and failures by error class.
+  scenario_charts = {
+    for key in local.scenario_order : key => [
+      {
+        title = "${key}: success rate (last ${local.settings.window_runs} runs)"
+        xyChart = {
+          dataSets = [{
+            plotType       = "LINE"
+            legendTemplate = key
+            timeSeriesQuery = {
+              timeSeriesFilter = {
+                filter = local.filter[key].success
+                aggregation = {
+                  alignmentPeriod    = "${local.window_seconds}s"
+                  perSeriesAligner   = "ALIGN_MEAN"
+                  crossSeriesReducer = "REDUCE_MEAN"
+                  groupByFields      = ["resource.label.job"]
+                }
+              }
+            }
+          }]
+          thresholds = [{
+            label     = "alert below"
+            value     = (local.settings.window_runs - local.settings.failed_runs + 1) / local.settings.window_runs
+            color     = "RED"
+            direction = "BELOW"
+          }]
+          yAxis        = { label = "passed / runs", scale = "LINEAR" }
+          chartOptions = { mode = "COLOR" }
+        }
+      },
+      {
+        title = "${key}: duration"
+        xyChart = {
+          dataSets = [{
+            plotType       = "LINE"
+            legendTemplate = key
+            timeSeriesQuery = {
+              timeSeriesFilter = {
+                filter = local.filter[key].duration_seconds
+                aggregation = {
+                  alignmentPeriod    = local.chart_period
+                  perSeriesAligner   = "ALIGN_MEAN"
+                  crossSeriesReducer = "REDUCE_MEAN"
+                  groupByFields      = ["resource.label.job"]
+                }
+              }
+            }
+          }]
+          yAxis        = { label = "seconds", scale = "LINEAR" }
+          chartOptions = { mode = "COLOR" }
+        }
+      },
+      {
+        title = "${key}: phases (${join(", ", local.scenarios[key].phases)})"
+        xyChart = {
+          dataSets = [{
+            plotType       = "STACKED_AREA"
+            legendTemplate = "$${metric.labels.phase}"
+            timeSeriesQuery = {
+              timeSeriesFilter = {
+                filter = local.filter[key].phase_duration_seconds
+                aggregation = {
+                  alignmentPeriod    = local.chart_period
+                  perSeriesAligner   = "ALIGN_MEAN"
+                  crossSeriesReducer = "REDUCE_MEAN"
+                  groupByFields      = ["metric.label.phase"]
+                }
+              }
+            }
+          }]
+          yAxis        = { label = "seconds", scale = "LINEAR" }
+          chartOptions = { mode = "COLOR" }
+        }
+      },
+      {
+        title = "${key}: failures by error class"
+        xyChart = {
+          dataSets = [{
+            plotType       = "STACKED_BAR"
+            legendTemplate = "$${metric.labels.error_class}"
+            timeSeriesQuery = {
+              timeSeriesFilter = {
+                filter = local.filter[key].failure
+                aggregation = {
+                  alignmentPeriod    = local.chart_period
+                  perSeriesAligner   = "ALIGN_SUM"
+                  crossSeriesReducer = "REDUCE_SUM"
+                  groupByFields      = ["metric.label.error_class"]
+                }
+              }
+            }
+          }]
+          yAxis        = { label = "failed runs", scale = "LINEAR" }
+          chartOptions = { mode = "COLOR" }
+        }
+      },
+    ]
+  }
+
+  # Naming the dashboard fixes its ID, so the alert documentation can link
+  # to it before it exists (the provider ignores `name` when diffing).
+  dashboard_id = "${local.name}-${var.env}"
+
+  dashboard = {
+    name        = "projects/${var.project_id}/dashboards/${local.dashboard_id}"
+    displayName = "Bacalhau canary (${var.env})"
+    mosaicLayout = {
+      columns = local.dashboard_columns
+      tiles = concat(
+        [{
+          xPos   = 0
+          yPos   = 0
+          width  = local.dashboard_columns
+          height = local.intro_height
+          widget = {
+            title = "About"
+            text = {
+              format = "MARKDOWN"
+              content = join("\n", [
+                "Bacalhau canary on **${var.env}** (`${local.settings.bacalhau_api_host}:${local.settings.bacalhau_api_port}`), one run per scenario every ${local.interval_minutes} min.",
+                "Alerts fire when at least ${local.settings.failed_runs} of the last ${local.settings.window_runs} runs of a scenario failed (a missing run counts as failed).",
+                "Scenarios: ${join(", ", local.scenario_order)}.",
+              ])
+            }
+          }
+        }],
+        flatten([
+          for i, key in local.scenario_order : concat(
+            [{
+              xPos   = 0
+              yPos   = local.intro_height + i * local.row_height
+              width  = local.dashboard_columns
+              height = local.header_height
+              widget = {
+                title = key
+                sectionHeader = {
+                  subtitle     = local.scenarios[key].description
+                  dividerBelow = true
+                }
+              }
+            }],
+            [
+              for j, chart in local.scenario_charts[key] : {
+                xPos   = j * local.chart_width
+                yPos   = local.intro_height + i * local.row_height + local.header_height
+                width  = local.chart_width
+                height = local.chart_height
+                widget = chart
+              }
+            ],
+          )
+        ]),
+      )
+    }
+    labels = {
+      bacalhau-canary = ""
+    }
+  }
+
+  dashboard_json = jsonencode(local.dashboard)
+
+  # Console link used by the alert documentation.
+  dashboard_url = "https://console.cloud.google.com/monitoring/dashboards/builder/${local.dashboard_id}?project=${var.project_id}"
+}
+
+resource "google_monitoring_dashboard" "canary" {
+  project        = var.project_id
+  dashboard_json = local.dashboard_json
+
+  depends_on = [google_monitoring_metric_descriptor.catalogue]
+}

@@ -1,0 +1,77 @@
+locals {
+  # Environment of each job, from the canary's external contract. Empty
+  # values are left out.
+  job_env = {
+    for key, s in local.scenarios : key => {
+      for name, value in {
+        CANARY_SCENARIO         = key
+        CANARY_ENV              = var.env
+        CANARY_METRICS          = "gcp"
+        CANARY_TIMEOUT          = var.canary_timeout
+        CANARY_ENGINE           = local.settings.engine
+        CANARY_NODE_SELECTORS   = local.settings.node_selectors
+        CANARY_LOCATION         = var.region
+        GOOGLE_CLOUD_PROJECT    = var.project_id
+        BACALHAU_API_HOST       = local.settings.bacalhau_api_host
+        BACALHAU_API_PORT       = tostring(local.settings.bacalhau_api_port)
+        BACALHAU_API_TLS        = tostring(local.settings.bacalhau_api_tls)
+        BACALHAU_API_KEY_SECRET = local.bacalhau_api_key_version
+      } : name => value if value != ""
+    }
+  }
+}
+
+resource "google_cloud_run_v2_job" "scenario" {
+  for_each = local.scenarios
+
+  project             = var.project_id
+  location            = var.region
+  name                = each.value.job_name
+  deletion_protection = false
+  labels              = merge(local.labels, { scenario = each.value.slug })
+
+  template {
+    task_count  = 1
+    parallelism = 1
+
+    template {
+      service_account = google_service_account.runtime.email
+      # A failed run is a data point, not something to retry: the next
+      # scheduled run is the retry.
+      max_retries = 0
+      timeout     = local.task_timeout
+
+      containers {
+        image = var.image
+
+        dynamic "env" {
+          for_each = local.job_env[each.key]
+          content {
+            name  = env.key
+            value = env.value
+          }
+        }
+
+        resources {
+          limits = {
+            cpu    = "1"
+            memory = "512Mi"
+          }
+        }
+      }
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = can(regex("^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", each.value.job_name))
+      error_message = "Cloud Run job names must be lowercase letters, digits and hyphens, at most 63 characters."
+    }
+  }
+
+  depends_on = [
+    google_project_service.required,
+    google_project_iam_member.runtime,
+    google_secret_manager_secret_iam_member.runtime_api_key,
+  ]
+}

@@ -1,0 +1,72 @@
+output "env" {
+  description = "Environment this configuration was applied for."
+  value       = var.env
+}
+
+output "scenarios" {
+  description = "Enabled scenarios (CANARY_SCENARIO values) mapped to their Cloud Run job names."
+  value       = { for key, s in local.scenarios : key => s.job_name }
+}
+
+output "job_ids" {
+  description = "Cloud Run job IDs, by scenario."
+  value       = { for key, job in google_cloud_run_v2_job.scenario : key => job.id }
+}
+
+output "scheduler_job_ids" {
+  description = "Cloud Scheduler job IDs, by scenario."
+  value       = { for key, job in google_cloud_scheduler_job.scenario : key => job.id }
+}
+
+output "schedule" {
+  description = "Cron schedule of every scenario."
+  value       = local.settings.schedule
+}
+
+output "runtime_service_account" {
+  description = "Email of the service account the canary jobs run as."
+  value       = google_service_account.runtime.email
+}
+
+output "scheduler_service_account" {
+  description = "Email of the service account Cloud Scheduler uses to run the jobs."
+  value       = google_service_account.scheduler.email
+}
+
+output "deployer_service_account" {
+  description = "Email of the Cloud Build deployer service account, or null where this env has no trigger."
+  value       = one(google_service_account.deployer[*].email)
+}
+
+output "image_repository" {
+  description = "Docker repository to push canary images to (REGION-docker.pkg.dev/PROJECT/REPOSITORY)."
+  value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}"
+}
+
+output "metric_types" {
+  description = "Metric types of the canary's metric descriptors."
+  value       = sort([for d in google_monitoring_metric_descriptor.catalogue : d.type])
+}
+
+output "dashboard_url" {
+  description = "Cloud Console link to the canary dashboard."
+  value       = local.dashboard_url
+}
+
+output "alert_policy_ids" {
+  description = "Alert policy IDs: one per scenario (failing) plus the absence policy under the key \"absent\"."
+  value = merge(
+    { for key, p in google_monitoring_alert_policy.failing : key => p.id },
+    { absent = google_monitoring_alert_policy.absent.id },
+  )
+}
+
+output "notification_channel_id" {
+  description = "ID of the Slack notification channel."
+  value       = google_monitoring_notification_channel.slack.id
+}
+
+output "build_trigger_id" {
+  description = "ID of the Cloud Build trigger, or null where this env has no trigger."
+  value       = one(google_cloudbuild_trigger.deploy[*].id)
+}

@@ -1,0 +1,165 @@
+variable "env" {
+  description = "Canary environment: selects one entry of local.envs (endpoint, selectors, schedule, enabled scenarios, alert thresholds) and labels every metric point."
+  type        = string
+
+  validation {
+    condition     = contains(["prod", "staging", "dev"], var.env)
+    error_message = "The env must be one of prod, staging, dev."
+  }
+}
+
+variable "project_id" {
+  description = "Google Cloud project that hosts the canary of this env (one project per env)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "The project_id must be a Google Cloud project ID: 6-30 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "region" {
+  description = "Region of the Cloud Run jobs, Cloud Scheduler jobs and Artifact Registry repository; also the `location` label of the metrics."
+  type        = string
+  default     = "us-central1"
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
+    error_message = "The region must be a Google Cloud region such as us-central1 or europe-west1."
+  }
+}
+
+variable "image" {
+  description = "Canary container image in Artifact Registry, pinned by digest (REGION-docker.pkg.dev/PROJECT/REPO/IMAGE@sha256:...) or by tag."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9-]+-docker\\.pkg\\.dev/[a-z][a-z0-9-]{4,28}[a-z0-9]/[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)+(@sha256:[a-f0-9]{64}|:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})$", var.image))
+    error_message = "The image must be an Artifact Registry Docker image path REGION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE with a :tag or an @sha256:<64 hex> digest."
+  }
+}
+
+variable "artifact_repository_id" {
+  description = "ID of the Artifact Registry Docker repository created for the canary image."
+  type        = string
+  default     = "bacalhau-canary"
+
+  validation {
+    condition     = can(regex("^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", var.artifact_repository_id))
+    error_message = "The artifact_repository_id must be lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "slack_channel_name" {
+  description = "Slack channel that receives the alerts, e.g. #bacalhau-canary."
+  type        = string
+
+  validation {
+    condition     = can(regex("^#?[a-z0-9][a-z0-9._-]{0,79}$", var.slack_channel_name))
+    error_message = "The slack_channel_name must be a Slack channel name (lowercase letters, digits, '.', '_', '-'), optionally starting with '#'."
+  }
+}
+
+variable "slack_token_secret_id" {
+  description = "Secret Manager secret ID (in project_id) holding the Slack app's OAuth token. Read ephemerally at apply time; never stored in state."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,255}$", var.slack_token_secret_id))
+    error_message = "The slack_token_secret_id must be a Secret Manager secret ID (letters, digits, '_', '-')."
+  }
+}
+
+variable "slack_token_secret_version" {
+  description = "Version of the Slack token secret to send. Bump it after adding a new secret version: it is also the write-only attribute's version, the only way Terraform notices a new token."
+  type        = string
+  default     = "1"
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*$", var.slack_token_secret_version))
+    error_message = "The slack_token_secret_version must be a positive secret version number."
+  }
+}
+
+variable "bacalhau_api_key_secret_id" {
+  description = "Secret Manager secret ID (in project_id) holding the Bacalhau API key. The jobs get its version name, not its value, and read it with the Secret Manager client."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,255}$", var.bacalhau_api_key_secret_id))
+    error_message = "The bacalhau_api_key_secret_id must be a Secret Manager secret ID (letters, digits, '_', '-')."
+  }
+}
+
+variable "schedule" {
+  description = "Cron schedule of every scenario, overriding the env's default (prod every minute, staging and dev every 5 minutes). Only the every-N-minutes forms `* * * * *` and `*/N * * * *` are accepted, because the alert window is 5 runs = 5 x N minutes."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.schedule == null || can(regex("^(\\*|\\*/([1-9]|[1-5][0-9])) \\* \\* \\* \\*$", var.schedule))
+    error_message = "The schedule must be `* * * * *` or `*/N * * * *` with N from 1 to 59."
+  }
+}
+
+variable "canary_timeout" {
+  description = "Whole-scenario deadline given to the canary (CANARY_TIMEOUT) as a Go duration in seconds, e.g. 90s. The Cloud Run task timeout is 60s longer."
+  type        = string
+  default     = "90s"
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*s$", var.canary_timeout)) && try(tonumber(trimsuffix(var.canary_timeout, "s")) <= 600, false)
+    error_message = "The canary_timeout must be a whole number of seconds with an 's' suffix, at most 600s (e.g. 90s)."
+  }
+}
+
+variable "bacalhau_api_host" {
+  description = "Overrides the env's Bacalhau orchestrator API host (BACALHAU_API_HOST)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.bacalhau_api_host == null || can(regex("^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$", var.bacalhau_api_host))
+    error_message = "The bacalhau_api_host must be a host name or IP address, without scheme or port."
+  }
+}
+
+variable "bacalhau_api_port" {
+  description = "Overrides the env's Bacalhau orchestrator API port (BACALHAU_API_PORT)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.bacalhau_api_port == null || try(var.bacalhau_api_port >= 1 && var.bacalhau_api_port <= 65535 && floor(var.bacalhau_api_port) == var.bacalhau_api_port, false)
+    error_message = "The bacalhau_api_port must be an integer from 1 to 65535."
+  }
+}
+
+variable "bacalhau_api_tls" {
+  description = "Overrides whether the env's Bacalhau API is reached over TLS (BACALHAU_API_TLS)."
+  type        = bool
+  default     = null
+}
+
+variable "github_owner" {
+  description = "GitHub owner of the repository whose pushes to main trigger Cloud Build (the repository must be connected to Cloud Build)."
+  type        = string
+  default     = "bacalhau-project"
+}
+
+variable "github_repository" {
+  description = "GitHub repository name whose pushes to main trigger Cloud Build."
+  type        = string
+  default     = "bacalhau-canary"
+}
+
+variable "state_bucket" {
+  description = "GCS bucket holding the Terraform state; the Cloud Build deployer gets object access to it. Null grants nothing (manage the bucket's IAM elsewhere)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.state_bucket == null || can(regex("^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$", var.state_bucket))
+    error_message = "The state_bucket must be a GCS bucket name."
+  }
+}
