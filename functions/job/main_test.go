@@ -226,6 +226,9 @@ func execJob(t *testing.T, env map[string]string) run {
 // TestBadConfigBinary: the built job refuses bad input before any network
 // call, metadata server included.
 func TestBadConfigBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the job: skipped under -short")
+	}
 	m := startMonitoring(t)
 	md := startMetadata(t)
 	r := execJob(t, map[string]string{

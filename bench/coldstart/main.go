@@ -1,0 +1,148 @@
+// Command coldstart measures the Cloud Run job binary: its size, its cold
+// start (exec → first request to the Bacalhau API), the whole run, and its
+// peak resident memory. It builds the job as the Dockerfile does, then runs
+// it -n times against loopback fakes (a Bacalhau API that answers the job
+// list and notes its first request, Cloud Monitoring, the metadata server),
+// so nothing leaves 127.0.0.1:
+//
+//	go run ./bench/coldstart -n 20
+//
+// Numbers depend on the machine; nothing here asserts on them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/bacalhau-project/bacalhau-canary/internal/fakebacalhau"
+	"github.com/bacalhau-project/bacalhau-canary/internal/fakegcp"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := realMain(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "coldstart:", err)
+		os.Exit(1)
+	}
+}
+
+type sample struct {
+	coldStart time.Duration // exec → first Bacalhau request
+	total     time.Duration // exec → exit
+	maxRSS    int64         // bytes
+}
+
+func realMain(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("coldstart", flag.ContinueOnError)
+	n := fs.Int("n", 10, "runs")
+	metricsKind := fs.String("metrics", "gcp", "CANARY_METRICS of the job: gcp (fake Monitoring + metadata server), stdout or none")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *n < 1 {
+		return errors.New("-n must be at least 1")
+	}
+
+	dir, err := os.MkdirTemp("", "coldstart-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "job")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./functions/job")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the job (run from the repository root): %v\n%s", err, b)
+	}
+	st, err := os.Stat(bin)
+	if err != nil {
+		return err
+	}
+
+	api, err := fakebacalhau.Start()
+	if err != nil {
+		return err
+	}
+	defer api.Close()
+	md, err := fakegcp.StartMetadata(fakegcp.CloudRun())
+	if err != nil {
+		return err
+	}
+	defer md.Close()
+
+	var samples []sample
+	for i := 0; i < *n && ctx.Err() == nil; i++ {
+		s, err := runOnce(ctx, bin, api, md, *metricsKind)
+		if err != nil {
+			return fmt.Errorf("run %d: %w", i+1, err)
+		}
+		samples = append(samples, s)
+	}
+
+	fmt.Fprintf(out, "job binary        %.1f MiB (CGO_ENABLED=0, -trimpath -ldflags='-s -w')\n", float64(st.Size())/(1<<20))
+	fmt.Fprintf(out, "runs              %d (scenario list, CANARY_METRICS=%s, loopback fakes)\n", len(samples), *metricsKind)
+	report(out, "cold start", samples, func(s sample) float64 { return float64(s.coldStart) / 1e6 }, "ms")
+	report(out, "whole run", samples, func(s sample) float64 { return float64(s.total) / 1e6 }, "ms")
+	report(out, "peak RSS", samples, func(s sample) float64 { return float64(s.maxRSS) / (1 << 20) }, "MiB")
+	return nil
+}
+
+func runOnce(ctx context.Context, bin string, api *fakebacalhau.API, md *fakegcp.Metadata, kind string) (sample, error) {
+	// A fresh Monitoring per run: the same series may take a point only
+	// every 5 s.
+	mon, err := fakegcp.StartMonitoring()
+	if err != nil {
+		return sample{}, err
+	}
+	defer mon.Close()
+	api.Reset()
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Env = []string{
+		"HOME=" + os.TempDir(),
+		"CANARY_SCENARIO=list",
+		"CANARY_METRICS=" + kind,
+		"BACALHAU_API_HOST=" + api.Host(),
+		"BACALHAU_API_PORT=" + strconv.Itoa(api.Port()),
+		"GOOGLE_CLOUD_PROJECT=demo",
+		"CANARY_MONITORING_ENDPOINT=" + mon.Addr(),
+		"GCE_METADATA_HOST=" + md.Host(),
+	}
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	start := time.Now()
+	err = cmd.Run()
+	total := time.Since(start)
+	if err != nil {
+		return sample{}, fmt.Errorf("job: %w", err)
+	}
+	first, calls := api.First()
+	if calls == 0 {
+		return sample{}, errors.New("the job never called the Bacalhau API")
+	}
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = int64(ru.Maxrss) * 1024 // kilobytes on Linux
+	}
+	return sample{coldStart: first.Sub(start), total: total, maxRSS: rss}, nil
+}
+
+func report(out io.Writer, name string, samples []sample, f func(sample) float64, unit string) {
+	vs := make([]float64, len(samples))
+	for i, s := range samples {
+		vs[i] = f(s)
+	}
+	slices.Sort(vs)
+	fmt.Fprintf(out, "%-17s min %.1f  median %.1f  max %.1f %s\n", name, vs[0], vs[len(vs)/2], vs[len(vs)-1], unit)
+}
