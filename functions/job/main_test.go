@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"os"
@@ -153,7 +154,7 @@ func jobBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "job")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, ".")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", binPath, ".")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = errors.New(string(out))
@@ -437,3 +438,46 @@ func TestJobAgainstDevnet(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestStaticBinary: the job built with CGO_ENABLED=0 needs no dynamic
+// loader or shared library, so it runs on distroless/static.
+func TestStaticBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the job: skipped under -short")
+	}
+	f, err := elf.Open(jobBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Error("the job has a program interpreter: it is dynamically linked")
+		}
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		t.Errorf("the job needs shared libraries %v", libs)
+	}
+}
+
+// TestDockerfile keeps the image build in line with what the tests check:
+// a static build of ./functions/job on distroless, as nonroot, as entry point.
+func TestDockerfile(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	for _, want := range []string{
+		"CGO_ENABLED=0",
+		"go build -trimpath -ldflags='-s -w' -o /out/job ./functions/job",
+		"FROM gcr.io/distroless/static",
+		":nonroot",
+		"USER nonroot",
+		`ENTRYPOINT ["/job"]`,
+	} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+}
