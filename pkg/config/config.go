@@ -35,6 +35,7 @@ type Config struct {
 	Env           string        `env:"CANARY_ENV, default=dev"`
 	Engine        string        `env:"CANARY_ENGINE"`
 	NodeSelectors string        `env:"CANARY_NODE_SELECTORS"`
+	Publisher     string        `env:"CANARY_PUBLISHER, default=local"`
 	Timeout       time.Duration `env:"CANARY_TIMEOUT, default=90s"`
 	Metrics       string        `env:"CANARY_METRICS"`
 
@@ -94,6 +95,9 @@ func oneLine(err error) string {
 
 var envLabel = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,29}$`)
 
+// PublisherNetworkDefault leaves the canary job's publisher to the network.
+const PublisherNetworkDefault = "default"
+
 // Metrics sinks.
 const (
 	MetricsGCP    = "gcp"
@@ -138,6 +142,9 @@ func (c Config) Validate(needHost bool) error {
 	}
 	if c.Engine != "" && c.Engine != scenarios.EngineDocker && c.Engine != scenarios.EngineWasm {
 		return errorf("CANARY_ENGINE: unknown engine %q (docker or wasm)", c.Engine)
+	}
+	if c.Publisher != scenarios.PublisherLocal && c.Publisher != PublisherNetworkDefault {
+		return errorf("CANARY_PUBLISHER: unknown publisher %q (local, or default for the network's job defaults)", c.Publisher)
 	}
 	if _, err := c.Selectors(); err != nil {
 		return err
@@ -226,5 +233,9 @@ func (c Config) JobSpec(defaultEngine string) scenarios.JobSpec {
 		engine = defaultEngine
 	}
 	sel, _ := c.Selectors()
-	return scenarios.JobSpec{Engine: engine, Selectors: sel}
+	publisher := c.Publisher
+	if publisher == PublisherNetworkDefault {
+		publisher = ""
+	}
+	return scenarios.JobSpec{Engine: engine, Selectors: sel, Publisher: publisher}
 }

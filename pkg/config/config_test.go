@@ -26,7 +26,7 @@ func TestDefaults(t *testing.T) {
 	if c.APIPort != 1234 || c.APITLS || c.Env != "dev" || c.Timeout != 90*time.Second || c.Engine != "" || c.Metrics != "" {
 		t.Errorf("defaults: %+v", c)
 	}
-	if spec := c.JobSpec("docker"); spec.Engine != "docker" || spec.Selectors != nil {
+	if spec := c.JobSpec("docker"); spec.Engine != "docker" || spec.Selectors != nil || spec.Publisher != "local" {
 		t.Errorf("job spec: %+v", spec)
 	}
 }
@@ -38,11 +38,15 @@ func TestValid(t *testing.T) {
 		"BACALHAU_API_KEY_SECRET": "projects/p/secrets/bacalhau-api-key/versions/latest",
 		"CANARY_SCENARIO":         "submitAndGet", "CANARY_ENV": "prod", "CANARY_ENGINE": "wasm",
 		"CANARY_NODE_SELECTORS": "owner=bacalhau,region in (eu, us)", "CANARY_TIMEOUT": "2m", "CANARY_METRICS": "gcp",
+		"CANARY_PUBLISHER": "default",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sel, _ := c.Selectors()
+	if c.JobSpec("wasm").Publisher != "" {
+		t.Error("CANARY_PUBLISHER=default must leave the publisher to the network")
+	}
 	if len(sel) != 2 || c.Bacalhau().Address() != "https://10.0.0.1:443" {
 		t.Errorf("selectors %v, address %s", sel, c.Bacalhau().Address())
 	}
@@ -81,6 +85,8 @@ func TestInvalid(t *testing.T) {
 		{"timeout negative", map[string]string{"CANARY_TIMEOUT": "-5s"}, "CANARY_TIMEOUT", ""},
 		{"timeout huge", map[string]string{"CANARY_TIMEOUT": "2h"}, "CANARY_TIMEOUT", ""},
 		{"metrics", map[string]string{"CANARY_METRICS": "prometheus"}, "CANARY_METRICS", ""},
+		{"publisher", map[string]string{"CANARY_PUBLISHER": "s3"}, "CANARY_PUBLISHER", ""},
+		{"publisher empty", map[string]string{"CANARY_PUBLISHER": ""}, "CANARY_PUBLISHER", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

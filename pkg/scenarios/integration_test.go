@@ -59,6 +59,9 @@ func runner(host string, port int, spec scenarios.JobSpec, timeout time.Duration
 	if spec.Engine == "" {
 		spec.Engine = scenarios.EngineWasm
 	}
+	if spec.Publisher == "" {
+		spec.Publisher = scenarios.PublisherLocal // the canary's default (CANARY_PUBLISHER)
+	}
 	return &scenarios.Runner{Jobs: jobs, Fetcher: fetcher, Spec: spec, Env: "test", Timeout: timeout}
 }
 

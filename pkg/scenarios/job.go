@@ -26,6 +26,11 @@ const (
 	LabelEnv      = "canary_env"
 )
 
+// PublisherLocal is the default publisher of the canary job: the compute
+// node serves the result over HTTP. Stock Bacalhau v1.7 nodes have no
+// default publisher, and submitAndGet needs one.
+const PublisherLocal = "local"
+
 // DefaultText is what the canary job prints.
 const DefaultText = "Hello from the Bacalhau canary\n"
 
@@ -38,6 +43,7 @@ const wasmTarget = "/canary/main.wasm"
 type JobSpec struct {
 	Engine    string // EngineDocker or EngineWasm
 	Selectors []*models.LabelSelectorRequirement
+	Publisher string // publisher type of the job's results; "" leaves it to the network's job defaults
 	Text      string // what the job prints on stdout; DefaultText when empty
 	Expect    string // what the checks expect; Text when empty
 
@@ -66,6 +72,9 @@ func (s JobSpec) Build(scenario, env string, count int, deadline time.Duration) 
 	task := &models.Task{
 		Name:     "canary",
 		Timeouts: taskTimeouts(deadline),
+	}
+	if s.Publisher != "" {
+		task.Publisher = &models.SpecConfig{Type: s.Publisher}
 	}
 	switch s.Engine {
 	case EngineDocker:

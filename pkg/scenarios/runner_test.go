@@ -269,7 +269,7 @@ func TestJobSpec(t *testing.T) {
 	t.Parallel()
 	sel := []*models.LabelSelectorRequirement{{Key: "owner", Operator: "=", Values: []string{"bacalhau"}}}
 	for _, engine := range []string{EngineDocker, EngineWasm} {
-		job, err := JobSpec{Engine: engine, Selectors: sel}.Build("submit", "prod", 3, 90*time.Second)
+		job, err := JobSpec{Engine: engine, Selectors: sel, Publisher: PublisherLocal}.Build("submit", "prod", 3, 90*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -278,6 +278,9 @@ func TestJobSpec(t *testing.T) {
 		}
 		if job.Labels[LabelCanary] != "true" || job.Labels[LabelScenario] != "submit" || job.Labels[LabelEnv] != "prod" {
 			t.Errorf("%s: labels %v", engine, job.Labels)
+		}
+		if job.Tasks[0].Publisher == nil || job.Tasks[0].Publisher.Type != PublisherLocal {
+			t.Errorf("%s: publisher %v, want local", engine, job.Tasks[0].Publisher)
 		}
 		if job.Count != 3 || len(job.Constraints) != 1 || job.Type != models.JobTypeBatch {
 			t.Errorf("%s: count %d constraints %v type %s", engine, job.Count, job.Constraints, job.Type)
