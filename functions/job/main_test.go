@@ -22,6 +22,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 	"google.golang.org/grpc/codes"
 
+	"github.com/bacalhau-project/bacalhau-canary/internal/fakebacalhau"
 	"github.com/bacalhau-project/bacalhau-canary/internal/fakegcp"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
@@ -478,6 +479,62 @@ func TestDockerfile(t *testing.T) {
 	} {
 		if !strings.Contains(df, want) {
 			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+}
+
+// TestJobSecret: the built job reads its API key from Secret Manager; an
+// unreadable secret is a recorded canary failure; the key is never printed.
+func TestJobSecret(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the job: skipped under -short")
+	}
+	const (
+		key    = "bk-41d8cd98f00b"
+		found  = "projects/demo/secrets/bacalhau-api-key/versions/latest"
+		denied = "projects/demo/secrets/bacalhau-api-key/versions/2"
+	)
+	api, err := fakebacalhau.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	api.Key = key
+	sm, err := fakegcp.StartSecretManager(map[string]string{found: key}, denied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sm.Close()
+	for _, tc := range []struct {
+		secret string
+		code   int
+	}{{found, exitPass}, {denied, exitFail}} {
+		m := startMonitoring(t)
+		r := execJob(t, map[string]string{
+			"CANARY_SCENARIO":               "list",
+			"BACALHAU_API_HOST":             api.Host(),
+			"BACALHAU_API_PORT":             itoa(api.Port()),
+			"BACALHAU_API_KEY_SECRET":       tc.secret,
+			"CANARY_SECRETMANAGER_ENDPOINT": sm.Addr(),
+			"CANARY_MONITORING_ENDPOINT":    m.Addr(),
+			"GOOGLE_CLOUD_PROJECT":          "demo",
+			"CANARY_LOCATION":               "europe-west4",
+		})
+		if r.code != tc.code {
+			t.Errorf("%s: exit %d, want %d\n%s%s", tc.secret, r.code, tc.code, r.stdout, r.stderr)
+		}
+		if strings.Contains(r.stdout+r.stderr, key) {
+			t.Errorf("%s: the key was printed", tc.secret)
+		}
+		if tc.code == exitFail {
+			l := r.line("scenario failed")
+			if l == nil || l["error_class"] != "canary" || !strings.Contains(l["error"].(string), "secretAccessor") {
+				t.Errorf("result line %v", l)
+			}
+			ps := points(t, m.Accepted(), "list")
+			if got := series(ps); !reflect.DeepEqual(got, []string{"duration_seconds{env=dev}", "failure{env=dev,error_class=canary}", "phase_duration_seconds{env=dev,phase=list}", "success{env=dev}"}) {
+				t.Errorf("series %v", got)
+			}
 		}
 	}
 }
