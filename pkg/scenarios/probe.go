@@ -73,6 +73,17 @@ func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
 	return resp.JobID, nil
 }
 
+// submitPhase submits the canary job with count executions, timed as the
+// "submit" phase.
+func submitPhase(ctx context.Context, p *Probe, count int) (string, error) {
+	var id string
+	err := p.Phase("submit", func() (err error) {
+		id, err = p.Submit(ctx, count)
+		return err
+	})
+	return id, err
+}
+
 // Wait polls the job until it is terminal and returns it. A job that ended
 // other than Completed is an ErrJobFailed error.
 func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {

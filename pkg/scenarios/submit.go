@@ -11,11 +11,8 @@ var Submit = register(Scenario{
 	Doc:    "submit the canary job and wait for it: state Completed, exit code 0",
 	Phases: []string{"submit", "wait"},
 	Run: func(ctx context.Context, p *Probe) error {
-		var id string
-		if err := p.Phase("submit", func() (err error) {
-			id, err = p.Submit(ctx, 1)
-			return err
-		}); err != nil {
+		id, err := submitPhase(ctx, p, 1)
+		if err != nil {
 			return err
 		}
 		return p.Phase("wait", func() error {

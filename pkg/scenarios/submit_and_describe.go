@@ -16,11 +16,8 @@ var SubmitAndDescribe = register(Scenario{
 	Doc:    "submit, wait, then describe the job, list its executions and history; all three must agree",
 	Phases: []string{"submit", "wait", "describe", "executions", "history"},
 	Run: func(ctx context.Context, p *Probe) error {
-		var id string
-		if err := p.Phase("submit", func() (err error) {
-			id, err = p.Submit(ctx, 1)
-			return err
-		}); err != nil {
+		id, err := submitPhase(ctx, p, 1)
+		if err != nil {
 			return err
 		}
 		if err := p.Phase("wait", func() error {

@@ -23,11 +23,8 @@ var SubmitAndGet = register(Scenario{
 	Doc:    "submit, wait, then download the published results; stdout must be exactly the expected text",
 	Phases: []string{"submit", "wait", "results", "download"},
 	Run: func(ctx context.Context, p *Probe) error {
-		var id string
-		if err := p.Phase("submit", func() (err error) {
-			id, err = p.Submit(ctx, 1)
-			return err
-		}); err != nil {
+		id, err := submitPhase(ctx, p, 1)
+		if err != nil {
 			return err
 		}
 		if err := p.Phase("wait", func() error {

@@ -18,11 +18,8 @@ var SubmitWithConcurrency = register(Scenario{
 	Doc:    "submit with Count=3 and wait; exactly 3 executions, all completed, on 3 distinct nodes",
 	Phases: []string{"submit", "wait", "executions"},
 	Run: func(ctx context.Context, p *Probe) error {
-		var id string
-		if err := p.Phase("submit", func() (err error) {
-			id, err = p.Submit(ctx, concurrency)
-			return err
-		}); err != nil {
+		id, err := submitPhase(ctx, p, concurrency)
+		if err != nil {
 			return err
 		}
 		var waitErr error
