@@ -4,6 +4,9 @@ locals {
   # What the deployer (Cloud Build) needs at project level to run
   # cloudbuild.yaml: write its build logs and apply this configuration.
   # Narrower grants (one repository, one secret, one account) are below.
+  # Object access to the state bucket is granted at bootstrap, outside this
+  # configuration: refreshing a bucket binding would need the bucket's IAM
+  # policy, i.e. far more than its objects.
   deployer_roles = toset([
     "roles/logging.logWriter",               # build logs (CLOUD_LOGGING_ONLY)
     "roles/run.admin",                       # Cloud Run jobs and their IAM (scheduler invoker)
@@ -13,6 +16,7 @@ locals {
     "roles/serviceusage.serviceUsageAdmin",  # google_project_service
     "roles/cloudbuild.builds.editor",        # this trigger
     "roles/resourcemanager.projectIamAdmin", # runtime roles only: see the condition below
+    "roles/secretmanager.viewer",            # secret metadata and IAM policies (refresh), no payloads
   ])
 
   # The deployer may grant at project level only the runtime roles.
@@ -47,14 +51,15 @@ resource "google_project_iam_member" "deployer" {
   }
 }
 
-# Push images to the canary's repository only.
+# Push images to, and manage, the canary's repository only (admin, not
+# repoAdmin: refreshing this binding needs the repository's IAM policy).
 resource "google_artifact_registry_repository_iam_member" "deployer" {
   count = local.build_trigger ? 1 : 0
 
   project    = var.project_id
   location   = var.region
   repository = google_artifact_registry_repository.images.repository_id
-  role       = "roles/artifactregistry.repoAdmin"
+  role       = "roles/artifactregistry.admin"
   member     = google_service_account.deployer[0].member
 }
 
@@ -90,14 +95,6 @@ resource "google_secret_manager_secret_iam_member" "deployer_api_key" {
   secret_id = var.bacalhau_api_key_secret_id
   role      = "roles/secretmanager.admin"
   member    = google_service_account.deployer[0].member
-}
-
-resource "google_storage_bucket_iam_member" "deployer_state" {
-  count = local.build_trigger && var.state_bucket != null ? 1 : 0
-
-  bucket = var.state_bucket
-  role   = "roles/storage.objectUser"
-  member = google_service_account.deployer[0].member
 }
 
 resource "google_cloudbuild_trigger" "deploy" {

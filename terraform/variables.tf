@@ -154,7 +154,7 @@ variable "github_repository" {
 }
 
 variable "state_bucket" {
-  description = "GCS bucket holding the Terraform state; the Cloud Build deployer gets object access to it. Null grants nothing (manage the bucket's IAM elsewhere)."
+  description = "GCS bucket holding the Terraform state, handed to the Cloud Build trigger for its `terraform init`. Required where the env has a trigger (prod). Grant the deployer roles/storage.objectUser on it at bootstrap."
   type        = string
   default     = null
 
