@@ -1,7 +1,9 @@
 // Command devnet starts a loopback-only Bacalhau v1.7 network in one process
 // (orchestrator + compute nodes, wasm executor, local publisher), prints the
 // orchestrator's API address on stdout when every node has joined, and runs
-// until SIGINT/SIGTERM. Docker, S3 and IPFS are disabled so it needs no
+// until SIGINT/SIGTERM. SIGUSR1 stops one compute-only node (the last one
+// still running) and prints "stopped NODE" on stdout: a node lost mid-job,
+// for tests. Docker, S3 and IPFS are disabled so it needs no
 // daemon and never leaves loopback. It is a test fixture for the canary; it
 // lives in its own module because Bacalhau's server packages pin versions of
 // OpenTelemetry and gRPC that clash with the Google Cloud client libraries.
@@ -137,9 +139,37 @@ func realMain(ctx context.Context, args []string, stderr io.Writer) error {
 	api := stack.Nodes[0].APIServer
 	fmt.Fprintf(ready, "%s:%d\n", api.Address, api.Port)
 
-	<-ctx.Done()
-	return nil
+	kill := make(chan os.Signal, 1)
+	signal.Notify(kill, syscall.SIGUSR1)
+	defer signal.Stop(kill)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-kill:
+			fmt.Fprintf(ready, "stopped %s\n", stopComputeNode(nodeCtx, stack))
+		}
+	}
 }
+
+// stopComputeNode stops the last compute-only node still running: it
+// stops heartbeating and reporting, as if its machine had gone away. Its
+// cleanup runs again, harmlessly, at exit. It returns the node's ID, or
+// "none".
+func stopComputeNode(ctx context.Context, stack *devstack.DevStack) string {
+	for i := len(stack.Nodes) - 1; i >= 0; i-- {
+		n := stack.Nodes[i]
+		if n.IsRequesterNode() || n.ComputeNode == nil || stopped[n.ID] {
+			continue
+		}
+		stopped[n.ID] = true
+		n.ComputeNode.Cleanup(ctx)
+		return n.ID
+	}
+	return "none"
+}
+
+var stopped = map[string]bool{}
 
 func overrides() types.Bacalhau {
 	return types.Bacalhau{

@@ -34,10 +34,11 @@ type Options struct {
 
 // Network is a running devnet.
 type Network struct {
-	Host string
-	Port int
-	cmd  *exec.Cmd
-	done chan error
+	Host   string
+	Port   int
+	cmd    *exec.Cmd
+	done   chan error
+	events chan string // lines the network prints after the address
 }
 
 // Addr is host:port of the orchestrator API.
@@ -74,7 +75,7 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting devnet: %w", err)
 	}
-	n := &Network{cmd: cmd, done: make(chan error, 1)}
+	n := &Network{cmd: cmd, done: make(chan error, 1), events: make(chan string, 16)}
 	lines := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -82,6 +83,12 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 			lines <- sc.Text()
 		}
 		close(lines)
+		for sc.Scan() {
+			select {
+			case n.events <- sc.Text():
+			default:
+			}
+		}
 		_, _ = io.Copy(io.Discard, out)
 	}()
 	go func() { n.done <- cmd.Wait() }()
@@ -108,6 +115,27 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 	case <-ready.C:
 		n.Stop()
 		return nil, errors.New("devnet not ready after 90s")
+	}
+}
+
+// StopComputeNode stops one compute-only node of the running network (the
+// last one still up), as if its machine had gone away mid-job, and returns
+// its node ID ("none" when none is left).
+func (n *Network) StopComputeNode(ctx context.Context) (string, error) {
+	if err := n.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		return "", fmt.Errorf("signalling devnet: %w", err)
+	}
+	select {
+	case line := <-n.events:
+		id, ok := strings.CutPrefix(line, "stopped ")
+		if !ok {
+			return "", fmt.Errorf("devnet printed %q, want \"stopped NODE\"", line)
+		}
+		return id, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case <-time.After(30 * time.Second):
+		return "", errors.New("devnet did not stop a compute node within 30s")
 	}
 }
 
