@@ -1,0 +1,374 @@
+package faultmatrix
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+	"github.com/bacalhau-project/bacalhau/pkg/models"
+	metricpb "google.golang.org/genproto/googleapis/api/metric"
+	"google.golang.org/genproto/googleapis/api/monitoredres"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/bacalhau-project/bacalhau-canary/internal/faultproxy"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+)
+
+// API paths the faults select.
+const (
+	jobsPath = "/api/v1/orchestrator/jobs"
+	jobPath  = jobsPath + "/*"
+)
+
+// sleeper is a canary job that runs long enough to be running when a
+// fault hits, and ends by itself soon after (v1.7.0 does not halt a
+// stopped wasm execution).
+var sleeper = scenarios.JobSpec{SleepMS: 1500}
+
+func onGet(after int, f faultproxy.Fault) func(p *faultproxy.Proxy) {
+	return func(p *faultproxy.Proxy) {
+		p.Add(faultproxy.Rule{Method: "GET", Path: jobPath, After: after, Fault: f})
+	}
+}
+
+func status(code int) faultproxy.Fault { return faultproxy.Fault{Kind: faultproxy.Status, Code: code} }
+
+const (
+	apiKey   = "fm-key-7f3c9a1d5e"
+	password = "fm-pass-2b8e6d4f0a"
+)
+
+// taskTimeoutFirst explains the cleanup of a run stuck in a call until its
+// deadline: the job's own timeout (0.9 × the deadline) has ended it by then.
+const taskTimeoutFirst = "the job's task timeout, below the deadline, ends it first; the canary's stop finds it terminal"
+
+// cases is the matrix; docs/reliability.md is generated from it.
+var cases = []tcase{
+	// The API misbehaves while the canary's job runs: the fault hits the
+	// state poll (GET /jobs/{id}) after the job was submitted for real;
+	// the stop (DELETE) passes, so the canary must stop its job.
+	{name: "poll-500", fault: "GET job answers 500", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper, proxy: onGet(1, status(500))},
+	{name: "poll-502-html", fault: "GET job answers 502 with an HTML page (a load balancer)", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Status, Code: 502, Body: "<html><body><h1>502 Bad Gateway</h1></body></html>"})},
+	{name: "poll-503", fault: "GET job answers 503", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper, proxy: onGet(1, status(503))},
+	{name: "poll-429", fault: "GET job answers 429 (rate limited)", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper, proxy: onGet(1, status(429))},
+	{name: "poll-400", fault: "GET job answers 400", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrBadRequest, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper, proxy: onGet(1, status(400))},
+	{name: "poll-403", fault: "GET job answers 403", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrAuth, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper, proxy: onGet(1, status(403))},
+	{name: "poll-hang", fault: "GET job accepted, never answered", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrTimeout, deadline: 2 * time.Second, cleanup: cleanTerminal, spec: sleeper, note: taskTimeoutFirst,
+		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Hang})},
+	{name: "poll-slow", fault: "GET job delayed 5 s, past the deadline", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrTimeout, deadline: 2 * time.Second, cleanup: cleanTerminal, spec: sleeper, note: taskTimeoutFirst,
+		proxy: onGet(0, faultproxy.Fault{Kind: faultproxy.Latency, Delay: 5 * time.Second})},
+	{name: "poll-reset", fault: "GET job reset mid-body (RST)", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrUnavailable, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Reset})},
+	{name: "poll-truncated", fault: "GET job reply cut in half (valid HTTP)", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Truncate})},
+	{name: "poll-malformed", fault: "GET job reply is not JSON", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Malformed})},
+	{name: "poll-no-id", fault: `GET job answers a job without ID`, scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Replace, Body: `{"Job":{"Type":"batch","Count":1}}`})},
+	{name: "poll-close", fault: "GET job: connection closed without an answer, every time", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrUnavailable, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Close})},
+	{name: "all-hang", fault: "every call after the submit hangs, the stop too", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrTimeout, deadline: 2 * time.Second, cleanup: cleanTerminal, spec: sleeper,
+		note: "the stop gives up after its budget; the job's task timeout (below the deadline) ends it",
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Path: jobPath, Fault: faultproxy.Fault{Kind: faultproxy.Hang}})
+		}},
+	{name: "executions-schema", fault: `GET executions answers {"Items":"x"}`, scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 5 * time.Second, cleanup: cleanTerminal,
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/executions", Fault: faultproxy.Fault{Kind: faultproxy.Replace, Body: `{"Items":"x"}`}})
+		}},
+	{name: "all-latency", fault: "every call 150 ms slower", scenario: "submitAndDescribe", via: viaRunner, net: netShared, deadline: 5 * time.Second, cleanup: cleanTerminal,
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Fault: faultproxy.Fault{Kind: faultproxy.Latency, Delay: 150 * time.Millisecond}})
+		}},
+
+	// The API fails before or at the submit: the job binary, its exit
+	// status and its metrics.
+	{name: "refused", fault: "connection refused", scenario: "submit", via: viaJob, net: netShared, class: scenarios.ErrUnavailable, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		proxy: func(p *faultproxy.Proxy) { _ = p.Refuse() }},
+	{name: "submit-503", fault: "PUT job answers 503", scenario: "submit", via: viaJob, net: netShared, class: scenarios.ErrServer, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		proxy: func(p *faultproxy.Proxy) { p.Add(faultproxy.Rule{Method: "PUT", Path: jobsPath, Fault: status(503)}) }},
+	{name: "submit-hang", fault: "PUT job accepted, never answered", scenario: "submit", via: viaJob, net: netShared, class: scenarios.ErrTimeout, exit: 1, deadline: 2 * time.Second, cleanup: cleanNoJob,
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "PUT", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Hang}})
+		}},
+	{name: "submit-no-id", fault: `PUT job submitted, but the reply has no job ID`, scenario: "submit", via: viaJob, net: netShared, class: scenarios.ErrProtocol, exit: 1, deadline: 3 * time.Second, cleanup: cleanTerminal,
+		note: "the canary cannot know the job; the tiny job completes by itself",
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "PUT", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Replace, Body: `{"JobID":""}`}})
+		}},
+	{name: "list-401", fault: "list answers 401", scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrAuth, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		proxy: func(p *faultproxy.Proxy) { p.Add(faultproxy.Rule{Method: "GET", Path: jobsPath, Fault: status(401)}) }},
+	{name: "list-malformed", fault: "list reply is not JSON", scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrProtocol, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Malformed}})
+		}},
+	{name: "list-schema", fault: `list answers {"Items":"x"}`, scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrProtocol, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Reply, Body: `{"Items":"x"}`}})
+		}},
+	{name: "list-no-id", fault: `list answers a job without ID`, scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrProtocol, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Reply, Body: `{"Items":[{"Name":"x","State":{"StateType":"Completed"}}]}`}})
+		}},
+
+	// Secrets: the proxy checks the Authorization header like a server
+	// with auth enabled; neither value may show in any output or label.
+	{name: "key-ok", fault: "API key required, right key", scenario: "submitAndGet", via: viaJob, net: netShared, exit: 0, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		auth: auth{key: apiKey, want: "Bearer " + apiKey}},
+	{name: "key-wrong", fault: "API key required, wrong key", scenario: "submit", via: viaJob, net: netShared, class: scenarios.ErrAuth, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		auth: auth{key: apiKey, want: "Bearer another-key"}},
+	{name: "basic-ok", fault: "basic auth required, right password", scenario: "submitAndDescribe", via: viaJob, net: netShared, exit: 0, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		auth: auth{user: "canary", password: password, want: basic("canary", password)}},
+	{name: "basic-wrong", fault: "basic auth required, wrong password", scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrAuth, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		auth: auth{user: "canary", password: password, want: basic("canary", "other")}},
+
+	// The recording side.
+	{name: "monitoring-down", fault: "Monitoring answers Unavailable", scenario: "list", via: viaJob, net: netShared, exit: 3, deadline: 3 * time.Second, record: 10 * time.Second, cleanup: cleanNoJob,
+		note: "retried with backoff, then exit 3; the result line is already in the log",
+		mon:  func(m *monitor) { m.Refuse(codesUnavailable, "The service is currently unavailable.") }},
+	{name: "monitoring-rejects", fault: "Monitoring rejects some series (written too often)", scenario: "list", via: viaJob, net: netShared, exit: 3, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		note: "not retried; the partial summary is logged",
+		mon:  rejectSuccessSeries},
+
+	// Faults of the network itself (no proxy).
+	{name: "exit-nonzero", fault: "the job exits 3", scenario: "submit", via: viaRunner, net: netDirect, class: scenarios.ErrJobFailed, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		spec: scenarios.JobSpec{ExitCode: 3}},
+	{name: "output-differs", fault: "the job prints other text than expected", scenario: "submitAndGet", via: viaRunner, net: netDirect, class: scenarios.ErrOutputMismatch, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		spec: scenarios.JobSpec{Expect: "Hello from somewhere else\n"}},
+	{name: "job-outlives-deadline", fault: "the job runs longer than the deadline", scenario: "submit", via: viaRunner, net: netDirect, class: scenarios.ErrTimeout, deadline: 2 * time.Second, cleanup: cleanTerminal,
+		spec: scenarios.JobSpec{SleepMS: 4000}, note: "the job's task timeout or the canary's stop ends it"},
+	{name: "fewer-executions", fault: "only 2 of 3 nodes match the selectors", scenario: "submitWithConcurrency", via: viaJob, net: netDirect, class: scenarios.ErrConcurrency, exit: 1, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		env: map[string]string{"CANARY_NODE_SELECTORS": "name in (node-0, node-1)"}},
+	{name: "node-killed", fault: "the compute node running the job dies mid-job", scenario: "submit", via: viaRunner, net: netOwn, class: scenarios.ErrTimeout, deadline: 3 * time.Second, cleanup: cleanStopped,
+		spec: scenarios.JobSpec{SleepMS: 1500, Selectors: mustSelectors("name=node-2")}, during: killNode},
+	{name: "network-stopped", fault: "the whole network is stopped", scenario: "submit", via: viaJob, net: netOwn, class: scenarios.ErrUnavailable, exit: 1, deadline: 3 * time.Second, cleanup: cleanUnknown,
+		before: func(fx *fixture) error { return fx.net.Stop() }},
+
+	// Bad input: exit 2, one line naming the variable or flag, before any
+	// network call (the proxy, Monitoring and the metadata server see nothing).
+	usage("no-host", "BACALHAU_API_HOST missing", "BACALHAU_API_HOST", viaJob, env("BACALHAU_API_HOST", "")),
+	usage("host-empty", "BACALHAU_API_HOST empty", "BACALHAU_API_HOST", viaJob, env("BACALHAU_API_HOST", empty)),
+	usage("host-url", "BACALHAU_API_HOST is a URL", "BACALHAU_API_HOST", viaJob, env("BACALHAU_API_HOST", "http://127.0.0.1")),
+	usage("port-text", "BACALHAU_API_PORT not a number", "BACALHAU_API_PORT", viaJob, env("BACALHAU_API_PORT", "http")),
+	usage("port-range", "BACALHAU_API_PORT out of range", "BACALHAU_API_PORT", viaJob, env("BACALHAU_API_PORT", "70000")),
+	usage("tls-text", "BACALHAU_API_TLS not a boolean", "BACALHAU_API_TLS", viaJob, env("BACALHAU_API_TLS", "maybe")),
+	usage("both-auth", "API key and username+password both set", "BACALHAU_API_KEY", viaJob, env("BACALHAU_API_KEY", apiKey, "BACALHAU_API_USERNAME", "canary", "BACALHAU_API_PASSWORD", password)),
+	usage("user-alone", "BACALHAU_API_USERNAME without a password", "BACALHAU_API_USERNAME", viaJob, env("BACALHAU_API_USERNAME", "canary")),
+	usage("key-and-secret", "BACALHAU_API_KEY and BACALHAU_API_KEY_SECRET both set", "BACALHAU_API_KEY_SECRET", viaJob, env("BACALHAU_API_KEY", apiKey, "BACALHAU_API_KEY_SECRET", "projects/p/secrets/s/versions/1")),
+	usage("secret-name", "BACALHAU_API_KEY_SECRET not a version name", "BACALHAU_API_KEY_SECRET", viaJob, env("BACALHAU_API_KEY_SECRET", "bacalhau-key")),
+	usage("no-scenario", "CANARY_SCENARIO missing", "CANARY_SCENARIO", viaJob, env("CANARY_SCENARIO", "")),
+	usage("scenario-unknown", "CANARY_SCENARIO unknown", "CANARY_SCENARIO", viaJob, env("CANARY_SCENARIO", "submitAndPray")),
+	usage("env-empty", "CANARY_ENV empty", "CANARY_ENV", viaJob, env("CANARY_ENV", empty)),
+	usage("env-upper", "CANARY_ENV not a lowercase label", "CANARY_ENV", viaJob, env("CANARY_ENV", "PROD")),
+	usage("engine", "CANARY_ENGINE unknown", "CANARY_ENGINE", viaJob, env("CANARY_ENGINE", "podman")),
+	usage("selectors", "CANARY_NODE_SELECTORS does not parse", "CANARY_NODE_SELECTORS", viaJob, env("CANARY_NODE_SELECTORS", "owner in (a")),
+	usage("timeout-unitless", "CANARY_TIMEOUT without a unit", "CANARY_TIMEOUT", viaJob, env("CANARY_TIMEOUT", "90")),
+	usage("timeout-zero", "CANARY_TIMEOUT zero", "CANARY_TIMEOUT", viaJob, env("CANARY_TIMEOUT", "0s")),
+	usage("timeout-huge", "CANARY_TIMEOUT over an hour", "CANARY_TIMEOUT", viaJob, env("CANARY_TIMEOUT", "2h")),
+	usage("metrics-sink", "CANARY_METRICS unknown", "CANARY_METRICS", viaJob, env("CANARY_METRICS", "prometheus")),
+	usage("local-flag", "unknown flag", "-verbose", viaLocal, nil, "--scenario", "list", "--verbose"),
+	usage("local-endpoint", "--endpoint without a port", "--endpoint", viaLocal, nil, "--scenario", "list", "--endpoint", "127.0.0.1"),
+	usage("local-both", "--scenario and --all together", "--scenario and --all", viaLocal, nil, "--scenario", "list", "--all"),
+	usage("local-scenario", "--scenario unknown", "CANARY_SCENARIO", viaLocal, nil, "--scenario", "submitAndPray"),
+	usage("local-port", "BACALHAU_API_PORT not a number (local runner)", "BACALHAU_API_PORT", viaLocal, env("BACALHAU_API_PORT", "x")),
+	usage("local-timeout", "--timeout not a duration", "-timeout", viaLocal, nil, "--scenario", "list", "--timeout", "soon"),
+}
+
+// usage is a bad-input case: exit 2 naming the variable, nothing sent.
+func usage(name, fault, naming string, v via, e map[string]string, args ...string) tcase {
+	c := tcase{name: name, fault: fault, scenario: "list", via: v, net: netNone, exit: 2, deadline: 3 * time.Second,
+		cleanup: cleanNothingSent, naming: naming, env: e, secrets: []string{apiKey, password}}
+	if v == viaLocal && args != nil {
+		c.args = args
+		if c.env == nil {
+			c.env = map[string]string{}
+		}
+	}
+	return c
+}
+
+func env(kv ...string) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+func basic(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
+// rejectSuccessSeries writes the success series of the case a second
+// before the run, so Monitoring refuses that one series of the run's write
+// (more often than the 5 s sampling period) and takes the others.
+func rejectSuccessSeries(m *monitor) {
+	now := timestamppb.New(time.Now().Add(-time.Second))
+	_, err := m.Monitoring.CreateTimeSeries(context.Background(), &monitoringpb.CreateTimeSeriesRequest{
+		Name: "projects/demo",
+		TimeSeries: []*monitoringpb.TimeSeries{{
+			Metric:     &metricpb.Metric{Type: metrics.Prefix + "success", Labels: map[string]string{"env": "fm-monitoring-rejects"}},
+			Resource:   &monitoredres.MonitoredResource{Type: "generic_task", Labels: metrics.ResourceLabels("demo", "europe-west4", "list")},
+			MetricKind: metricpb.MetricDescriptor_GAUGE,
+			ValueType:  metricpb.MetricDescriptor_INT64,
+			Points: []*monitoringpb.Point{{
+				Interval: &monitoringpb.TimeInterval{StartTime: now, EndTime: now},
+				Value:    &monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_Int64Value{Int64Value: 1}},
+			}},
+		}},
+	})
+	if err != nil {
+		panic(err)
+	}
+}
+
+const codesUnavailable = codes.Unavailable
+
+func mustSelectors(s string) []*models.LabelSelectorRequirement {
+	sel, err := config.ParseSelectors(s)
+	if err != nil {
+		panic(err)
+	}
+	return sel
+}
+
+// killNode stops the compute node the case's job runs on.
+func killNode(ctx context.Context, fx *fixture) error {
+	ctx, cancel := context.WithTimeout(ctx, fx.c.deadline)
+	defer cancel()
+	node, err := fx.waitRunning(ctx)
+	if err != nil {
+		return err
+	}
+	got, err := fx.net.StopComputeNode(ctx)
+	if err != nil {
+		return err
+	}
+	if got != node {
+		return fmt.Errorf("stopped %s, the job runs on %s", got, node)
+	}
+	return nil
+}
+
+func TestMatrix(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range cases {
+		if seen[c.name] || !labelOK.MatchString(c.label()) {
+			t.Fatalf("case name %q: duplicate or not a valid env label", c.name)
+		}
+		seen[c.name] = true
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			runCase(t, c)
+		})
+	}
+}
+
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+// --- docs/reliability.md ------------------------------------------------
+
+const docPath = "../../docs/reliability.md"
+
+func TestReliabilityDoc(t *testing.T) {
+	want := renderDoc(cases)
+	if *update {
+		if err := os.WriteFile(docPath, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	got, err := os.ReadFile(docPath)
+	if err != nil {
+		t.Fatalf("%v (regenerate: go test ./internal/faultmatrix -run TestReliabilityDoc -update)", err)
+	}
+	if string(got) != want {
+		t.Errorf("%s differs from the case list; regenerate: go test ./internal/faultmatrix -run TestReliabilityDoc -update", filepath.Clean(docPath))
+	}
+}
+
+func renderDoc(cs []tcase) string {
+	var b strings.Builder
+	b.WriteString(docHead)
+	b.WriteString("| case | fault | scenario | runs as | class | exit | time bound | cleanup |\n|---|---|---|---|---|---|---|---|\n")
+	for _, c := range cs {
+		class := "`" + string(c.class) + "`"
+		if c.class == "" {
+			class = "passes"
+			if c.net == netNone {
+				class = "—"
+			}
+		}
+		exit := fmt.Sprint(c.exit)
+		if c.via == viaRunner {
+			exit = "—"
+		}
+		bound := "run ≤ " + c.bound().String()
+		if c.via != viaRunner {
+			bound += fmt.Sprintf(", process ≤ %s", c.bound()+processSlack+c.record)
+		}
+		if c.net == netNone {
+			bound = fmt.Sprintf("process ≤ %s", c.bound()+processSlack)
+		}
+		cleanup := string(c.cleanup)
+		if c.note != "" {
+			cleanup += " (" + c.note + ")"
+		}
+		fault := c.fault
+		if c.naming != "" {
+			fault += " → names `" + c.naming + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s | %s |\n", c.name, esc(fault), c.scenario, runsAs(c), class, exit, bound, esc(cleanup))
+	}
+	b.WriteString(docTail)
+	return b.String()
+}
+
+func runsAs(c tcase) string {
+	where := map[network]string{netNone: "no network", netShared: "proxy → devnet", netDirect: "devnet", netOwn: "own devnet"}[c.net]
+	return string(c.via) + ", " + where
+}
+
+func esc(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+const docHead = `# Reliability matrix
+
+<!-- Generated from internal/faultmatrix/matrix_test.go; do not edit.
+     Regenerate: go test ./internal/faultmatrix -run TestReliabilityDoc -update -->
+
+Every row is a test case of ` + "`internal/faultmatrix`" + `, run by the default ` + "`go test ./...`" + ` (rows that
+need a Bacalhau network are skipped under ` + "`-short`" + `). Each breaks one thing — the API (through a
+fault-injecting proxy on loopback, ` + "`internal/faultproxy`" + `), the Bacalhau network itself, Cloud
+Monitoring (a loopback fake) or the input — runs the canary, and asserts:
+
+- **class**: the ` + "`error_class`" + ` of the result (and of the ` + "`failure`" + ` metric when the job records it);
+- **time bound**: the run ended within its deadline plus 1 s (from the result line), and the process
+  within that plus start-up and recording;
+- **cleanup**: what is left on the network, listed through the API directly, never through the proxy:
+  no canary job of the case may be left non-terminal;
+- **exit**: the exit status of the Cloud Run job or the local runner (runs in-process show —);
+- the result line reached the log, and no API key or password appears in any output or metric label.
+
+"runs as": ` + "`runner`" + ` is the scenario runner in the test process (it can use the test hooks of the
+canary job: sleep, exit code, expected text); ` + "`job`" + ` is the built Cloud Run job recording to the
+fake Monitoring; ` + "`local`" + ` is the built local runner.
+
+`
+
+const docTail = `
+Faults that hit the state poll let the stop (DELETE) through, so the canary must stop the job it
+submitted; the canary job sleeps there so it is still running when the fault hits. Bacalhau v1.7.0
+marks a stopped job Stopped but does not halt a wasm execution already running, so those sleep a
+bounded time and end by themselves.
+`
