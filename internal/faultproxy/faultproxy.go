@@ -141,7 +141,7 @@ func Start(target string) (*Proxy, error) {
 			Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 16},
 			Timeout:   DefaultMaxHold,
 		},
-		done: make(chan struct{}),
+		done:  make(chan struct{}),
 		lis:   lis,
 		addr:  lis.Addr().String(),
 		conns: map[net.Conn]bool{},
