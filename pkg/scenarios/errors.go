@@ -76,7 +76,9 @@ func classifyBacalhau(err bacerrors.Error) Class {
 	case bacerrors.TimeOutError:
 		return ErrTimeout
 	case bacerrors.RequestCancelled:
-		return ErrTimeout
+		// The run was cancelled (interrupted), not timed out: the client
+		// says TimeOutError when the deadline passed.
+		return ErrCanary
 	case bacerrors.NetworkFailure:
 		return ErrUnavailable
 	}

@@ -316,6 +316,7 @@ func TestClassifyWrapped(t *testing.T) {
 		{apiErr(http.StatusNotFound, bacerrors.NotFoundError), ErrBadRequest},
 		{transportErr(bacerrors.NetworkFailure, "network error"), ErrUnavailable},
 		{transportErr(bacerrors.TimeOutError, "request timed out"), ErrTimeout},
+		{transportErr(bacerrors.RequestCancelled, "request cancelled"), ErrCanary},
 	}
 	for _, tt := range tests {
 		if got := Classify(tt.err); got != tt.want {
