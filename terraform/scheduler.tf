@@ -35,6 +35,12 @@ resource "google_cloud_scheduler_job" "scenario" {
   }
 
   lifecycle {
+    # The per-env default schedules are held to the same every-N-minutes
+    # form as the schedule variable: the alert window is derived from it.
+    precondition {
+      condition     = can(regex("^(\\*|\\*/([1-9]|[1-5][0-9])) \\* \\* \\* \\*$", local.settings.schedule))
+      error_message = "The schedule must be `* * * * *` or `*/N * * * *` with N from 1 to 59."
+    }
     precondition {
       condition     = endswith(local.run_uri[each.key], "/jobs/${google_cloud_run_v2_job.scenario[each.key].name}:run")
       error_message = "Each scheduler job must target its own Cloud Run job."

@@ -28,6 +28,16 @@ run "staging_every_five_minutes" {
     condition     = length(google_cloudbuild_trigger.deploy) == 0 && length(google_service_account.deployer) == 0
     error_message = "Only prod is deployed by Cloud Build."
   }
+
+  assert {
+    condition     = alltrue([for c in google_monitoring_alert_policy.absent.conditions : c.condition_absent[0].duration == "3600s" && strcontains(c.condition_absent[0].filter, "metric.label.env = \"staging\"")])
+    error_message = "staging's absence policy waits an hour and watches staging only."
+  }
+
+  assert {
+    condition     = alltrue([for k, j in google_cloud_run_v2_job.scenario : contains([for e in j.template[0].template[0].containers[0].env : "${e.name}=${e.value}"], "CANARY_ENV=staging")])
+    error_message = "staging jobs label their metrics env=staging."
+  }
 }
 
 run "dev_runs_fewer_scenarios" {
