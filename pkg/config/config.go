@@ -5,10 +5,13 @@ package config
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -157,7 +160,30 @@ func (c Config) Validate(needHost bool) error {
 	default:
 		return errorf("CANARY_METRICS: unknown sink %q (gcp, stdout or none)", c.Metrics)
 	}
+	if c.Project != "" && !projectID.MatchString(c.Project) {
+		return errorf("GOOGLE_CLOUD_PROJECT: %q is not a project ID or number", c.Project)
+	}
+	for _, e := range []struct{ name, value string }{
+		{"CANARY_MONITORING_ENDPOINT", c.MonitoringEndpoint},
+		{"CANARY_SECRETMANAGER_ENDPOINT", c.SecretManagerEndpoint},
+	} {
+		if e.value != "" && !validHostPort(e.value) {
+			return errorf("%s: %q is not host:port", e.name, e.value)
+		}
+	}
 	return nil
+}
+
+// projectID accepts project IDs (also domain-scoped, example.com:p) and numbers.
+var projectID = regexp.MustCompile(`^[a-z0-9][a-z0-9.:-]{0,61}[a-z0-9]$`)
+
+func validHostPort(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" || strings.ContainsAny(host, "/ ") {
+		return false
+	}
+	p, err := strconv.Atoi(port)
+	return err == nil && p >= 1 && p <= 65535
 }
 
 // Selectors parses CANARY_NODE_SELECTORS (Bacalhau/Kubernetes selector
@@ -202,6 +228,10 @@ func (c Config) Secrets() []string {
 		if s != "" {
 			out = append(out, s)
 		}
+	}
+	if c.APIPassword != "" {
+		// The basic-auth header carries them encoded; a server may quote it.
+		out = append(out, base64.StdEncoding.EncodeToString([]byte(c.APIUsername+":"+c.APIPassword)))
 	}
 	return out
 }

@@ -38,7 +38,8 @@ func TestValid(t *testing.T) {
 		"BACALHAU_API_KEY_SECRET": "projects/p/secrets/bacalhau-api-key/versions/latest",
 		"CANARY_SCENARIO":         "submitAndGet", "CANARY_ENV": "prod", "CANARY_ENGINE": "wasm",
 		"CANARY_NODE_SELECTORS": "owner=bacalhau,region in (eu, us)", "CANARY_TIMEOUT": "2m", "CANARY_METRICS": "gcp",
-		"CANARY_PUBLISHER": "default",
+		"CANARY_PUBLISHER": "default", "GOOGLE_CLOUD_PROJECT": "example.com:canary-prod",
+		"CANARY_MONITORING_ENDPOINT": "127.0.0.1:8085", "CANARY_SECRETMANAGER_ENDPOINT": "[::1]:8086",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +86,10 @@ func TestInvalid(t *testing.T) {
 		{"timeout negative", map[string]string{"CANARY_TIMEOUT": "-5s"}, "CANARY_TIMEOUT", ""},
 		{"timeout huge", map[string]string{"CANARY_TIMEOUT": "2h"}, "CANARY_TIMEOUT", ""},
 		{"metrics", map[string]string{"CANARY_METRICS": "prometheus"}, "CANARY_METRICS", ""},
+		{"project", map[string]string{"GOOGLE_CLOUD_PROJECT": "My Project"}, "GOOGLE_CLOUD_PROJECT", ""},
+		{"monitoring endpoint port", map[string]string{"CANARY_MONITORING_ENDPOINT": "monitoring.invalid"}, "CANARY_MONITORING_ENDPOINT", ""},
+		{"monitoring endpoint url", map[string]string{"CANARY_MONITORING_ENDPOINT": "http://127.0.0.1:8085/"}, "CANARY_MONITORING_ENDPOINT", ""},
+		{"secret manager endpoint", map[string]string{"CANARY_SECRETMANAGER_ENDPOINT": "127.0.0.1:0"}, "CANARY_SECRETMANAGER_ENDPOINT", ""},
 		{"publisher", map[string]string{"CANARY_PUBLISHER": "s3"}, "CANARY_PUBLISHER", ""},
 		{"publisher empty", map[string]string{"CANARY_PUBLISHER": ""}, "CANARY_PUBLISHER", ""},
 	}
@@ -121,9 +126,14 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "sup3rs3cret") || strings.Contains(err.Error(), "passw0rd") {
 		t.Errorf("error %v", err)
 	}
-	c := Config{APIKey: "k", APIPassword: "p"}
-	if got := c.Secrets(); len(got) != 2 {
+	c := Config{APIKey: "k"}
+	if got := c.Secrets(); len(got) != 1 {
 		t.Errorf("Secrets() = %v", got)
+	}
+	// The basic-auth header's encoding of the password is a secret too.
+	c = Config{APIUsername: "u", APIPassword: "p"}
+	if got := c.Secrets(); len(got) != 2 || got[1] != "dTpw" {
+		t.Errorf("Secrets() = %v, want the password and base64(u:p)", got)
 	}
 }
 
