@@ -186,8 +186,9 @@ type monitor struct {
 	front *grpc.Server
 	addr  string
 
+	slowFirst time.Duration // delay of the first call; a front server when set
+
 	mu    sync.Mutex
-	slow  []time.Duration // delay of the n-th call
 	calls int
 }
 
@@ -201,14 +202,13 @@ func startMonitor(t *testing.T) *monitor {
 	return &monitor{Monitoring: m, addr: m.Addr()}
 }
 
-// Slow puts a front server before the fake that delays call i by delays[i].
-func (m *monitor) Slow(t *testing.T, delays ...time.Duration) {
+// front puts a server before the fake that delays the first call.
+func (m *monitor) startFront(t *testing.T) {
 	t.Helper()
 	lis, err := netListen()
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.slow = delays
 	m.front = grpc.NewServer()
 	monitoringpb.RegisterMetricServiceServer(m.front, m)
 	go func() { _ = m.front.Serve(lis) }()
@@ -219,8 +219,8 @@ func (m *monitor) Slow(t *testing.T, delays ...time.Duration) {
 func (m *monitor) CreateTimeSeries(ctx context.Context, req *monitoringpb.CreateTimeSeriesRequest) (*emptypb.Empty, error) {
 	m.mu.Lock()
 	var d time.Duration
-	if m.calls < len(m.slow) {
-		d = m.slow[m.calls]
+	if m.calls == 0 {
+		d = m.slowFirst
 	}
 	m.calls++
 	m.mu.Unlock()
@@ -235,6 +235,8 @@ func (m *monitor) CreateTimeSeries(ctx context.Context, req *monitoringpb.Create
 // --- running a case ------------------------------------------------------
 
 type fixture struct {
+	mu    sync.Mutex
+	proc  *os.Process // the canary's process, once started
 	t     *testing.T
 	c     tcase
 	net   *devnet.Network // nil for netNone
@@ -249,6 +251,12 @@ func (fx *fixture) target() (string, int) {
 		return fx.proxy.Host(), fx.proxy.Port()
 	}
 	return fx.net.Host, fx.net.Port
+}
+
+func (fx *fixture) process() *os.Process {
+	fx.mu.Lock()
+	defer fx.mu.Unlock()
+	return fx.proc
 }
 
 // outcome is what a run left behind, whichever way it ran.
@@ -301,6 +309,9 @@ func runCase(t *testing.T, c tcase) {
 	fx.mon = startMonitor(t)
 	if c.mon != nil {
 		c.mon(fx.mon)
+	}
+	if fx.mon.slowFirst > 0 {
+		fx.mon.startFront(t)
 	}
 	fx.md, err = fakegcp.StartMetadata(fakegcp.CloudRun())
 	if err != nil {
@@ -401,7 +412,13 @@ func (fx *fixture) runProcess(ctx context.Context) outcome {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		fx.mu.Lock()
+		fx.proc = cmd.Process
+		fx.mu.Unlock()
+		err = cmd.Wait()
+	}
 	o := outcome{wall: time.Since(start)}
 	var ee *exec.ExitError
 	switch {

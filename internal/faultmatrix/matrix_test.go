@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -133,7 +134,18 @@ var cases = []tcase{
 	{name: "basic-wrong", fault: "basic auth required, wrong password", scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrAuth, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
 		auth: auth{user: "canary", password: password, want: basic("canary", "other")}},
 
+	{name: "key-echoed", fault: "the server quotes the bearer token in a 400", scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrBadRequest, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		auth:  auth{key: apiKey},
+		proxy: func(p *faultproxy.Proxy) { p.Add(faultproxy.Rule{Fault: faultproxy.Fault{Kind: faultproxy.Echo, Code: 400}}) }},
+	{name: "basic-echoed", fault: "the server quotes the basic-auth header in a 400", scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrBadRequest, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		auth: auth{user: "canary", password: password}, secrets: []string{basic("canary", password)},
+		note:  "the encoded header is redacted too",
+		proxy: func(p *faultproxy.Proxy) { p.Add(faultproxy.Rule{Fault: faultproxy.Fault{Kind: faultproxy.Echo, Code: 400}}) }},
+
 	// The recording side.
+	{name: "monitoring-slow", fault: "Monitoring answers the first write after 11 s (past the 10 s attempt timeout)", scenario: "list", via: viaJob, net: netShared, exit: 0, deadline: 3 * time.Second, record: 15 * time.Second, cleanup: cleanNoJob,
+		note: "the write is retried and recorded once",
+		mon:  func(m *monitor) { m.slowFirst = 11 * time.Second }},
 	{name: "monitoring-down", fault: "Monitoring answers Unavailable", scenario: "list", via: viaJob, net: netShared, exit: 3, deadline: 3 * time.Second, record: 10 * time.Second, cleanup: cleanNoJob,
 		note: "retried with backoff, then exit 3; the result line is already in the log",
 		mon:  func(m *monitor) { m.Refuse(codesUnavailable, "The service is currently unavailable.") }},
@@ -154,6 +166,19 @@ var cases = []tcase{
 		spec: scenarios.JobSpec{SleepMS: 1500, Selectors: mustSelectors("name=node-2")}, during: killNode},
 	{name: "network-stopped", fault: "the whole network is stopped", scenario: "submit", via: viaJob, net: netOwn, class: scenarios.ErrUnavailable, exit: 1, deadline: 3 * time.Second, cleanup: cleanUnknown,
 		before: func(fx *fixture) error { return fx.net.Stop() }},
+
+	// The local runner: its exit status and JSON result line.
+	{name: "local-pass", fault: "none (baseline through the proxy)", scenario: "submitAndGet", via: viaLocal, net: netShared, exit: 0, deadline: 10 * time.Second, cleanup: cleanTerminal},
+	{name: "local-refused", fault: "connection refused", scenario: "list", via: viaLocal, net: netShared, class: scenarios.ErrUnavailable, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		proxy: func(p *faultproxy.Proxy) { _ = p.Refuse() }},
+	{name: "local-poll-503", fault: "GET job answers 503", scenario: "submit", via: viaLocal, net: netShared, class: scenarios.ErrServer, exit: 1, deadline: 3 * time.Second, cleanup: cleanTerminal,
+		proxy: onGet(0, status(503))},
+
+	// Interrupted: Cloud Run cancels an execution with SIGTERM.
+	{name: "sigterm", fault: "the job gets SIGTERM while it waits for its job", scenario: "submit", via: viaJob, net: netShared, class: scenarios.ErrCanary, exit: 1, deadline: 5 * time.Second, cleanup: cleanTerminal,
+		note:   "the run is recorded and its job stopped (or already done) before the process exits",
+		proxy:  onGet(0, faultproxy.Fault{Kind: faultproxy.Latency, Delay: 2 * time.Second}),
+		during: sigterm},
 
 	// Bad input: exit 2, one line naming the variable or flag, before any
 	// network call (the proxy, Monitoring and the metadata server see nothing).
@@ -177,6 +202,10 @@ var cases = []tcase{
 	usage("timeout-zero", "CANARY_TIMEOUT zero", "CANARY_TIMEOUT", viaJob, env("CANARY_TIMEOUT", "0s")),
 	usage("timeout-huge", "CANARY_TIMEOUT over an hour", "CANARY_TIMEOUT", viaJob, env("CANARY_TIMEOUT", "2h")),
 	usage("metrics-sink", "CANARY_METRICS unknown", "CANARY_METRICS", viaJob, env("CANARY_METRICS", "prometheus")),
+	usage("publisher", "CANARY_PUBLISHER unknown", "CANARY_PUBLISHER", viaJob, env("CANARY_PUBLISHER", "ipfs")),
+	usage("monitoring-endpoint", "CANARY_MONITORING_ENDPOINT not host:port", "CANARY_MONITORING_ENDPOINT", viaJob, env("CANARY_MONITORING_ENDPOINT", "monitoring.invalid")),
+	usage("secretmanager-endpoint", "CANARY_SECRETMANAGER_ENDPOINT not host:port", "CANARY_SECRETMANAGER_ENDPOINT", viaJob, env("CANARY_SECRETMANAGER_ENDPOINT", "http://127.0.0.1:1/")),
+	usage("project", "GOOGLE_CLOUD_PROJECT not a project ID", "GOOGLE_CLOUD_PROJECT", viaJob, env("GOOGLE_CLOUD_PROJECT", "My Project")),
 	usage("local-flag", "unknown flag", "-verbose", viaLocal, nil, "--scenario", "list", "--verbose"),
 	usage("local-endpoint", "--endpoint without a port", "--endpoint", viaLocal, nil, "--scenario", "list", "--endpoint", "127.0.0.1"),
 	usage("local-both", "--scenario and --all together", "--scenario and --all", viaLocal, nil, "--scenario", "list", "--all"),
@@ -241,6 +270,21 @@ func mustSelectors(s string) []*models.LabelSelectorRequirement {
 		panic(err)
 	}
 	return sel
+}
+
+// sigterm interrupts the job process once its job is submitted.
+func sigterm(ctx context.Context, fx *fixture) error {
+	ctx, cancel := context.WithTimeout(ctx, fx.c.deadline)
+	defer cancel()
+	for fx.proxy.Count("PUT", jobsPath) == 0 || fx.process() == nil {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the job was never submitted: %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	return fx.process().Signal(syscall.SIGTERM)
 }
 
 // killNode stops the compute node the case's job runs on.

@@ -40,6 +40,7 @@ const (
 	Malformed Kind = "malformed" // forward, answer 200 with the reply garbled into invalid JSON
 	Replace   Kind = "replace"   // forward, answer 200 with Body instead (valid JSON of the wrong shape)
 	Reply     Kind = "reply"     // answer 200 with Body without forwarding
+	Echo      Kind = "echo"      // answer Code with an error quoting the request's Authorization header (a careless server)
 )
 
 // Fault is one fault to inject.
@@ -321,6 +322,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		p.answered(i, f.Code)
 	case Reply:
 		p.write(w, i, http.StatusOK, []byte(f.Body))
+	case Echo:
+		p.writeError(w, i, f.Code, "request refused; it carried Authorization: "+r.Header.Get("Authorization"))
 	case Reset, Truncate, Malformed, Replace:
 		status, body, err := p.forward(r)
 		if err != nil {
