@@ -135,12 +135,16 @@ var cases = []tcase{
 		auth: auth{user: "canary", password: password, want: basic("canary", "other")}},
 
 	{name: "key-echoed", fault: "the server quotes the bearer token in a 400", scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrBadRequest, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
-		auth:  auth{key: apiKey},
-		proxy: func(p *faultproxy.Proxy) { p.Add(faultproxy.Rule{Fault: faultproxy.Fault{Kind: faultproxy.Echo, Code: 400}}) }},
+		auth: auth{key: apiKey},
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Fault: faultproxy.Fault{Kind: faultproxy.Echo, Code: 400}})
+		}},
 	{name: "basic-echoed", fault: "the server quotes the basic-auth header in a 400", scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrBadRequest, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
 		auth: auth{user: "canary", password: password}, secrets: []string{basic("canary", password)},
-		note:  "the encoded header is redacted too",
-		proxy: func(p *faultproxy.Proxy) { p.Add(faultproxy.Rule{Fault: faultproxy.Fault{Kind: faultproxy.Echo, Code: 400}}) }},
+		note: "the encoded header is redacted too",
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Fault: faultproxy.Fault{Kind: faultproxy.Echo, Code: 400}})
+		}},
 
 	// The recording side.
 	{name: "monitoring-slow", fault: "Monitoring answers the first write after 11 s (past the 10 s attempt timeout)", scenario: "list", via: viaJob, net: netShared, exit: 0, deadline: 3 * time.Second, record: 15 * time.Second, cleanup: cleanNoJob,
