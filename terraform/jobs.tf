@@ -7,7 +7,7 @@ locals {
         CANARY_SCENARIO         = key
         CANARY_ENV              = var.env
         CANARY_METRICS          = "gcp"
-        CANARY_TIMEOUT          = var.canary_timeout
+        CANARY_TIMEOUT          = local.settings.canary_timeout
         CANARY_ENGINE           = local.settings.engine
         CANARY_NODE_SELECTORS   = local.settings.node_selectors
         CANARY_LOCATION         = var.region
@@ -63,6 +63,12 @@ resource "google_cloud_run_v2_job" "scenario" {
   }
 
   lifecycle {
+    # Overlapping runs of one scenario would write its series twice within
+    # the sampling period and blur the N-of-M alert window.
+    precondition {
+      condition     = local.canary_timeout_seconds < local.interval_minutes * 60
+      error_message = "The canary timeout (${local.settings.canary_timeout}) must be shorter than the time between two runs (${local.interval_minutes * 60}s), so runs of a scenario never overlap."
+    }
     precondition {
       condition     = can(regex("^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", each.value.job_name))
       error_message = "Cloud Run job names must be lowercase letters, digits and hyphens, at most 63 characters."

@@ -40,7 +40,9 @@ locals {
       engine            = "docker"
       node_selectors    = "owner=bacalhau"
       schedule          = "* * * * *"
-      scenarios         = ["list", "submit", "submitAndDescribe", "submitAndGet", "submitWithConcurrency"]
+      # Below the minute between runs, so two runs never overlap.
+      canary_timeout = "45s"
+      scenarios      = ["list", "submit", "submitAndDescribe", "submitAndGet", "submitWithConcurrency"]
       # Alert when at least failed_runs of the last window_runs runs failed.
       failed_runs    = 3
       window_runs    = 5
@@ -55,6 +57,7 @@ locals {
       engine            = "docker"
       node_selectors    = "owner=bacalhau"
       schedule          = "*/5 * * * *"
+      canary_timeout    = "90s"
       scenarios         = ["list", "submit", "submitAndDescribe", "submitAndGet", "submitWithConcurrency"]
       failed_runs       = 3
       window_runs       = 5
@@ -69,6 +72,7 @@ locals {
       engine            = "docker"
       node_selectors    = ""
       schedule          = "*/5 * * * *"
+      canary_timeout    = "90s"
       scenarios         = ["list", "submit"]
       failed_runs       = 3
       window_runs       = 5
@@ -83,6 +87,7 @@ locals {
     bacalhau_api_port = coalesce(var.bacalhau_api_port, local.envs[var.env].bacalhau_api_port)
     bacalhau_api_tls  = var.bacalhau_api_tls != null ? var.bacalhau_api_tls : local.envs[var.env].bacalhau_api_tls
     schedule          = coalesce(var.schedule, local.envs[var.env].schedule)
+    canary_timeout    = coalesce(var.canary_timeout, local.envs[var.env].canary_timeout)
   })
 
   # Minutes between two runs, read back from the every-N-minutes schedule.
@@ -100,7 +105,7 @@ locals {
     }) if contains(local.settings.scenarios, key)
   }
 
-  canary_timeout_seconds = tonumber(trimsuffix(var.canary_timeout, "s"))
+  canary_timeout_seconds = tonumber(trimsuffix(local.settings.canary_timeout, "s"))
   # The task gets a minute more than the scenario, so the canary can stop the
   # job it submitted and record its result before Cloud Run kills it.
   task_timeout = "${local.canary_timeout_seconds + 60}s"

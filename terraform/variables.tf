@@ -103,12 +103,12 @@ variable "schedule" {
 }
 
 variable "canary_timeout" {
-  description = "Whole-scenario deadline given to the canary (CANARY_TIMEOUT) as a Go duration in seconds, e.g. 90s. The Cloud Run task timeout is 60s longer."
+  description = "Overrides the env's whole-scenario deadline (CANARY_TIMEOUT), whole seconds with an 's' suffix, e.g. 90s. It must be shorter than the time between two runs, so runs of a scenario never overlap. The Cloud Run task timeout is 60s longer."
   type        = string
-  default     = "90s"
+  default     = null
 
   validation {
-    condition     = can(regex("^[1-9][0-9]*s$", var.canary_timeout)) && try(tonumber(trimsuffix(var.canary_timeout, "s")) <= 600, false)
+    condition     = var.canary_timeout == null || (can(regex("^[1-9][0-9]*s$", var.canary_timeout)) && try(tonumber(trimsuffix(var.canary_timeout, "s")) <= 600, false))
     error_message = "The canary_timeout must be a whole number of seconds with an 's' suffix, at most 600s (e.g. 90s)."
   }
 }

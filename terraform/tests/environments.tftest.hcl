@@ -63,7 +63,7 @@ run "overrides" {
 
   variables {
     schedule          = "*/2 * * * *"
-    canary_timeout    = "120s"
+    canary_timeout    = "100s"
     bacalhau_api_host = "127.0.0.1"
     bacalhau_api_port = 1235
     bacalhau_api_tls  = true
@@ -75,7 +75,7 @@ run "overrides" {
   }
 
   assert {
-    condition     = alltrue([for j in google_cloud_run_v2_job.scenario : j.template[0].template[0].timeout == "180s"])
+    condition     = alltrue([for j in google_cloud_run_v2_job.scenario : j.template[0].template[0].timeout == "160s"])
     error_message = "The task timeout follows canary_timeout."
   }
 

@@ -60,7 +60,7 @@ run "job_names_and_environment" {
   }
 
   assert {
-    condition     = alltrue([for j in google_cloud_run_v2_job.scenario : j.template[0].template[0].max_retries == 0 && j.template[0].template[0].timeout == "150s"])
+    condition     = alltrue([for j in google_cloud_run_v2_job.scenario : j.template[0].template[0].max_retries == 0 && j.template[0].template[0].timeout == "105s"])
     error_message = "Jobs must not retry and must time out 60s after CANARY_TIMEOUT."
   }
 
@@ -71,7 +71,7 @@ run "job_names_and_environment" {
           CANARY_SCENARIO         = k
           CANARY_ENV              = "prod"
           CANARY_METRICS          = "gcp"
-          CANARY_TIMEOUT          = "90s"
+          CANARY_TIMEOUT          = "45s"
           CANARY_ENGINE           = "docker"
           CANARY_NODE_SELECTORS   = "owner=bacalhau"
           CANARY_LOCATION         = "europe-west1"
@@ -273,4 +273,23 @@ run "build_trigger" {
     condition     = length(google_cloudbuild_trigger.deploy) == 1 && google_cloudbuild_trigger.deploy[0].github[0].push[0].branch == "^main$" && google_cloudbuild_trigger.deploy[0].filename == "cloudbuild.yaml"
     error_message = "prod must have one Cloud Build trigger on push to main running cloudbuild.yaml."
   }
+}
+
+run "prod_runs_never_overlap" {
+  command = plan
+
+  assert {
+    condition     = alltrue([for j in google_cloud_run_v2_job.scenario : { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["CANARY_TIMEOUT"] == "45s"])
+    error_message = "prod runs every minute, so its deadline stays below a minute."
+  }
+}
+
+run "timeout_longer_than_interval_rejected" {
+  command = plan
+
+  variables {
+    canary_timeout = "90s"
+  }
+
+  expect_failures = [google_cloud_run_v2_job.scenario]
 }
