@@ -34,8 +34,13 @@ lint: ## gofmt, go vet (both modules)
 	cd devnet && go vet ./...
 
 .PHONY: bench
-bench: devnet ## benchmarks against the devnet
+bench: devnet ## canary vs Bacalhau CLI, overhead, cold start, RSS, size; detection and cost models (bench/results.json)
+	go run ./bench -json bench/results.json
 	go test -run '^$$' -bench . -benchtime 20x ./pkg/scenarios/
+
+.PHONY: bacalhau-cli
+bacalhau-cli: ## build the Bacalhau v1.7.0 CLI into the user cache for make bench (cold: several minutes)
+	@go run ./bench/buildcli
 
 .PHONY: tf-check
 tf-check: ## offline Terraform checks: fmt, validate, tofu test, plan checks (builds OpenTofu once, ~10 min)

@@ -7,11 +7,16 @@
 //
 //	go run ./bench/coldstart -n 20
 //
+// -bin runs an already built job binary instead, and -json writes the
+// samples as JSON (to a file, or "-" for stdout instead of the table); the
+// submit bench (go run ./bench) uses both.
+//
 // Numbers depend on the machine; nothing here asserts on them.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,6 +54,8 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("coldstart", flag.ContinueOnError)
 	n := fs.Int("n", 10, "runs")
 	metricsKind := fs.String("metrics", "gcp", "CANARY_METRICS of the job: gcp (fake Monitoring + metadata server), stdout or none")
+	prebuilt := fs.String("bin", "", "job binary to run (default: build ./functions/job as the Dockerfile does)")
+	jsonOut := fs.String("json", "", `write the samples as JSON to this file ("-": stdout, no table)`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,11 +68,14 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "job")
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./functions/job")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the job (run from the repository root): %v\n%s", err, b)
+	bin := *prebuilt
+	if bin == "" {
+		bin = filepath.Join(dir, "job")
+		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./functions/job")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("building the job (run from the repository root): %v\n%s", err, b)
+		}
 	}
 	st, err := os.Stat(bin)
 	if err != nil {
@@ -92,6 +102,14 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 		samples = append(samples, s)
 	}
 
+	if *jsonOut != "" {
+		if err := writeJSON(*jsonOut, out, st.Size(), *metricsKind, samples); err != nil {
+			return err
+		}
+		if *jsonOut == "-" {
+			return nil
+		}
+	}
 	fmt.Fprintf(out, "job binary        %.1f MiB (CGO_ENABLED=0, -trimpath -ldflags='-s -w')\n", float64(st.Size())/(1<<20))
 	fmt.Fprintf(out, "runs              %d (scenario list, CANARY_METRICS=%s, loopback fakes)\n", len(samples), *metricsKind)
 	report(out, "cold start", samples, func(s sample) float64 { return float64(s.coldStart) / 1e6 }, "ms")
@@ -145,4 +163,33 @@ func report(out io.Writer, name string, samples []sample, f func(sample) float64
 	}
 	slices.Sort(vs)
 	fmt.Fprintf(out, "%-17s min %.1f  median %.1f  max %.1f %s\n", name, vs[0], vs[len(vs)/2], vs[len(vs)-1], unit)
+}
+
+// Summary is the -json output.
+type Summary struct {
+	BinaryBytes int64     `json:"binary_bytes"`
+	Metrics     string    `json:"metrics"` // CANARY_METRICS of the runs
+	Scenario    string    `json:"scenario"`
+	ColdStartMS []float64 `json:"cold_start_ms"` // exec → first Bacalhau request, per run
+	TotalMS     []float64 `json:"total_ms"`      // exec → exit, per run
+	MaxRSSMiB   []float64 `json:"max_rss_mib"`   // peak resident memory, per run
+}
+
+func writeJSON(path string, stdout io.Writer, size int64, kind string, samples []sample) error {
+	s := Summary{BinaryBytes: size, Metrics: kind, Scenario: "list"}
+	for _, x := range samples {
+		s.ColdStartMS = append(s.ColdStartMS, float64(x.coldStart.Microseconds())/1000)
+		s.TotalMS = append(s.TotalMS, float64(x.total.Microseconds())/1000)
+		s.MaxRSSMiB = append(s.MaxRSSMiB, float64(x.maxRSS)/(1<<20))
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if path == "-" {
+		_, err = stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }

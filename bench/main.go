@@ -1,0 +1,548 @@
+// Command bench measures the canary against a loopback Bacalhau v1.7.0
+// devnet and prints the detection-time and cost models for what it measured:
+//
+//	go run ./bench                       # make bench
+//	go run ./bench -models               # only the models, from -json's file
+//
+// (a) The canary's submit scenario as a whole process (the Cloud Run job
+// binary, built as the Dockerfile builds it, CANARY_METRICS=none) against
+// `bacalhau job run --wait` of the Bacalhau v1.7.0 CLI on the same inline
+// wasm job, interleaved A B, B A, …: median wall time and their ratio. The
+// CLI column is skipped, with a note, when the CLI is not built (go run
+// ./bench/buildcli builds it into the user cache).
+// (b) The canary's overhead above the server-side completion time (job
+// history: first to last event): median and p95, for the run as the canary
+// times it and for the whole process.
+// (c) The job binary's cold start (exec → first request to Bacalhau), peak
+// RSS and size, by ./bench/coldstart.
+// Also: each scenario's wall time (the cost model's billed time) and the
+// bytes each scenario sends and receives (through a counting proxy).
+//
+// The table goes to stdout, the numbers to -json. Numbers depend on the
+// machine and its load: compare ratios within one run. Nothing asserts on
+// them.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/bacalhau-project/bacalhau-canary/internal/fakegcp"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/devnet"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := realMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// Results is the -json file.
+type Results struct {
+	Date    string  `json:"date"`
+	Machine Machine `json:"machine"`
+	Pairs   int     `json:"pairs"`
+	Job     string  `json:"job"` // what both sides ran
+
+	Canary  Series  `json:"canary_submit"` // (a) the job binary, whole process
+	CLI     *Series `json:"cli_submit,omitempty"`
+	CLINote string  `json:"cli_note,omitempty"`
+	Ratio   float64 `json:"ratio_canary_to_cli,omitempty"` // median canary wall / median CLI wall
+
+	// (b) milliseconds above the server-side completion time.
+	OverheadRun     Stats `json:"overhead_run_ms"`     // the run as the canary times it (duration_seconds)
+	OverheadProcess Stats `json:"overhead_process_ms"` // exec → exit
+	Server          Stats `json:"server_ms"`           // job history: first → last event
+
+	MetadataRequests int `json:"metadata_requests"` // to the fake metadata server, CANARY_METRICS=none (want 0)
+
+	// (c) bench/coldstart.
+	ColdStart json.RawMessage `json:"coldstart,omitempty"`
+
+	Scenarios map[string]ScenarioRun `json:"scenarios"` // cost model inputs
+}
+
+// Machine notes where the numbers come from.
+type Machine struct {
+	CPU      string  `json:"cpu"`
+	CPUs     int     `json:"cpus"`
+	OS       string  `json:"os"`
+	Go       string  `json:"go"`
+	LoadFrom float64 `json:"load_avg_start"`
+	LoadTo   float64 `json:"load_avg_end"`
+	Note     string  `json:"note,omitempty"`
+}
+
+// Series is wall time of whole processes, milliseconds.
+type Series struct {
+	WallMS []float64 `json:"wall_ms"`
+	Stats  Stats     `json:"stats"`
+}
+
+// Stats summarise samples.
+type Stats struct {
+	N      int     `json:"n"`
+	Min    float64 `json:"min"`
+	Median float64 `json:"median"`
+	P95    float64 `json:"p95"`
+	Max    float64 `json:"max"`
+}
+
+// ScenarioRun is one scenario run by the job binary.
+type ScenarioRun struct {
+	WallMS    Stats `json:"wall_ms"`
+	SentBytes int64 `json:"sent_bytes"` // to the Bacalhau API, one run
+	RecvBytes int64 `json:"recv_bytes"`
+	Requests  int   `json:"requests"`  // HTTP requests to the API, one run
+	LogBytes  int   `json:"log_bytes"` // the job's stdout, one run
+}
+
+func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	pairs := fs.Int("n", 20, "interleaved pairs of submit runs (canary, CLI)")
+	out := fs.String("json", filepath.Join("bench", "results.json"), "machine-readable results")
+	cli := fs.String("cli", defaultCLI(), "Bacalhau v1.7.0 CLI (build: go run ./bench/buildcli)")
+	coldN := fs.Int("coldstart-n", 20, "runs of bench/coldstart")
+	perScenario := fs.Int("scenario-n", 3, "runs of each scenario for the cost model")
+	note := fs.String("machine", "", "free-text note on the machine, stored in the results")
+	modelsOnly := fs.Bool("models", false, "print only the models, using the durations in -json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *modelsOnly {
+		var r Results
+		b, err := os.ReadFile(*out)
+		if err == nil {
+			err = json.Unmarshal(b, &r)
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", *out, err)
+		}
+		printModels(stdout, &r)
+		return nil
+	}
+	if *pairs < 1 {
+		return errors.New("-n must be at least 1")
+	}
+
+	res := &Results{
+		Date:      time.Now().UTC().Format(time.DateOnly),
+		Machine:   machine(*note),
+		Pairs:     *pairs,
+		Job:       "the canary's inline WASI module (prints one line), engine wasm, count 1, local publisher",
+		Scenarios: map[string]ScenarioRun{},
+	}
+	dir, err := os.MkdirTemp("", "bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	note1(stderr, "building the job binary (CGO_ENABLED=0, -trimpath -ldflags='-s -w')")
+	job := filepath.Join(dir, "job")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", job, "./functions/job")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the job (run from the repository root): %v\n%s", err, b)
+	}
+
+	if _, err := os.Stat(*cli); err != nil {
+		res.CLINote = fmt.Sprintf("Bacalhau CLI not found at %q: CLI column skipped; build it with `go run ./bench/buildcli` (or pass -cli)", *cli)
+		note1(stderr, res.CLINote)
+		*cli = ""
+	}
+
+	note1(stderr, "starting the devnet")
+	n, err := devnet.Start(ctx, devnet.Options{TempDir: dir})
+	if err != nil {
+		return err
+	}
+	defer n.Stop()
+	md, err := fakegcp.StartMetadata(fakegcp.CloudRun())
+	if err != nil {
+		return err
+	}
+	defer md.Close()
+
+	b := &bencher{dir: dir, job: job, cli: *cli, api: n.Addr(), host: n.Host, port: n.Port, metadata: md.Host()}
+	b.jobs, _ = bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 30 * time.Second})
+	if b.cli != "" {
+		if err := b.writeSpec(ctx); err != nil {
+			return err
+		}
+	}
+
+	// Warm up both sides (page cache, the devnet's first job).
+	for range 2 {
+		if _, err := b.canary(ctx, "submit", b.api); err != nil {
+			return err
+		}
+		if b.cli != "" {
+			if _, err := b.runCLI(ctx); err != nil {
+				res.CLINote = "CLI failed, column skipped: " + err.Error()
+				note1(stderr, res.CLINote)
+				b.cli = ""
+			}
+		}
+	}
+
+	note1(stderr, fmt.Sprintf("%d interleaved pairs", *pairs))
+	var canaryWall, cliWall, ohRun, ohProc, server []float64
+	for i := 0; i < *pairs && ctx.Err() == nil; i++ {
+		order := []string{"canary", "cli"}
+		if i%2 == 1 {
+			order = []string{"cli", "canary"}
+		}
+		for _, who := range order {
+			switch {
+			case who == "canary":
+				r, err := b.canary(ctx, "submit", b.api)
+				if err != nil {
+					return err
+				}
+				srv, err := b.serverTime(ctx, r.jobID)
+				if err != nil {
+					return err
+				}
+				canaryWall = append(canaryWall, ms(r.wall))
+				server = append(server, ms(srv))
+				ohRun = append(ohRun, ms(r.run-srv))
+				ohProc = append(ohProc, ms(r.wall-srv))
+			case b.cli != "":
+				w, err := b.runCLI(ctx)
+				if err != nil {
+					return err
+				}
+				cliWall = append(cliWall, ms(w))
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	res.Canary = Series{WallMS: canaryWall, Stats: stats(canaryWall)}
+	if len(cliWall) > 0 {
+		res.CLI = &Series{WallMS: cliWall, Stats: stats(cliWall)}
+		res.Ratio = res.Canary.Stats.Median / res.CLI.Stats.Median
+	}
+	res.OverheadRun, res.OverheadProcess, res.Server = stats(ohRun), stats(ohProc), stats(server)
+
+	note1(stderr, "each scenario: wall time, then bytes through a counting proxy")
+	for _, s := range scenarios.Names() {
+		var walls []float64
+		var logBytes int
+		for range *perScenario {
+			r, err := b.canary(ctx, s, b.api)
+			if err != nil {
+				return err
+			}
+			walls = append(walls, ms(r.wall))
+			logBytes = r.logBytes
+		}
+		sent, recv, reqs, err := b.throughProxy(ctx, s)
+		if err != nil {
+			return err
+		}
+		res.Scenarios[s] = ScenarioRun{WallMS: stats(walls), SentBytes: sent, RecvBytes: recv, Requests: reqs, LogBytes: logBytes}
+	}
+	res.MetadataRequests = len(md.Requests())
+
+	note1(stderr, "cold start (bench/coldstart, CANARY_METRICS=gcp against loopback fakes, as deployed)")
+	cs := exec.CommandContext(ctx, "go", "run", "./bench/coldstart", "-bin", job, "-n", strconv.Itoa(*coldN), "-metrics", "gcp", "-json", "-")
+	cs.Stderr = stderr
+	if raw, err := cs.Output(); err != nil {
+		return fmt.Errorf("bench/coldstart: %w", err)
+	} else {
+		res.ColdStart = json.RawMessage(bytes.TrimSpace(raw))
+	}
+
+	res.Machine.LoadTo = loadAvg()
+	printTable(stdout, res)
+	printModels(stdout, res)
+	js, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nresults: %s\n", *out)
+	return nil
+}
+
+type bencher struct {
+	dir, job, cli, api, metadata string
+	host                         string
+	port                         int
+	spec                         string
+	jobs                         interface {
+		History(context.Context, *apimodels.ListJobHistoryRequest) (*apimodels.ListJobHistoryResponse, error)
+	}
+}
+
+type canaryRun struct {
+	wall, run time.Duration
+	jobID     string
+	logBytes  int
+}
+
+// canary runs the job binary once against addr (host:port).
+func (b *bencher) canary(ctx context.Context, scenario, addr string) (canaryRun, error) {
+	host, port, _ := net.SplitHostPort(addr)
+	cmd := exec.CommandContext(ctx, b.job)
+	cmd.Env = []string{
+		"HOME=" + b.dir,
+		"TMPDIR=" + b.dir,
+		"CANARY_SCENARIO=" + scenario,
+		"CANARY_METRICS=none",
+		"CANARY_ENGINE=wasm",
+		"CANARY_ENV=bench",
+		"CANARY_TIMEOUT=60s",
+		"BACALHAU_API_HOST=" + host,
+		"BACALHAU_API_PORT=" + port,
+		// CANARY_METRICS=none needs no metadata server; a loopback fake
+		// catches (and counts) any request that goes there anyway.
+		"GCE_METADATA_HOST=" + b.metadata,
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		return canaryRun{}, fmt.Errorf("canary %s: %v: %s%s", scenario, err, out.Bytes(), errb.Bytes())
+	}
+	var line struct {
+		Success  bool    `json:"success"`
+		JobID    string  `json:"job_id"`
+		Duration float64 `json:"duration_seconds"`
+		Error    string  `json:"error"`
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out.Bytes()))
+	for sc.Scan() {
+		if bytes.Contains(sc.Bytes(), []byte(`"duration_seconds"`)) {
+			_ = json.Unmarshal(sc.Bytes(), &line)
+		}
+	}
+	if !line.Success {
+		return canaryRun{}, fmt.Errorf("canary %s did not pass: %s", scenario, out.Bytes())
+	}
+	return canaryRun{
+		wall:     wall,
+		run:      time.Duration(line.Duration * float64(time.Second)),
+		jobID:    line.JobID,
+		logBytes: out.Len(),
+	}, nil
+}
+
+// serverTime is the job's first to last history event.
+func (b *bencher) serverTime(ctx context.Context, id string) (time.Duration, error) {
+	h, err := b.jobs.History(ctx, &apimodels.ListJobHistoryRequest{JobID: id})
+	if err != nil {
+		return 0, fmt.Errorf("history of %s: %w", id, err)
+	}
+	if len(h.Items) < 2 {
+		return 0, fmt.Errorf("history of %s: %d events", id, len(h.Items))
+	}
+	first, last := h.Items[0].Occurred(), h.Items[0].Occurred()
+	for _, it := range h.Items {
+		t := it.Occurred()
+		if t.Before(first) {
+			first = t
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	return last.Sub(first), nil
+}
+
+// writeSpec writes the canary's own submit job, as the job binary builds
+// it, for the CLI.
+func (b *bencher) writeSpec(ctx context.Context) error {
+	cfg, err := config.Load(ctx, envconfig.MapLookuper(map[string]string{
+		"CANARY_ENGINE": "wasm", "CANARY_ENV": "bench", "CANARY_TIMEOUT": "60s", "BACALHAU_API_HOST": b.host,
+	}))
+	if err != nil {
+		return err
+	}
+	job, err := cfg.JobSpec(scenarios.EngineWasm).Build("submit", "bench", 1, cfg.Timeout)
+	if err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(job, "", "  ")
+	if err != nil {
+		return err
+	}
+	b.spec = filepath.Join(b.dir, "job.json")
+	return os.WriteFile(b.spec, js, 0o644)
+}
+
+// runCLI runs `bacalhau job run --wait` on the spec and returns its wall time.
+func (b *bencher) runCLI(ctx context.Context) (time.Duration, error) {
+	cmd := exec.CommandContext(ctx, b.cli, "job", "run", "--wait", "--id-only",
+		"--api-host", b.host, "--api-port", strconv.Itoa(b.port), b.spec)
+	home := filepath.Join(b.dir, "cli-home")
+	cmd.Env = []string{
+		"HOME=" + home,
+		"TMPDIR=" + b.dir,
+		"BACALHAU_DIR=" + filepath.Join(home, ".bacalhau"),
+		"BACALHAU_DISABLEANALYTICS=true",
+		// Keep the update check on loopback (nothing listens there).
+		"BACALHAU_UPDATE_CHECKER_ENDPOINT=http://127.0.0.1:9/version",
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		return 0, fmt.Errorf("bacalhau job run: %v: %s%s", err, out.Bytes(), errb.Bytes())
+	}
+	id := strings.TrimSpace(out.String())
+	if id == "" {
+		return 0, fmt.Errorf("bacalhau job run printed no job ID: %s", errb.Bytes())
+	}
+	return wall, nil
+}
+
+// throughProxy runs scenario once through a loopback proxy counting bytes
+// and HTTP/1.1 requests.
+func (b *bencher) throughProxy(ctx context.Context, scenario string) (sent, recv int64, requests int, err error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer l.Close()
+	var up, down, reqs atomic.Int64
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				s, err := net.Dial("tcp", b.api)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				done := make(chan struct{})
+				go func() {
+					n, _ := io.Copy(io.MultiWriter(s, requestCounter{&reqs}), c)
+					up.Add(n)
+					s.(*net.TCPConn).CloseWrite()
+					close(done)
+				}()
+				n, _ := io.Copy(c, s)
+				down.Add(n)
+				c.(*net.TCPConn).CloseWrite()
+				<-done
+			}()
+		}
+	}()
+	if _, err := b.canary(ctx, scenario, l.Addr().String()); err != nil {
+		return 0, 0, 0, err
+	}
+	l.Close()
+	time.Sleep(50 * time.Millisecond) // let the copies finish counting
+	return up.Load(), down.Load(), int(reqs.Load()), nil
+}
+
+// requestCounter counts request lines ("... HTTP/1.1\r\n") in what the
+// client sends. A request line split across two writes is missed; the
+// canary's are written whole.
+type requestCounter struct{ n *atomic.Int64 }
+
+func (r requestCounter) Write(p []byte) (int, error) {
+	r.n.Add(int64(bytes.Count(p, []byte(" HTTP/1.1\r\n"))))
+	return len(p), nil
+}
+
+func defaultCLI() string {
+	if p := os.Getenv("BACALHAU_CLI"); p != "" {
+		return p
+	}
+	c, err := os.UserCacheDir()
+	if err != nil {
+		return "bacalhau"
+	}
+	return filepath.Join(c, "bacalhau-canary", "cli", "bacalhau-v1.7.0")
+}
+
+func machine(note string) Machine {
+	m := Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), LoadFrom: loadAvg(), Note: note}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func stats(xs []float64) Stats {
+	if len(xs) == 0 {
+		return Stats{}
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return Stats{N: len(s), Min: s[0], Median: quantile(s, 0.5), P95: quantile(s, 0.95), Max: s[len(s)-1]}
+}
+
+// quantile of sorted s, linear between the closest ranks.
+func quantile(s []float64, q float64) float64 {
+	pos := q * float64(len(s)-1)
+	lo := int(math.Floor(pos))
+	hi := min(lo+1, len(s)-1)
+	return s[lo] + (s[hi]-s[lo])*(pos-float64(lo))
+}
+
+func note1(w io.Writer, msg string) { fmt.Fprintln(w, "bench:", msg) }
