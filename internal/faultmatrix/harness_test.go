@@ -295,12 +295,10 @@ func runCase(t *testing.T, c tcase) {
 	if fx.net != nil {
 		upstream = fx.net.Addr()
 	}
-	p, err := faultproxy.Start(upstream)
+	p, err := faultproxy.Start(upstream, faultproxy.Options{Auth: c.auth.want, MaxHold: c.deadline + 5*time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.MaxHold = c.deadline + 5*time.Second
-	p.Auth = c.auth.want
 	t.Cleanup(p.Close)
 	fx.proxy = p
 	if c.proxy != nil {

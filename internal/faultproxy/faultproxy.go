@@ -95,15 +95,19 @@ const (
 	DefaultMaxHold     = 30 * time.Second
 )
 
-// Proxy is a running fault-injecting proxy.
-type Proxy struct {
+// Options shape a proxy; fixed once it runs.
+type Options struct {
 	// Auth, when set, is the Authorization header every request must carry;
-	// others get 401 as from a server with auth enabled. Set before use.
+	// others get 401 as from a server with auth enabled.
 	Auth string
 	// MaxRequests and MaxHold bound the proxy; the defaults when zero.
 	MaxRequests int
 	MaxHold     time.Duration
+}
 
+// Proxy is a running fault-injecting proxy.
+type Proxy struct {
+	opts   Options
 	target string
 	client *http.Client
 	srv    *http.Server
@@ -124,7 +128,7 @@ type rule struct {
 }
 
 // Start proxies 127.0.0.1:<free port> to target, a loopback host:port.
-func Start(target string) (*Proxy, error) {
+func Start(target string, o Options) (*Proxy, error) {
 	host, _, err := net.SplitHostPort(target)
 	if err != nil {
 		return nil, fmt.Errorf("faultproxy: target %q: %w", target, err)
@@ -137,6 +141,7 @@ func Start(target string) (*Proxy, error) {
 		return nil, err
 	}
 	p := &Proxy{
+		opts:   o,
 		target: target,
 		client: &http.Client{
 			Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 16},
@@ -237,15 +242,15 @@ func (p *Proxy) Close() {
 }
 
 func (p *Proxy) maxRequests() int {
-	if p.MaxRequests > 0 {
-		return p.MaxRequests
+	if p.opts.MaxRequests > 0 {
+		return p.opts.MaxRequests
 	}
 	return DefaultMaxRequests
 }
 
 func (p *Proxy) maxHold() time.Duration {
-	if p.MaxHold > 0 {
-		return p.MaxHold
+	if p.opts.MaxHold > 0 {
+		return p.opts.MaxHold
 	}
 	return DefaultMaxHold
 }
@@ -286,7 +291,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		p.writeError(w, i, http.StatusServiceUnavailable, "faultproxy: request budget exhausted")
 		return
 	}
-	if p.Auth != "" && r.Header.Get("Authorization") != p.Auth {
+	if p.opts.Auth != "" && r.Header.Get("Authorization") != p.opts.Auth {
 		// As Bacalhau's API answers a missing or wrong token.
 		p.writeError(w, i, http.StatusUnauthorized, "invalid token")
 		return

@@ -13,16 +13,20 @@ import (
 
 func start(t *testing.T) (*Proxy, *http.Client) {
 	t.Helper()
+	return startWith(t, Options{MaxHold: 2 * time.Second})
+}
+
+func startWith(t *testing.T, o Options) (*Proxy, *http.Client) {
+	t.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"Items":[{"ID":"j-1"},{"ID":"j-2"}],"path":"`+r.URL.Path+`"}`)
 	}))
 	t.Cleanup(up.Close)
-	p, err := Start(strings.TrimPrefix(up.URL, "http://"))
+	p, err := Start(strings.TrimPrefix(up.URL, "http://"), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.MaxHold = 2 * time.Second
 	t.Cleanup(p.Close)
 	return p, &http.Client{Timeout: 5 * time.Second}
 }
@@ -116,9 +120,7 @@ func TestConnectionFaults(t *testing.T) {
 }
 
 func TestAuthAndBounds(t *testing.T) {
-	p, c := start(t)
-	p.Auth = "Bearer right"
-	p.MaxRequests = 2
+	p, c := startWith(t, Options{Auth: "Bearer right", MaxRequests: 2})
 	req, _ := http.NewRequest("GET", "http://"+p.Addr()+"/a", nil)
 	req.Header.Set("Authorization", "Bearer wrong")
 	resp, err := c.Do(req)
@@ -137,7 +139,7 @@ func TestAuthAndBounds(t *testing.T) {
 		t.Fatalf("over budget: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	if _, err := Start("192.0.2.1:80"); !errors.Is(err, ErrNotLoopback) {
+	if _, err := Start("192.0.2.1:80", Options{}); !errors.Is(err, ErrNotLoopback) {
 		t.Errorf("non-loopback target: %v", err)
 	}
 }
