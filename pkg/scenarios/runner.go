@@ -73,7 +73,7 @@ func (r *Runner) Run(ctx context.Context, s Scenario) Result {
 				err = fmt.Errorf("run deadline of %s passed: %w", r.Timeout, err)
 			}
 		}
-		res.Error = r.redact(err.Error())
+		res.Error = clipMiddle(r.redact(err.Error()), maxErrorText)
 	}
 	r.log(res)
 	return res
@@ -101,6 +101,21 @@ func (r *Runner) stop(parent context.Context, jobID, scenario string) error {
 		Reason: "bacalhau-canary: " + scenario + " run failed or timed out",
 	})
 	return err
+}
+
+// maxErrorText bounds a result's error text: the client quotes a server's
+// reply in it whole, and Cloud Logging drops entries over 256 KB.
+const maxErrorText = 4 << 10
+
+// clipMiddle keeps the start and the end of s (where a failed stop is
+// noted) within max bytes.
+func clipMiddle(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	note := fmt.Sprintf(" …[%d bytes cut]… ", len(s)-max)
+	head, tail := max*3/4, max/4
+	return strings.ToValidUTF8(s[:head]+note+s[len(s)-tail:], "")
 }
 
 func (r *Runner) redact(s string) string {

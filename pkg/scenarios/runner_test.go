@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bacalhau-project/bacalhau/pkg/bacerrors"
 	"github.com/bacalhau-project/bacalhau/pkg/models"
@@ -202,6 +203,21 @@ func TestStopFailureIsReported(t *testing.T) {
 	res := r.Run(t.Context(), Submit)
 	if res.Stopped || res.Class != ErrTimeout || !strings.Contains(res.Error, "stopping job") {
 		t.Errorf("got stopped=%v class=%q error=%q, want a timeout that says the stop failed", res.Stopped, res.Class, res.Error)
+	}
+}
+
+func TestHugeErrorTextIsClipped(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	r := newRunner(f, nil)
+	f.failErr["Put"] = fmt.Errorf("body %s: %w", strings.Repeat("x", 1<<20), apiErr(http.StatusBadGateway, bacerrors.InternalError))
+	res := r.Run(t.Context(), Submit)
+	if len(res.Error) > maxErrorText+64 || res.Class != ErrServer || !strings.HasPrefix(res.Error, "submitting job: body xxx") {
+		t.Errorf("class %q, error of %d bytes starting %.40q: want server, clipped to about %d", res.Class, len(res.Error), res.Error, maxErrorText)
+	}
+	if got := clipMiddle("start "+strings.Repeat("é", 5000)+" (and stopping job j failed: 500)", 1000); len(got) > 1100 ||
+		!strings.HasSuffix(got, "(and stopping job j failed: 500)") || !utf8.ValidString(got) {
+		t.Errorf("clipMiddle lost the end or split a rune: %q", got)
 	}
 }
 
