@@ -104,6 +104,9 @@ func (c tcase) label() string { return "fm-" + c.name }
 // bound is the longest the run may take.
 func (c tcase) bound() time.Duration { return c.deadline + time.Second }
 
+// maxLine bounds a result line, well below Cloud Logging's 256 KB entry limit.
+const maxLine = 16 << 10
+
 // processSlack is what a process may take beyond its run: start-up and a
 // write to a loopback Monitoring.
 const processSlack = time.Second
@@ -512,6 +515,9 @@ func (fx *fixture) check(o outcome) {
 	if o.line["scenario"] != c.scenario || o.line["env"] != c.label() {
 		t.Errorf("result line %v", o.line)
 	}
+	if n := len(fmt.Sprint(o.line)); n > maxLine {
+		t.Errorf("the result line has %d bytes, want at most %d (Cloud Logging drops entries over 256 KB)", n, maxLine)
+	}
 	// The metrics of a recorded run say the same.
 	if c.via == viaJob && (c.exit == 0 || c.exit == 1) {
 		fx.checkMetrics(o)
@@ -658,6 +664,9 @@ func resultLine(t *testing.T, out string) map[string]any {
 			}
 			found = l
 		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Errorf("reading the log: %v", err)
 	}
 	return found
 }

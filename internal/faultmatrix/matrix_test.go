@@ -79,6 +79,15 @@ var cases = []tcase{
 		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Replace, Body: `{"Job":{"Type":"batch","Count":1}}`})},
 	{name: "poll-close", fault: "GET job: connection closed without an answer, every time", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrUnavailable, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
 		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Close})},
+	{name: "poll-500-huge", fault: "GET job answers 500 with a 1 MiB page", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+		note:  "the error text is clipped: the result line stays far below Cloud Logging's entry limit",
+		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Status, Code: 500, Body: "<html>" + strings.Repeat("x", 1<<20) + "</html>"})},
+	{name: "poll-and-stop-503", fault: "GET and DELETE job answer 503", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanTerminal, spec: sleeper,
+		note: "the failed stop is in the error text; the job ends by itself",
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath, After: 1, Fault: status(503)},
+				faultproxy.Rule{Method: "DELETE", Path: jobPath, Fault: status(503)})
+		}},
 	{name: "all-hang", fault: "every call after the submit hangs, the stop too", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrTimeout, deadline: 2 * time.Second, cleanup: cleanTerminal, spec: sleeper,
 		note: "the stop gives up after its budget; the job's task timeout (below the deadline) ends it",
 		proxy: func(p *faultproxy.Proxy) {
@@ -166,6 +175,8 @@ var cases = []tcase{
 		spec: scenarios.JobSpec{SleepMS: 4000}, note: "the job's task timeout or the canary's stop ends it"},
 	{name: "fewer-executions", fault: "only 2 of 3 nodes match the selectors", scenario: "submitWithConcurrency", via: viaJob, net: netDirect, class: scenarios.ErrConcurrency, exit: 1, deadline: 10 * time.Second, cleanup: cleanTerminal,
 		env: map[string]string{"CANARY_NODE_SELECTORS": "name in (node-0, node-1)"}},
+	{name: "no-node-matches", fault: "no node matches the selectors", scenario: "submit", via: viaJob, net: netDirect, class: scenarios.ErrJobFailed, exit: 1, deadline: 5 * time.Second, cleanup: cleanTerminal,
+		env: map[string]string{"CANARY_NODE_SELECTORS": "name=node-9"}},
 	{name: "node-killed", fault: "the compute node running the job dies mid-job", scenario: "submit", via: viaRunner, net: netOwn, class: scenarios.ErrTimeout, deadline: 3 * time.Second, cleanup: cleanStopped,
 		spec: scenarios.JobSpec{SleepMS: 1500, Selectors: mustSelectors("name=node-2")}, during: killNode},
 	{name: "network-stopped", fault: "the whole network is stopped", scenario: "submit", via: viaJob, net: netOwn, class: scenarios.ErrUnavailable, exit: 1, deadline: 3 * time.Second, cleanup: cleanUnknown,
