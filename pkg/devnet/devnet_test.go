@@ -62,3 +62,28 @@ func TestDevnetRejectsBadFlags(t *testing.T) {
 		t.Fatal("started a network with -hybrid -1")
 	}
 }
+
+func TestStopComputeNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real Bacalhau network: skipped under -short")
+	}
+	t.Parallel()
+	n, err := devnet.Start(t.Context(), devnet.Options{Hybrid: 1, Compute: 2, Stderr: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"node-2", "node-1", "none"} {
+		got, err := n.StopComputeNode(t.Context())
+		if err != nil || got != want {
+			t.Fatalf("StopComputeNode = %q, %v; want %q", got, err, want)
+		}
+	}
+	// The orchestrator (a hybrid node) still answers.
+	jobs, _ := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 5 * time.Second})
+	if _, err := jobs.List(t.Context(), &apimodels.ListJobsRequest{}); err != nil {
+		t.Errorf("API after stopping the compute nodes: %v", err)
+	}
+	if err := n.Stop(); err != nil {
+		t.Errorf("stop after stopping compute nodes: %v", err)
+	}
+}
