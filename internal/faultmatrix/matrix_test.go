@@ -93,6 +93,8 @@ var cases = []tcase{
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Path: jobPath, Fault: faultproxy.Fault{Kind: faultproxy.Hang}})
 		}},
+	{name: "refused-mid-job", fault: "the API refuses connections once the job is submitted", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrUnavailable, deadline: 3 * time.Second, cleanup: cleanTerminal, spec: sleeper,
+		note: "the stop is refused too; the job ends by itself", during: refuseAfterSubmit},
 	{name: "executions-schema", fault: `GET executions answers {"Items":"x"}`, scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 5 * time.Second, cleanup: cleanTerminal,
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/executions", Fault: faultproxy.Fault{Kind: faultproxy.Replace, Body: `{"Items":"x"}`}})
@@ -300,6 +302,25 @@ func sigterm(ctx context.Context, fx *fixture) error {
 	}
 	time.Sleep(300 * time.Millisecond)
 	return fx.process().Signal(syscall.SIGTERM)
+}
+
+// refuseAfterSubmit closes the proxy to new connections once the submit
+// has been answered.
+func refuseAfterSubmit(ctx context.Context, fx *fixture) error {
+	ctx, cancel := context.WithTimeout(ctx, fx.c.deadline)
+	defer cancel()
+	for {
+		for _, r := range fx.proxy.Requests() {
+			if r.Method == "PUT" && r.Status != 0 {
+				return fx.proxy.Refuse()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the job was never submitted: %w", ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
 
 // killNode stops the compute node the case's job runs on.
