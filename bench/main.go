@@ -73,15 +73,10 @@ type Results struct {
 	Pairs   int     `json:"pairs"`
 	Job     string  `json:"job"` // what both sides ran
 
-	Canary  Series  `json:"canary_submit"` // (a) the job binary, whole process
-	CLI     *Series `json:"cli_submit,omitempty"`
-	CLINote string  `json:"cli_note,omitempty"`
-	Ratio   float64 `json:"ratio_canary_to_cli,omitempty"` // median canary wall / median CLI wall
-
-	// (b) milliseconds above the server-side completion time.
-	OverheadRun     Stats `json:"overhead_run_ms"`     // the run as the canary times it (duration_seconds)
-	OverheadProcess Stats `json:"overhead_process_ms"` // exec → exit
-	Server          Stats `json:"server_ms"`           // job history: first → last event
+	Canary   CanaryResult  `json:"canary_submit"`             // (a), (b): the job binary of this checkout
+	Baseline *CanaryResult `json:"baseline_submit,omitempty"` // the same for -baseline's binary
+	CLI      *Series       `json:"cli_submit,omitempty"`
+	CLINote  string        `json:"cli_note,omitempty"`
 
 	MetadataRequests int `json:"metadata_requests"` // to the fake metadata server, CANARY_METRICS=none (want 0)
 
@@ -100,6 +95,22 @@ type Machine struct {
 	LoadFrom float64 `json:"load_avg_start"`
 	LoadTo   float64 `json:"load_avg_end"`
 	Note     string  `json:"note,omitempty"`
+}
+
+// CanaryResult is one job binary's submit runs, milliseconds.
+type CanaryResult struct {
+	Binary string    `json:"binary"`
+	WallMS []float64 `json:"wall_ms"` // exec → exit
+	Wall   Stats     `json:"wall"`
+	// (b) above the server-side completion time (job history: first →
+	// last event): the run as the canary times it (duration_seconds), and
+	// the whole process.
+	OverheadRun     Stats   `json:"overhead_run_ms"`
+	OverheadProcess Stats   `json:"overhead_process_ms"`
+	Server          Stats   `json:"server_ms"`
+	RatioToCLI      float64 `json:"ratio_to_cli,omitempty"` // median wall / the CLI's median wall
+
+	overheadRun, overheadProc, server []float64
 }
 
 // Series is wall time of whole processes, milliseconds.
@@ -134,6 +145,7 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	coldN := fs.Int("coldstart-n", 20, "runs of bench/coldstart")
 	perScenario := fs.Int("scenario-n", 3, "runs of each scenario for the cost model")
 	note := fs.String("machine", "", "free-text note on the machine, stored in the results")
+	baseline := fs.String("baseline", "", "another job binary to interleave with this checkout's (e.g. built from an older commit)")
 	modelsOnly := fs.Bool("models", false, "print only the models, using the durations in -json")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -206,55 +218,76 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if _, err := b.canary(ctx, "submit", b.api); err != nil {
 			return err
 		}
+		if *baseline != "" {
+			if _, err := b.canaryBin(ctx, *baseline, "submit", b.api); err != nil {
+				return fmt.Errorf("baseline: %w", err)
+			}
+		}
 		if b.cli != "" {
 			if _, err := b.runCLI(ctx); err != nil {
-				res.CLINote = "CLI failed, column skipped: " + err.Error()
+				res.CLINote = "CLI failed, column skipped: " + strings.Join(strings.Fields(err.Error()), " ")
 				note1(stderr, res.CLINote)
 				b.cli = ""
 			}
 		}
 	}
 
-	note1(stderr, fmt.Sprintf("%d interleaved pairs", *pairs))
-	var canaryWall, cliWall, ohRun, ohProc, server []float64
+	sides := []string{"canary"}
+	res.Canary.Binary = "this checkout"
+	if *baseline != "" {
+		sides = append(sides, "baseline")
+		res.Baseline = &CanaryResult{Binary: *baseline}
+	}
+	if b.cli != "" {
+		sides = append(sides, "cli")
+	}
+	note1(stderr, fmt.Sprintf("%d interleaved rounds of %v, rotating the order", *pairs, sides))
+	var cliWall []float64
 	for i := 0; i < *pairs && ctx.Err() == nil; i++ {
-		order := []string{"canary", "cli"}
-		if i%2 == 1 {
-			order = []string{"cli", "canary"}
-		}
-		for _, who := range order {
-			switch {
-			case who == "canary":
-				r, err := b.canary(ctx, "submit", b.api)
-				if err != nil {
-					return err
-				}
-				srv, err := b.serverTime(ctx, r.jobID)
-				if err != nil {
-					return err
-				}
-				canaryWall = append(canaryWall, ms(r.wall))
-				server = append(server, ms(srv))
-				ohRun = append(ohRun, ms(r.run-srv))
-				ohProc = append(ohProc, ms(r.wall-srv))
-			case b.cli != "":
+		for k := range sides {
+			who := sides[(i+k)%len(sides)]
+			if who == "cli" {
 				w, err := b.runCLI(ctx)
 				if err != nil {
 					return err
 				}
 				cliWall = append(cliWall, ms(w))
+				continue
 			}
+			side, bin := &res.Canary, b.job
+			if who == "baseline" {
+				side, bin = res.Baseline, *baseline
+			}
+			r, err := b.canaryBin(ctx, bin, "submit", b.api)
+			if err != nil {
+				return err
+			}
+			srv, err := b.serverTime(ctx, r.jobID)
+			if err != nil {
+				return err
+			}
+			side.WallMS = append(side.WallMS, ms(r.wall))
+			side.server = append(side.server, ms(srv))
+			side.overheadRun = append(side.overheadRun, ms(r.run-srv))
+			side.overheadProc = append(side.overheadProc, ms(r.wall-srv))
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	res.Canary = Series{WallMS: canaryWall, Stats: stats(canaryWall)}
 	if len(cliWall) > 0 {
 		res.CLI = &Series{WallMS: cliWall, Stats: stats(cliWall)}
-		res.Ratio = res.Canary.Stats.Median / res.CLI.Stats.Median
 	}
-	res.OverheadRun, res.OverheadProcess, res.Server = stats(ohRun), stats(ohProc), stats(server)
+	for _, side := range []*CanaryResult{&res.Canary, res.Baseline} {
+		if side == nil {
+			continue
+		}
+		side.Wall, side.Server = stats(side.WallMS), stats(side.server)
+		side.OverheadRun, side.OverheadProcess = stats(side.overheadRun), stats(side.overheadProc)
+		if res.CLI != nil {
+			side.RatioToCLI = side.Wall.Median / res.CLI.Stats.Median
+		}
+	}
 
 	note1(stderr, "each scenario: wall time, then bytes through a counting proxy")
 	for _, s := range scenarios.Names() {
@@ -315,10 +348,15 @@ type canaryRun struct {
 	logBytes  int
 }
 
-// canary runs the job binary once against addr (host:port).
+// canary runs this checkout's job binary once against addr (host:port).
 func (b *bencher) canary(ctx context.Context, scenario, addr string) (canaryRun, error) {
+	return b.canaryBin(ctx, b.job, scenario, addr)
+}
+
+// canaryBin runs a job binary once against addr.
+func (b *bencher) canaryBin(ctx context.Context, bin, scenario, addr string) (canaryRun, error) {
 	host, port, _ := net.SplitHostPort(addr)
-	cmd := exec.CommandContext(ctx, b.job)
+	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = []string{
 		"HOME=" + b.dir,
 		"TMPDIR=" + b.dir,
@@ -399,7 +437,19 @@ func (b *bencher) writeSpec(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	js, err := json.MarshalIndent(job, "", "  ")
+	// The CLI refuses the fields the server sets; drop them.
+	raw, err := json.Marshal(job)
+	if err != nil {
+		return err
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return err
+	}
+	for _, k := range []string{"ID", "State", "Version", "Revision", "CreateTime", "ModifyTime"} {
+		delete(spec, k)
+	}
+	js, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -17,22 +17,34 @@ func printTable(w io.Writer, r *Results) {
 	}
 	fmt.Fprintf(w, "job: %s\n\n", r.Job)
 
-	fmt.Fprintf(w, "| (a) submit, whole process, %d interleaved pairs | median | p95 | min |\n|---|---:|---:|---:|\n", r.Pairs)
-	row := func(name string, s Stats) {
-		fmt.Fprintf(w, "| %s | %.0f ms | %.0f ms | %.0f ms |\n", name, s.Median, s.P95, s.Min)
+	fmt.Fprintf(w, "| (a) submit, whole process, %d interleaved rounds | median | p95 | min | ÷ CLI median |\n|---|---:|---:|---:|---:|\n", r.Pairs)
+	row := func(name string, s Stats, ratio float64) {
+		q := ""
+		if ratio > 0 {
+			q = fmt.Sprintf("**%.2f×**", ratio)
+		}
+		fmt.Fprintf(w, "| %s | %.0f ms | %.0f ms | %.0f ms | %s |\n", name, s.Median, s.P95, s.Min, q)
 	}
-	row("canary job binary (`CANARY_METRICS=none`)", r.Canary.Stats)
+	row("canary job binary, this checkout (`CANARY_METRICS=none`)", r.Canary.Wall, r.Canary.RatioToCLI)
+	if r.Baseline != nil {
+		row("canary job binary, baseline", r.Baseline.Wall, r.Baseline.RatioToCLI)
+	}
 	if r.CLI != nil {
-		row("`bacalhau job run --wait` (v1.7.0 CLI)", r.CLI.Stats)
-		fmt.Fprintf(w, "| **ratio canary / CLI (medians)** | **%.2f×** | | |\n", r.Ratio)
+		row("`bacalhau job run --wait` (v1.7.0 CLI)", r.CLI.Stats, 0)
 	} else {
-		fmt.Fprintf(w, "| `bacalhau job run --wait` | skipped: %s | | |\n", r.CLINote)
+		fmt.Fprintf(w, "| `bacalhau job run --wait` | skipped: %s | | | |\n", r.CLINote)
 	}
 
 	fmt.Fprintf(w, "\n| (b) above the server-side completion time | median | p95 |\n|---|---:|---:|\n")
-	fmt.Fprintf(w, "| canary run (its `duration_seconds`) − server | %.1f ms | %.1f ms |\n", r.OverheadRun.Median, r.OverheadRun.P95)
-	fmt.Fprintf(w, "| canary whole process − server | %.1f ms | %.1f ms |\n", r.OverheadProcess.Median, r.OverheadProcess.P95)
-	fmt.Fprintf(w, "| server-side: job history, first → last event | %.1f ms | %.1f ms |\n", r.Server.Median, r.Server.P95)
+	over := func(name string, c *CanaryResult) {
+		fmt.Fprintf(w, "| %s: run (its `duration_seconds`) − server | %.1f ms | %.1f ms |\n", name, c.OverheadRun.Median, c.OverheadRun.P95)
+		fmt.Fprintf(w, "| %s: whole process − server | %.1f ms | %.1f ms |\n", name, c.OverheadProcess.Median, c.OverheadProcess.P95)
+		fmt.Fprintf(w, "| %s: server-side, job history first → last event | %.1f ms | %.1f ms |\n", name, c.Server.Median, c.Server.P95)
+	}
+	over("this checkout", &r.Canary)
+	if r.Baseline != nil {
+		over("baseline", r.Baseline)
+	}
 
 	if len(r.ColdStart) > 0 {
 		var cs struct {
