@@ -14,7 +14,7 @@ import (
 
 // stopBudget bounds the stop of a failed run's job, so a run still ends
 // within a second of its deadline when the API hangs.
-const stopBudget = 900 * time.Millisecond
+const stopBudget = 600 * time.Millisecond
 
 // Runner runs scenarios and owns their outcome: the deadline, total and
 // per-phase timings, the error class, stopping the submitted job on failure
@@ -54,10 +54,11 @@ func (r *Runner) Run(ctx context.Context, s Scenario) Result {
 	cancel()
 
 	if err != nil && p.jobID != "" && !p.terminal {
-		if stopErr := r.stop(ctx, p.jobID, s.Name); stopErr != nil {
-			err = fmt.Errorf("%w (and stopping job %s failed: %v)", err, p.jobID, stopErr)
-		} else {
+		switch stopErr := r.stop(ctx, p.jobID, s.Name); {
+		case stopErr == nil:
 			res.Stopped = true
+		case !errors.Is(stopErr, errAlreadyEnded):
+			err = fmt.Errorf("%w (and stopping job %s failed: %v)", err, p.jobID, stopErr)
 		}
 	}
 
@@ -100,8 +101,21 @@ func (r *Runner) stop(parent context.Context, jobID, scenario string) error {
 		JobID:  jobID,
 		Reason: "bacalhau-canary: " + scenario + " run failed or timed out",
 	})
+	if err == nil {
+		return nil
+	}
+	// A job that ended while the canary was not looking (its own task
+	// timeout, or it completed during a hung poll) cannot be stopped, and
+	// needs not be: only a job still running is a leak.
+	if resp, getErr := r.Jobs.Get(ctx, &apimodels.GetJobRequest{JobID: jobID}); getErr == nil &&
+		resp != nil && resp.Job != nil && resp.Job.State.StateType.IsTerminal() {
+		return errAlreadyEnded
+	}
 	return err
 }
+
+// errAlreadyEnded says the failed run's job had ended by itself.
+var errAlreadyEnded = errors.New("job already ended")
 
 // maxErrorText bounds a result's error text: the client quotes a server's
 // reply in it whole, and Cloud Logging drops entries over 256 KB.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bacalhau-project/bacalhau/pkg/bacerrors"
 	"github.com/bacalhau-project/bacalhau/pkg/models"
+	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/logging"
 )
@@ -338,5 +339,37 @@ func TestClassifyWrapped(t *testing.T) {
 		if got := Classify(tt.err); got != tt.want {
 			t.Errorf("Classify(%v) = %q, want %q", tt.err, got, tt.want)
 		}
+	}
+}
+
+// endsUnseen completes the job on the server while the canary's poll fails,
+// as when a job finishes during a hung or failing state call.
+type endsUnseen struct{ *fakeJobs }
+
+func (e endsUnseen) Get(ctx context.Context, r *apimodels.GetJobRequest) (*apimodels.GetJobResponse, error) {
+	e.mu.Lock()
+	fj := e.jobs[r.JobID]
+	first := fj.job.State.StateType == models.JobStateTypePending
+	if first {
+		fj.job.State = models.NewJobState(models.JobStateTypeCompleted)
+	}
+	e.mu.Unlock()
+	if first {
+		return nil, apiErr(http.StatusBadGateway, bacerrors.InternalError)
+	}
+	return e.fakeJobs.Get(ctx, r)
+}
+
+func TestJobThatEndedUnseenIsNotAStopFailure(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	r := newRunner(f, nil)
+	r.Jobs = endsUnseen{f}
+	res := r.Run(t.Context(), Submit)
+	if res.Class != ErrServer || res.Stopped || strings.Contains(res.Error, "stopping job") {
+		t.Errorf("got class=%q stopped=%v error=%q; want a server failure with no stop complaint", res.Class, res.Stopped, res.Error)
+	}
+	if f.calls["Stop"] != 1 {
+		t.Errorf("Stop called %d times, want 1 (the canary still tries)", f.calls["Stop"])
 	}
 }
