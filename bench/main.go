@@ -80,8 +80,9 @@ type Results struct {
 
 	MetadataRequests int `json:"metadata_requests"` // to the fake metadata server, CANARY_METRICS=none (want 0)
 
-	// (c) bench/coldstart.
-	ColdStart json.RawMessage `json:"coldstart,omitempty"`
+	// (c) bench/coldstart: CANARY_METRICS=none, then as deployed
+	// (CANARY_METRICS=gcp, the API key read from Secret Manager).
+	ColdStart []json.RawMessage `json:"coldstart,omitempty"`
 
 	Scenarios map[string]ScenarioRun `json:"scenarios"` // cost model inputs
 }
@@ -236,7 +237,7 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	res.Canary.Binary = "this checkout"
 	if *baseline != "" {
 		sides = append(sides, "baseline")
-		res.Baseline = &CanaryResult{Binary: *baseline}
+		res.Baseline = &CanaryResult{Binary: filepath.Base(*baseline)}
 	}
 	if b.cli != "" {
 		sides = append(sides, "cli")
@@ -309,13 +310,16 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	res.MetadataRequests = len(md.Requests())
 
-	note1(stderr, "cold start (bench/coldstart, CANARY_METRICS=gcp against loopback fakes, as deployed)")
-	cs := exec.CommandContext(ctx, "go", "run", "./bench/coldstart", "-bin", job, "-n", strconv.Itoa(*coldN), "-metrics", "gcp", "-json", "-")
-	cs.Stderr = stderr
-	if raw, err := cs.Output(); err != nil {
-		return fmt.Errorf("bench/coldstart: %w", err)
-	} else {
-		res.ColdStart = json.RawMessage(bytes.TrimSpace(raw))
+	for _, args := range [][]string{{"-metrics", "none"}, {"-metrics", "gcp", "-secret"}} {
+		note1(stderr, fmt.Sprintf("cold start: bench/coldstart %s against loopback fakes", strings.Join(args, " ")))
+		a := append([]string{"run", "./bench/coldstart", "-bin", job, "-n", strconv.Itoa(*coldN), "-json", "-"}, args...)
+		cs := exec.CommandContext(ctx, "go", a...)
+		cs.Stderr = stderr
+		raw, err := cs.Output()
+		if err != nil {
+			return fmt.Errorf("bench/coldstart: %w", err)
+		}
+		res.ColdStart = append(res.ColdStart, json.RawMessage(bytes.TrimSpace(raw)))
 	}
 
 	res.Machine.LoadTo = loadAvg()

@@ -56,6 +56,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	metricsKind := fs.String("metrics", "gcp", "CANARY_METRICS of the job: gcp (fake Monitoring + metadata server), stdout or none")
 	prebuilt := fs.String("bin", "", "job binary to run (default: build ./functions/job as the Dockerfile does)")
 	jsonOut := fs.String("json", "", `write the samples as JSON to this file ("-": stdout, no table)`)
+	secret := fs.Bool("secret", false, "read the API key from (fake) Secret Manager first, as the deployed job does")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -93,9 +94,21 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer md.Close()
 
+	var extra []string
+	if *secret {
+		const name = "projects/demo/secrets/bacalhau-api-key/versions/latest"
+		api.Key = "coldstart-key"
+		sm, err := fakegcp.StartSecretManager(map[string]string{name: api.Key})
+		if err != nil {
+			return err
+		}
+		defer sm.Close()
+		extra = []string{"BACALHAU_API_KEY_SECRET=" + name, "CANARY_SECRETMANAGER_ENDPOINT=" + sm.Addr()}
+	}
+
 	var samples []sample
 	for i := 0; i < *n && ctx.Err() == nil; i++ {
-		s, err := runOnce(ctx, bin, api, md, *metricsKind)
+		s, err := runOnce(ctx, bin, api, md, *metricsKind, extra)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
@@ -103,7 +116,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	if *jsonOut != "" {
-		if err := writeJSON(*jsonOut, out, st.Size(), *metricsKind, samples); err != nil {
+		if err := writeJSON(*jsonOut, out, st.Size(), *metricsKind, *secret, samples); err != nil {
 			return err
 		}
 		if *jsonOut == "-" {
@@ -111,14 +124,14 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	fmt.Fprintf(out, "job binary        %.1f MiB (CGO_ENABLED=0, -trimpath -ldflags='-s -w')\n", float64(st.Size())/(1<<20))
-	fmt.Fprintf(out, "runs              %d (scenario list, CANARY_METRICS=%s, loopback fakes)\n", len(samples), *metricsKind)
+	fmt.Fprintf(out, "runs              %d (scenario list, CANARY_METRICS=%s, API key from Secret Manager: %v, loopback fakes)\n", len(samples), *metricsKind, *secret)
 	report(out, "cold start", samples, func(s sample) float64 { return float64(s.coldStart) / 1e6 }, "ms")
 	report(out, "whole run", samples, func(s sample) float64 { return float64(s.total) / 1e6 }, "ms")
 	report(out, "peak RSS", samples, func(s sample) float64 { return float64(s.maxRSS) / (1 << 20) }, "MiB")
 	return nil
 }
 
-func runOnce(ctx context.Context, bin string, api *fakebacalhau.API, md *fakegcp.Metadata, kind string) (sample, error) {
+func runOnce(ctx context.Context, bin string, api *fakebacalhau.API, md *fakegcp.Metadata, kind string, extra []string) (sample, error) {
 	// A fresh Monitoring per run: the same series may take a point only
 	// every 5 s.
 	mon, err := fakegcp.StartMonitoring()
@@ -138,6 +151,7 @@ func runOnce(ctx context.Context, bin string, api *fakebacalhau.API, md *fakegcp
 		"CANARY_MONITORING_ENDPOINT=" + mon.Addr(),
 		"GCE_METADATA_HOST=" + md.Host(),
 	}
+	cmd.Env = append(cmd.Env, extra...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	start := time.Now()
 	err = cmd.Run()
@@ -170,13 +184,14 @@ type Summary struct {
 	BinaryBytes int64     `json:"binary_bytes"`
 	Metrics     string    `json:"metrics"` // CANARY_METRICS of the runs
 	Scenario    string    `json:"scenario"`
+	Secret      bool      `json:"secret"`        // the API key came from Secret Manager
 	ColdStartMS []float64 `json:"cold_start_ms"` // exec → first Bacalhau request, per run
 	TotalMS     []float64 `json:"total_ms"`      // exec → exit, per run
 	MaxRSSMiB   []float64 `json:"max_rss_mib"`   // peak resident memory, per run
 }
 
-func writeJSON(path string, stdout io.Writer, size int64, kind string, samples []sample) error {
-	s := Summary{BinaryBytes: size, Metrics: kind, Scenario: "list"}
+func writeJSON(path string, stdout io.Writer, size int64, kind string, secret bool, samples []sample) error {
+	s := Summary{BinaryBytes: size, Metrics: kind, Scenario: "list", Secret: secret}
 	for _, x := range samples {
 		s.ColdStartMS = append(s.ColdStartMS, float64(x.coldStart.Microseconds())/1000)
 		s.TotalMS = append(s.TotalMS, float64(x.total.Microseconds())/1000)
