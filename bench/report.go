@@ -129,8 +129,8 @@ func printModels(w io.Writer, r *Results) {
 		{"measured here (devnet, wasm)", measured, time.Second, 0, 0, def},
 		{"2 s", nil, 2 * time.Second, 0, 0, def},
 		{"5 s", nil, 5 * time.Second, 0, 0, def},
-		{"5 s", nil, 5 * time.Second, 0.25, 256, two},
-		{"10 s", nil, 10 * time.Second, 0.25, 256, two},
+		{"5 s", nil, 5 * time.Second, 0.25, 512, two},
+		{"10 s", nil, 10 * time.Second, 0.25, 512, two},
 	}
 	for _, e := range model.Envs {
 		for _, v := range variants {
@@ -150,11 +150,14 @@ func printModels(w io.Writer, r *Results) {
 		}
 	}
 	pc := model.MonthlyCost(model.Envs[0].RunLoad(nil, time.Second, logPerRun), p, true)
-	fmt.Fprintf(w, "\nprod, 1 vCPU: the Cloud Run free tier covers %.2f s per run; Cloud Run alone reaches $%.0f at %.2f s per run.\n", pc.FreeTierRunSeconds, model.Budget, pc.BreakEvenRunSeconds)
+	fmt.Fprintf(w, "\nprod as deployed (1 vCPU, 512 MiB, %d alert conditions): the Cloud Run free tier covers %.2f s per run; Cloud Run alone costs $%.0f at %.2f s per run; the alert conditions alone cost $%.2f.\n",
+		model.Envs[0].AlertConditions(), pc.FreeTierRunSeconds, model.Budget, pc.BreakEvenRunSeconds, pc.Alerting)
 	small := model.Envs[0]
-	small.CPU, small.MemoryMiB = 0.25, 256
-	sc := model.MonthlyCost(small.RunLoad(nil, time.Second, logPerRun), p, true)
-	fmt.Fprintf(w, "prod, 0.25 vCPU / 256 MiB: free up to %.2f s per run; $%.0f at %.2f s per run.\n", sc.FreeTierRunSeconds, model.Budget, sc.BreakEvenRunSeconds)
+	small.CPU, small.MemoryMiB = 0.25, 512
+	sl := small.RunLoad(nil, time.Second, logPerRun)
+	sl.AlertConditions = 2
+	sc := model.MonthlyCost(sl, p, true)
+	fmt.Fprintf(w, "prod at 0.25 vCPU, 512 MiB, 2 alert conditions: Cloud Run free up to %.2f s per run; the whole month within $%.0f up to %.2f s per run.\n", sc.FreeTierRunSeconds, model.Budget, sc.WithinBudgetRunSeconds)
 	var loads []model.Load
 	for _, e := range model.Envs {
 		loads = append(loads, e.RunLoad(nil, 5*time.Second, logPerRun))

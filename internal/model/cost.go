@@ -124,8 +124,11 @@ type Cost struct {
 	Metrics, Alerting       float64
 	SecretManager, Logging  float64
 	Total                   float64
-	BreakEvenRunSeconds     float64 // billed seconds per run at which Cloud Run alone reaches Budget
-	FreeTierRunSeconds      float64 // billed seconds per run the Cloud Run free tier covers
+	BreakEvenRunSeconds     float64 // billed seconds per run at which Cloud Run alone costs Budget
+	// billed seconds per run up to which the whole month stays within
+	// Budget; 0 when the other items alone exceed it
+	WithinBudgetRunSeconds float64
+	FreeTierRunSeconds     float64 // billed seconds per run the Cloud Run free tier covers
 }
 
 // Budget is the monthly goal of issue 6 for prod.
@@ -178,14 +181,17 @@ func MonthlyCost(l Load, p Prices, free bool) Cost {
 			memFree = freeMem / l.MemoryGiB
 		}
 		c.FreeTierRunSeconds = min(cpuFree, memFree) / c.Runs
-		c.BreakEvenRunSeconds = breakEven(c.Runs, l, p, freeCPU, freeMem)
+		c.BreakEvenRunSeconds = breakEven(c.Runs, l, p, freeCPU, freeMem, Budget)
+		if rest := c.Total - c.CloudRun; rest < Budget {
+			c.WithinBudgetRunSeconds = breakEven(c.Runs, l, p, freeCPU, freeMem, Budget-rest)
+		}
 	}
 	return c
 }
 
-// breakEven solves Cloud Run's monthly cost = Budget for the billed seconds
+// breakEven solves Cloud Run's monthly cost = budget for the billed seconds
 // per run by bisection (the cost is piecewise linear and increasing).
-func breakEven(runs float64, l Load, p Prices, freeCPU, freeMem float64) float64 {
+func breakEven(runs float64, l Load, p Prices, freeCPU, freeMem, budget float64) float64 {
 	cost := func(t float64) float64 {
 		s := runs * t
 		return pos(s*l.CPU-freeCPU)*p.RunVCPUSecond + pos(s*l.MemoryGiB-freeMem)*p.RunGiBSecond
@@ -193,7 +199,7 @@ func breakEven(runs float64, l Load, p Prices, freeCPU, freeMem float64) float64
 	lo, hi := 0.0, 3600.0
 	for range 100 {
 		mid := (lo + hi) / 2
-		if cost(mid) < Budget {
+		if cost(mid) < budget {
 			lo = mid
 		} else {
 			hi = mid

@@ -75,6 +75,16 @@ func TestBreakEven(t *testing.T) {
 		t.Errorf("free tier covers %.3f s, want %.3f s", c.FreeTierRunSeconds, want)
 	}
 	at := MonthlyCost(prodLoad(time.Duration(c.BreakEvenRunSeconds*float64(time.Second))), PriceList, true)
+	if c.WithinBudgetRunSeconds != 0 {
+		t.Errorf("10 alert conditions alone exceed the budget, yet runs up to %.2f s fit", c.WithinBudgetRunSeconds)
+	}
+	two := prodLoad(time.Second)
+	two.AlertConditions = 2
+	c2 := MonthlyCost(two, PriceList, true)
+	rest := c2.Total - c2.CloudRun
+	if want := (240_000 + (Budget-rest)/0.000018) / 219_000; math.Abs(c2.WithinBudgetRunSeconds-want) > 1e-3 {
+		t.Errorf("within budget up to %.3f s, want %.3f s", c2.WithinBudgetRunSeconds, want)
+	}
 	// Rounding up to 100 ms adds at most 219,000 × 0.1 vCPU-s.
 	if d := at.CloudRun - Budget; d < 0 || d > 219_000*0.1*0.000018 {
 		t.Errorf("cloud run at break-even = $%.2f", at.CloudRun)
