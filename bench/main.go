@@ -7,9 +7,11 @@
 // (a) The canary's submit scenario as a whole process (the Cloud Run job
 // binary, built as the Dockerfile builds it, CANARY_METRICS=none) against
 // `bacalhau job run --wait` of the Bacalhau v1.7.0 CLI on the same inline
-// wasm job, interleaved A B, B A, …: median wall time and their ratio. The
-// CLI column is skipped, with a note, when the CLI is not built (go run
-// ./bench/buildcli builds it into the user cache).
+// wasm job, interleaved in rotating order: median wall time and their
+// ratio. The CLI column is skipped, with a note, when the CLI is not built
+// (make bacalhau-cli, or go run ./bench/buildcli, builds it into the user
+// cache). -baseline adds a second job binary to the rounds, for before and
+// after numbers from the same run.
 // (b) The canary's overhead above the server-side completion time (job
 // history: first to last event): median and p95, for the run as the canary
 // times it and for the whole process.
@@ -140,7 +142,7 @@ type ScenarioRun struct {
 
 func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	pairs := fs.Int("n", 20, "interleaved pairs of submit runs (canary, CLI)")
+	pairs := fs.Int("n", 20, "interleaved rounds of submit runs (canary, -baseline, CLI)")
 	out := fs.String("json", filepath.Join("bench", "results.json"), "machine-readable results")
 	cli := fs.String("cli", defaultCLI(), "Bacalhau v1.7.0 CLI (build: go run ./bench/buildcli)")
 	coldN := fs.Int("coldstart-n", 20, "runs of bench/coldstart")
