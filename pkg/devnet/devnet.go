@@ -64,6 +64,7 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 	note(o.Progress, fmt.Sprintf("starting Bacalhau devnet (%d hybrid + %d compute nodes on 127.0.0.1)", hybrid, compute))
 	cmd := exec.Command(bin, "-hybrid", strconv.Itoa(hybrid), "-compute", strconv.Itoa(compute))
 	cmd.Env = cleanEnv()
+	dieWithParent(cmd)
 	if o.TempDir != "" {
 		cmd.Env = append(cmd.Env, "TMPDIR="+o.TempDir)
 	}
