@@ -136,12 +136,13 @@ func realMain(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := waitJoined(ctx, stack, o.ready); err != nil {
 		return err
 	}
-	api := stack.Nodes[0].APIServer
-	fmt.Fprintf(ready, "%s:%d\n", api.Address, api.Port)
-
+	// Listen for SIGUSR1 before announcing readiness: a caller may send it
+	// the moment it reads the address, and unhandled it would end the process.
 	kill := make(chan os.Signal, 1)
 	signal.Notify(kill, syscall.SIGUSR1)
 	defer signal.Stop(kill)
+	api := stack.Nodes[0].APIServer
+	fmt.Fprintf(ready, "%s:%d\n", api.Address, api.Port)
 	for {
 		select {
 		case <-ctx.Done():

@@ -237,6 +237,14 @@ func Build(ctx context.Context, progress func(string)) (string, error) {
 	if err := os.Rename(tmp, bin); err != nil {
 		return "", fmt.Errorf("devnet build cache: %w", err)
 	}
+	// Builds of older sources are ~80 MB each: keep only this one.
+	if old, _ := filepath.Glob(filepath.Join(dir, "devnet-*")); len(old) > 0 {
+		for _, o := range old {
+			if o != bin {
+				os.Remove(o)
+			}
+		}
+	}
 	return bin, nil
 }
 
