@@ -207,25 +207,12 @@ func TestSecretRedacted(t *testing.T) {
 // TestSecretWithinDeadline: a Secret Manager that does not answer costs
 // the run its deadline, not more.
 func TestSecretWithinDeadline(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	go func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	silent := fakegcp.Silent(t)
 	api, _ := bacalhauAPI(t, false)
 	host, port, _ := net.SplitHostPort(api.Listener.Addr().String())
 	p, _ := strconv.Atoi(port)
 	cfg := config.Config{
-		APIHost: host, APIPort: p, APIKeySecret: found, SecretManagerEndpoint: lis.Addr().String(),
+		APIHost: host, APIPort: p, APIKeySecret: found, SecretManagerEndpoint: silent,
 		Env: "test", Timeout: 500 * time.Millisecond, Metrics: config.MetricsNone,
 	}
 	start := time.Now()
