@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -207,7 +206,6 @@ func TestRefusedPortIsUnavailable(t *testing.T) {
 	if res.Class != scenarios.ErrUnavailable {
 		t.Errorf("class = %q (%s), want unavailable", res.Class, res.Error)
 	}
-	_ = strconv.Itoa(port)
 }
 
 // BenchmarkSubmit measures the submit scenario against the devnet and

@@ -62,62 +62,66 @@ func transportErr(code bacerrors.ErrorCode, msg string) error {
 	return bacerrors.New("%s", msg).WithCode(code).WithComponent("HTTPClient")
 }
 
+type errorClassCase struct {
+	name     string
+	scenario string
+	setup    func(f *fakeJobs) Fetcher
+	spec     JobSpec
+	want     Class
+	stopped  bool // the runner must have stopped the job
+}
+
+// errorClassCases break one thing each and name the class the run must get.
+var errorClassCases = []errorClassCase{
+	{"refused", "submit", func(f *fakeJobs) Fetcher {
+		f.failErr["Put"] = transportErr(bacerrors.ServiceUnavailable, "server is not running or not reachable")
+		return nil
+	}, JobSpec{}, ErrUnavailable, false},
+	{"dns", "list", func(f *fakeJobs) Fetcher {
+		f.failErr["List"] = transportErr(bacerrors.BadRequestError, "host not found")
+		return nil
+	}, JobSpec{}, ErrUnavailable, false},
+	{"hung API", "submit", func(f *fakeJobs) Fetcher { f.hang["Get"] = true; return nil }, JobSpec{}, ErrTimeout, true},
+	{"slow job", "submitAndDescribe", func(f *fakeJobs) Fetcher { f.polls = 1 << 30; return nil }, JobSpec{}, ErrTimeout, true},
+	{"401", "list", func(f *fakeJobs) Fetcher {
+		f.failErr["List"] = transportErr(bacerrors.UnauthorizedError, "unauthorized")
+		return nil
+	}, JobSpec{}, ErrAuth, false},
+	{"403", "submit", func(f *fakeJobs) Fetcher { f.failErr["Put"] = apiErr(http.StatusForbidden, "Forbidden"); return nil }, JobSpec{}, ErrAuth, false},
+	{"400", "submit", func(f *fakeJobs) Fetcher {
+		f.failErr["Put"] = apiErr(http.StatusBadRequest, bacerrors.ValidationError)
+		return nil
+	}, JobSpec{}, ErrBadRequest, false},
+	{"500", "list", func(f *fakeJobs) Fetcher {
+		f.failErr["List"] = apiErr(http.StatusInternalServerError, bacerrors.InternalError)
+		return nil
+	}, JobSpec{}, ErrServer, false},
+	{"503 reply", "list", func(f *fakeJobs) Fetcher {
+		f.failErr["List"] = apiErr(http.StatusServiceUnavailable, bacerrors.ServiceUnavailable)
+		return nil
+	}, JobSpec{}, ErrServer, false},
+	{"429", "submit", func(f *fakeJobs) Fetcher {
+		f.failErr["Put"] = apiErr(http.StatusTooManyRequests, bacerrors.TooManyRequests)
+		return nil
+	}, JobSpec{}, ErrServer, false},
+	{"500 while running", "submitAndDescribe", func(f *fakeJobs) Fetcher {
+		f.polls = 1 << 30
+		f.failErr["Get"] = apiErr(http.StatusInternalServerError, bacerrors.InternalError)
+		return nil
+	}, JobSpec{}, ErrServer, true},
+	{"malformed JSON", "list", func(f *fakeJobs) Fetcher { f.failErr["List"] = &json.SyntaxError{Offset: 3}; return nil }, JobSpec{}, ErrProtocol, false},
+	{"not a tar.gz", "submitAndGet", func(f *fakeJobs) Fetcher { return fakeFetcher{raw: []byte("<html>")} }, JobSpec{}, ErrProtocol, false},
+	{"exit code", "submit", func(f *fakeJobs) Fetcher { f.exit = 2; return nil }, JobSpec{}, ErrJobFailed, false},
+	{"wrong stdout downloaded", "submitAndGet", func(f *fakeJobs) Fetcher { return fakeFetcher{stdout: "bye\n"} }, JobSpec{}, ErrOutputMismatch, false},
+	{"wrong RunOutput", "submitAndGet", func(f *fakeJobs) Fetcher { f.outcome = "bye\n"; return nil }, JobSpec{}, ErrOutputMismatch, false},
+	{"wrong expectation", "submitAndGet", nil, JobSpec{Expect: "something else\n"}, ErrOutputMismatch, false},
+	{"two nodes", "submitWithConcurrency", func(f *fakeJobs) Fetcher { f.nodes = 2; return nil }, JobSpec{}, ErrConcurrency, false},
+	{"unknown engine", "submit", nil, JobSpec{Engine: "podman"}, ErrCanary, false},
+}
+
 func TestErrorClasses(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name     string
-		scenario string
-		setup    func(f *fakeJobs) Fetcher
-		spec     JobSpec
-		want     Class
-		stopped  bool // the runner must have stopped the job
-	}{
-		{"refused", "submit", func(f *fakeJobs) Fetcher {
-			f.failErr["Put"] = transportErr(bacerrors.ServiceUnavailable, "server is not running or not reachable")
-			return nil
-		}, JobSpec{}, ErrUnavailable, false},
-		{"dns", "list", func(f *fakeJobs) Fetcher {
-			f.failErr["List"] = transportErr(bacerrors.BadRequestError, "host not found")
-			return nil
-		}, JobSpec{}, ErrUnavailable, false},
-		{"hung API", "submit", func(f *fakeJobs) Fetcher { f.hang["Get"] = true; return nil }, JobSpec{}, ErrTimeout, true},
-		{"slow job", "submitAndDescribe", func(f *fakeJobs) Fetcher { f.polls = 1 << 30; return nil }, JobSpec{}, ErrTimeout, true},
-		{"401", "list", func(f *fakeJobs) Fetcher {
-			f.failErr["List"] = transportErr(bacerrors.UnauthorizedError, "unauthorized")
-			return nil
-		}, JobSpec{}, ErrAuth, false},
-		{"403", "submit", func(f *fakeJobs) Fetcher { f.failErr["Put"] = apiErr(http.StatusForbidden, "Forbidden"); return nil }, JobSpec{}, ErrAuth, false},
-		{"400", "submit", func(f *fakeJobs) Fetcher {
-			f.failErr["Put"] = apiErr(http.StatusBadRequest, bacerrors.ValidationError)
-			return nil
-		}, JobSpec{}, ErrBadRequest, false},
-		{"500", "list", func(f *fakeJobs) Fetcher {
-			f.failErr["List"] = apiErr(http.StatusInternalServerError, bacerrors.InternalError)
-			return nil
-		}, JobSpec{}, ErrServer, false},
-		{"503 reply", "list", func(f *fakeJobs) Fetcher {
-			f.failErr["List"] = apiErr(http.StatusServiceUnavailable, bacerrors.ServiceUnavailable)
-			return nil
-		}, JobSpec{}, ErrServer, false},
-		{"429", "submit", func(f *fakeJobs) Fetcher {
-			f.failErr["Put"] = apiErr(http.StatusTooManyRequests, bacerrors.TooManyRequests)
-			return nil
-		}, JobSpec{}, ErrServer, false},
-		{"500 while running", "submitAndDescribe", func(f *fakeJobs) Fetcher {
-			f.polls = 1 << 30
-			f.failErr["Get"] = apiErr(http.StatusInternalServerError, bacerrors.InternalError)
-			return nil
-		}, JobSpec{}, ErrServer, true},
-		{"malformed JSON", "list", func(f *fakeJobs) Fetcher { f.failErr["List"] = &json.SyntaxError{Offset: 3}; return nil }, JobSpec{}, ErrProtocol, false},
-		{"not a tar.gz", "submitAndGet", func(f *fakeJobs) Fetcher { return fakeFetcher{raw: []byte("<html>")} }, JobSpec{}, ErrProtocol, false},
-		{"exit code", "submit", func(f *fakeJobs) Fetcher { f.exit = 2; return nil }, JobSpec{}, ErrJobFailed, false},
-		{"wrong stdout downloaded", "submitAndGet", func(f *fakeJobs) Fetcher { return fakeFetcher{stdout: "bye\n"} }, JobSpec{}, ErrOutputMismatch, false},
-		{"wrong RunOutput", "submitAndGet", func(f *fakeJobs) Fetcher { f.outcome = "bye\n"; return nil }, JobSpec{}, ErrOutputMismatch, false},
-		{"wrong expectation", "submitAndGet", nil, JobSpec{Expect: "something else\n"}, ErrOutputMismatch, false},
-		{"two nodes", "submitWithConcurrency", func(f *fakeJobs) Fetcher { f.nodes = 2; return nil }, JobSpec{}, ErrConcurrency, false},
-		{"unknown engine", "submit", nil, JobSpec{Engine: "podman"}, ErrCanary, false},
-	}
-	for _, tt := range tests {
+	for _, tt := range errorClassCases {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFake()
@@ -159,17 +163,29 @@ func TestErrorClasses(t *testing.T) {
 
 func TestEveryClassIsCovered(t *testing.T) {
 	t.Parallel()
-	// TestErrorClasses reaches every class but canary through the API; the
-	// panic test below reaches it from a scenario. Keep the set closed.
-	want := map[Class]bool{}
+	// The set of classes is closed and every one of them is reached by a
+	// case of TestErrorClasses (canary also by the panic test below).
+	listed := map[Class]bool{}
 	for _, c := range Classes {
-		if want[c] {
+		if listed[c] {
 			t.Errorf("class %q listed twice", c)
 		}
-		want[c] = true
+		listed[c] = true
 	}
-	if len(want) != 10 {
-		t.Errorf("%d classes, the contract has 10", len(want))
+	if len(listed) != 10 {
+		t.Errorf("%d classes, the contract has 10", len(listed))
+	}
+	reached := map[Class]bool{}
+	for _, tt := range errorClassCases {
+		if !listed[tt.want] {
+			t.Errorf("case %q expects %q, which is not in Classes", tt.name, tt.want)
+		}
+		reached[tt.want] = true
+	}
+	for _, c := range Classes {
+		if !reached[c] {
+			t.Errorf("no case of TestErrorClasses reaches class %q", c)
+		}
 	}
 }
 
