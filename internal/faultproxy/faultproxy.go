@@ -119,6 +119,7 @@ type Proxy struct {
 	rules    []*rule
 	requests []Request
 	conns    map[net.Conn]bool
+	refused  bool // between Refuse and Accept
 	held     sync.WaitGroup
 }
 
@@ -180,6 +181,7 @@ func (p *Proxy) Add(rules ...Rule) {
 func (p *Proxy) Refuse() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.refused = true
 	for c := range p.conns {
 		c.Close()
 	}
@@ -205,6 +207,7 @@ func (p *Proxy) Accept() error {
 	}
 	p.mu.Lock()
 	p.lis = lis
+	p.refused = false
 	p.mu.Unlock()
 	go func() { _ = p.srv.Serve(lis) }()
 	return nil
@@ -286,6 +289,17 @@ func (p *Proxy) answered(i, status int) {
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
+	// A connection accepted just before Refuse may have escaped its
+	// closing (its StateNew came after): it must not serve either.
+	p.mu.Lock()
+	refused := p.refused
+	p.mu.Unlock()
+	if refused {
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close()
+		}
+		return
+	}
 	i, f, ok := p.pick(r)
 	if !ok {
 		p.writeError(w, i, http.StatusServiceUnavailable, "faultproxy: request budget exhausted")
