@@ -410,7 +410,7 @@ func (b *bencher) canaryBin(ctx context.Context, bin, scenario, addr string) (ca
 
 // serverTime is the job's first to last history event.
 func (b *bencher) serverTime(ctx context.Context, id string) (time.Duration, error) {
-	h, err := b.jobs.History(ctx, &apimodels.ListJobHistoryRequest{JobID: id})
+	h, err := b.jobs.History(ctx, &apimodels.ListJobHistoryRequest{JobIDOrName: id})
 	if err != nil {
 		return 0, fmt.Errorf("history of %s: %w", id, err)
 	}

@@ -629,7 +629,7 @@ func (fx *fixture) waitRunning(ctx context.Context) (string, error) {
 			return "", err
 		}
 		for _, j := range list {
-			resp, err := jobs.Executions(ctx, &apimodels.ListJobExecutionsRequest{JobID: j.ID})
+			resp, err := jobs.Executions(ctx, &apimodels.ListJobExecutionsRequest{JobIDOrName: j.ID})
 			if err != nil {
 				return "", err
 			}

@@ -32,7 +32,7 @@ func TestDevnetRunsJobsAndLeavesNothingBehind(t *testing.T) {
 	if res := r.Run(t.Context(), scenarios.SubmitWithConcurrency); !res.Success {
 		t.Fatalf("3 executions on 3 nodes failed: %s: %s", res.Class, res.Error)
 	} else {
-		execs, err := jobs.Executions(t.Context(), &apimodels.ListJobExecutionsRequest{JobID: res.JobID})
+		execs, err := jobs.Executions(t.Context(), &apimodels.ListJobExecutionsRequest{JobIDOrName: res.JobID})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -63,9 +63,9 @@ func FuzzClassify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, code string, status int, component string, cause uint8, msg string) {
 		var err bacerrors.Error
 		if c := causes[int(cause)%len(causes)]; c != nil {
-			err = bacerrors.Wrap(c, "%s", msg)
+			err = bacerrors.Wrapf(c, "%s", msg)
 		} else {
-			err = bacerrors.New("%s", msg)
+			err = bacerrors.Newf("%s", msg)
 		}
 		err = err.WithCode(bacerrors.ErrorCode(code)).WithHTTPStatusCode(status).WithComponent(component)
 		for _, e := range []error{err, fmt.Errorf("listing jobs: %w", err)} {

@@ -61,7 +61,7 @@ func (f *fakeJobs) enter(ctx context.Context, method string) error {
 }
 
 func notFound(id string) error {
-	return bacerrors.New("job not found: %s", id).WithCode(bacerrors.NotFoundError).WithHTTPStatusCode(http.StatusNotFound)
+	return bacerrors.Newf("job not found: %s", id).WithCode(bacerrors.NotFoundError).WithHTTPStatusCode(http.StatusNotFound)
 }
 
 func (f *fakeJobs) Put(ctx context.Context, r *apimodels.PutJobRequest) (*apimodels.PutJobResponse, error) {
@@ -161,7 +161,7 @@ func (f *fakeJobs) Get(ctx context.Context, r *apimodels.GetJobRequest) (*apimod
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	fj, err := f.lookup(r.JobID)
+	fj, err := f.lookup(r.JobIDOrName)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ func (f *fakeJobs) Get(ctx context.Context, r *apimodels.GetJobRequest) (*apimod
 		resp.History = &apimodels.ListJobHistoryResponse{Items: fj.hist}
 	case "":
 	default:
-		return nil, bacerrors.New("bad include %q", r.Include).WithHTTPStatusCode(http.StatusBadRequest)
+		return nil, bacerrors.Newf("bad include %q", r.Include).WithHTTPStatusCode(http.StatusBadRequest)
 	}
 	return resp, nil
 }
@@ -202,7 +202,7 @@ func (f *fakeJobs) History(ctx context.Context, r *apimodels.ListJobHistoryReque
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	fj, err := f.lookup(r.JobID)
+	fj, err := f.lookup(r.JobIDOrName)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +215,7 @@ func (f *fakeJobs) Executions(ctx context.Context, r *apimodels.ListJobExecution
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	fj, err := f.lookup(r.JobID)
+	fj, err := f.lookup(r.JobIDOrName)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +252,7 @@ func (f *fakeJobs) Stop(ctx context.Context, r *apimodels.StopJobRequest) (*apim
 		return nil, err
 	}
 	if fj.job.State.StateType.IsTerminal() {
-		return nil, bacerrors.New("cannot stop job in state %s", fj.job.State.StateType).WithHTTPStatusCode(http.StatusBadRequest)
+		return nil, bacerrors.Newf("cannot stop job in state %s", fj.job.State.StateType).WithHTTPStatusCode(http.StatusBadRequest)
 	}
 	fj.job.State = models.NewJobState(models.JobStateTypeStopped)
 	for _, e := range fj.execs {

@@ -132,7 +132,7 @@ func TestJobOutlivingTheDeadlineIsStopped(t *testing.T) {
 		t.Errorf("run took %s, over its deadline %s plus 1s", res.Duration, r.Timeout)
 	}
 	jobs, _ := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 10 * time.Second})
-	got, err := jobs.Get(t.Context(), &apimodels.GetJobRequest{JobID: res.JobID})
+	got, err := jobs.Get(t.Context(), &apimodels.GetJobRequest{JobIDOrName: res.JobID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func BenchmarkSubmit(b *testing.B) {
 			b.Fatalf("submit failed: %s: %s", res.Class, res.Error)
 		}
 		b.StopTimer()
-		h, err := jobs.History(b.Context(), &apimodels.ListJobHistoryRequest{JobID: res.JobID})
+		h, err := jobs.History(b.Context(), &apimodels.ListJobHistoryRequest{JobIDOrName: res.JobID})
 		if err != nil || len(h.Items) < 2 {
 			b.Fatalf("history: %v", err)
 		}

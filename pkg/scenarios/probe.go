@@ -96,7 +96,7 @@ func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 	nextNote := 2 * time.Second
 	var last models.JobStateType
 	for {
-		resp, err := p.Jobs.Get(ctx, &apimodels.GetJobRequest{JobID: id})
+		resp, err := p.Jobs.Get(ctx, &apimodels.GetJobRequest{JobIDOrName: id})
 		if err != nil {
 			return nil, fmt.Errorf("getting job state: %w", err)
 		}
@@ -140,7 +140,7 @@ func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 
 // Executions lists the job's executions.
 func (p *Probe) Executions(ctx context.Context, id string) ([]*models.Execution, error) {
-	resp, err := p.Jobs.Executions(ctx, &apimodels.ListJobExecutionsRequest{JobID: id})
+	resp, err := p.Jobs.Executions(ctx, &apimodels.ListJobExecutionsRequest{JobIDOrName: id})
 	if err != nil {
 		return nil, fmt.Errorf("listing executions: %w", err)
 	}

@@ -107,7 +107,7 @@ func (r *Runner) stop(parent context.Context, jobID, scenario string) error {
 	// A job that ended while the canary was not looking (its own task
 	// timeout, or it completed during a hung poll) cannot be stopped, and
 	// needs not be: only a job still running is a leak.
-	if resp, getErr := r.Jobs.Get(ctx, &apimodels.GetJobRequest{JobID: jobID}); getErr == nil &&
+	if resp, getErr := r.Jobs.Get(ctx, &apimodels.GetJobRequest{JobIDOrName: jobID}); getErr == nil &&
 		resp != nil && resp.Job != nil && resp.Job.State.StateType.IsTerminal() {
 		return errAlreadyEnded
 	}

@@ -55,11 +55,11 @@ func TestEveryScenarioPassesOnAHealthyNetwork(t *testing.T) {
 }
 
 func apiErr(status int, code bacerrors.ErrorCode) error {
-	return bacerrors.New("HTTP %d", status).WithHTTPStatusCode(status).WithCode(code)
+	return bacerrors.Newf("HTTP %d", status).WithHTTPStatusCode(status).WithCode(code)
 }
 
 func transportErr(code bacerrors.ErrorCode, msg string) error {
-	return bacerrors.New("%s", msg).WithCode(code).WithComponent("HTTPClient")
+	return bacerrors.Newf("%s", msg).WithCode(code).WithComponent("HTTPClient")
 }
 
 type errorClassCase struct {
@@ -364,7 +364,7 @@ type endsUnseen struct{ *fakeJobs }
 
 func (e endsUnseen) Get(ctx context.Context, r *apimodels.GetJobRequest) (*apimodels.GetJobResponse, error) {
 	e.mu.Lock()
-	fj := e.jobs[r.JobID]
+	fj := e.jobs[r.JobIDOrName]
 	first := fj.job.State.StateType == models.JobStateTypePending
 	if first {
 		fj.job.State = models.NewJobState(models.JobStateTypeCompleted)

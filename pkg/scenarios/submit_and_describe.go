@@ -59,7 +59,7 @@ var SubmitAndDescribe = register(Scenario{
 // describe gets the job with its executions, checks it is the canary job,
 // Completed, and returns its completed execution IDs.
 func describe(ctx context.Context, p *Probe, id string) ([]string, error) {
-	resp, err := p.Jobs.Get(ctx, &apimodels.GetJobRequest{JobID: id, Include: "executions"})
+	resp, err := p.Jobs.Get(ctx, &apimodels.GetJobRequest{JobIDOrName: id, Include: "executions"})
 	if err != nil {
 		return nil, fmt.Errorf("describing job: %w", err)
 	}
@@ -90,7 +90,7 @@ func describe(ctx context.Context, p *Probe, id string) ([]string, error) {
 // checkHistory checks the job's history records it reaching Completed and
 // events for each completed execution.
 func checkHistory(ctx context.Context, p *Probe, id string, completed []string) error {
-	resp, err := p.Jobs.History(ctx, &apimodels.ListJobHistoryRequest{JobID: id})
+	resp, err := p.Jobs.History(ctx, &apimodels.ListJobHistoryRequest{JobIDOrName: id})
 	if err != nil {
 		return fmt.Errorf("listing history: %w", err)
 	}
