@@ -21,6 +21,7 @@ locals {
     { name = "bad_request", runbook = "the API rejected the request (4xx): usually an API change on the network; compare the network's version with the client's." },
     { name = "server", runbook = "the orchestrator answered 5xx: check its logs and health." },
     { name = "protocol", runbook = "the reply was malformed or incomplete: look for a version mismatch or a proxy in between." },
+    { name = "publisher", runbook = "the API worked but the job's published result could not be fetched: the result URL a compute node advertised is unroutable from the canary or refused (loopback, link-local, metadata address), the publisher answered 4xx/5xx, or the archive is not what was published. Check the network's publisher configuration (CANARY_PUBLISHER; the local publisher's advertised address must be reachable from the canary) and the storage behind it, not the orchestrator API." },
     { name = "job_failed", runbook = "the canary job ran but failed or ended in a bad state: check the compute nodes matching the node selectors (e.g. owner=bacalhau) and their executors." },
     { name = "output_mismatch", runbook = "the job completed but its results differ from the expected text: check the publisher and result download path." },
     { name = "concurrency", runbook = "a count=3 job did not get 3 completed executions on 3 distinct nodes: check that at least 3 matching compute nodes are up." },

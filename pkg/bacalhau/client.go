@@ -68,7 +68,7 @@ var _ scenarios.Fetcher = (*Fetcher)(nil)
 func (f *Fetcher) Fetch(ctx context.Context, url string) (io.ReadCloser, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("result URL %q: %v: %w", url, err, scenarios.ErrProtocol)
+		return nil, fmt.Errorf("result URL %q: %v: %w", url, err, scenarios.ErrPublisher)
 	}
 	resp, err := f.Client.Do(req)
 	if err != nil {
@@ -91,15 +91,6 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("GET %s: HTTP %d", e.URL, e.Code)
 }
 
-// Unwrap gives the error its class.
-func (e *StatusError) Unwrap() error {
-	switch {
-	case e.Code == http.StatusUnauthorized || e.Code == http.StatusForbidden:
-		return scenarios.ErrAuth
-	case e.Code == http.StatusTooManyRequests || e.Code >= 500:
-		return scenarios.ErrServer
-	case e.Code >= 400:
-		return scenarios.ErrBadRequest
-	}
-	return scenarios.ErrProtocol
-}
+// Unwrap gives the error its class: whatever the publisher answers, it is
+// the result path that failed, not the API.
+func (e *StatusError) Unwrap() error { return scenarios.ErrPublisher }

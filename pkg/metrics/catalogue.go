@@ -37,7 +37,7 @@ const (
 	TypeDouble  = "DOUBLE"
 	envDoc      = "Canary environment (prod, staging, dev)."
 	phaseDoc    = "Scenario phase (list, submit, wait, describe, executions, history, results, download)."
-	errClassDoc = "Why the run failed: unavailable, timeout, auth, bad_request, server, protocol, job_failed, output_mismatch, concurrency, canary."
+	errClassDoc = "Why the run failed: unavailable, timeout, auth, bad_request, server, protocol, publisher, job_failed, output_mismatch, concurrency, canary."
 )
 
 // Catalog is every metric the canary writes, in the shape of

@@ -28,7 +28,8 @@ const (
 	ErrAuth           Class = "auth"            // 401/403
 	ErrBadRequest     Class = "bad_request"     // other 4xx: the API refused what the canary sent
 	ErrServer         Class = "server"          // 5xx or 429
-	ErrProtocol       Class = "protocol"        // a reply that does not parse or does not make sense
+	ErrProtocol       Class = "protocol"        // an API reply that does not parse or does not make sense
+	ErrPublisher      Class = "publisher"       // the published result could not be fetched or is not what was published
 	ErrJobFailed      Class = "job_failed"      // the job ended Failed/Stopped or exited non-zero
 	ErrOutputMismatch Class = "output_mismatch" // the job's output is not the expected text
 	ErrConcurrency    Class = "concurrency"     // fewer executions or nodes than asked for
@@ -37,7 +38,7 @@ const (
 
 // Classes lists every class, in a stable order.
 var Classes = []Class{
-	ErrUnavailable, ErrTimeout, ErrAuth, ErrBadRequest, ErrServer, ErrProtocol,
+	ErrUnavailable, ErrTimeout, ErrAuth, ErrBadRequest, ErrServer, ErrProtocol, ErrPublisher,
 	ErrJobFailed, ErrOutputMismatch, ErrConcurrency, ErrCanary,
 }
 

@@ -110,7 +110,7 @@ var errorClassCases = []errorClassCase{
 		return nil
 	}, JobSpec{}, ErrServer, true},
 	{"malformed JSON", "list", func(f *fakeJobs) Fetcher { f.failErr["List"] = &json.SyntaxError{Offset: 3}; return nil }, JobSpec{}, ErrProtocol, false},
-	{"not a tar.gz", "submitAndGet", func(f *fakeJobs) Fetcher { return fakeFetcher{raw: []byte("<html>")} }, JobSpec{}, ErrProtocol, false},
+	{"not a tar.gz", "submitAndGet", func(f *fakeJobs) Fetcher { return fakeFetcher{raw: []byte("<html>")} }, JobSpec{}, ErrPublisher, false},
 	{"exit code", "submit", func(f *fakeJobs) Fetcher { f.exit = 2; return nil }, JobSpec{}, ErrJobFailed, false},
 	{"wrong stdout downloaded", "submitAndGet", func(f *fakeJobs) Fetcher { return fakeFetcher{stdout: "bye\n"} }, JobSpec{}, ErrOutputMismatch, false},
 	{"wrong RunOutput", "submitAndGet", func(f *fakeJobs) Fetcher { f.outcome = "bye\n"; return nil }, JobSpec{}, ErrOutputMismatch, false},
@@ -172,8 +172,8 @@ func TestEveryClassIsCovered(t *testing.T) {
 		}
 		listed[c] = true
 	}
-	if len(listed) != 10 {
-		t.Errorf("%d classes, the contract has 10", len(listed))
+	if len(listed) != 11 {
+		t.Errorf("%d classes, the contract has 11", len(listed))
 	}
 	reached := map[Class]bool{}
 	for _, tt := range errorClassCases {

@@ -91,7 +91,11 @@ func resultURL(ctx context.Context, p *Probe, id string) (string, error) {
 func downloadStdout(ctx context.Context, f Fetcher, url string) (string, error) {
 	body, err := f.Fetch(ctx, url)
 	if err != nil {
-		return "", fmt.Errorf("downloading result: %w", err)
+		if ctx.Err() != nil {
+			// The run's deadline or an interrupt, not the publisher.
+			return "", fmt.Errorf("downloading result: %w", err)
+		}
+		return "", fmt.Errorf("downloading result: %w: %w", err, ErrPublisher)
 	}
 	defer body.Close()
 	return stdoutFromTarGz(io.LimitReader(body, maxResultBytes))
@@ -100,23 +104,23 @@ func downloadStdout(ctx context.Context, f Fetcher, url string) (string, error) 
 func stdoutFromTarGz(r io.Reader) (string, error) {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
-		return "", fmt.Errorf("reading result: not gzip: %v: %w", err, ErrProtocol)
+		return "", fmt.Errorf("reading result: not gzip: %v: %w", err, ErrPublisher)
 	}
 	tr := tar.NewReader(gz)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("reading result: no stdout file in it: %w", ErrProtocol)
+			return "", fmt.Errorf("reading result: no stdout file in it: %w", ErrPublisher)
 		}
 		if err != nil {
-			return "", fmt.Errorf("reading result: %v: %w", err, ErrProtocol)
+			return "", fmt.Errorf("reading result: %v: %w", err, ErrPublisher)
 		}
 		if h.Typeflag != tar.TypeReg || path.Clean(h.Name) != "stdout" {
 			continue
 		}
 		b, err := io.ReadAll(tr)
 		if err != nil {
-			return "", fmt.Errorf("reading result stdout: %v: %w", err, ErrProtocol)
+			return "", fmt.Errorf("reading result stdout: %v: %w", err, ErrPublisher)
 		}
 		return string(b), nil
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // FuzzStdoutFromTarGz feeds arbitrary bytes as a published result: the
-// verifier must never panic, must classify every failure as protocol, and
+// verifier must never panic, must classify every failure as publisher, and
 // must return the stdout entry of a well-formed archive exactly.
 func FuzzStdoutFromTarGz(f *testing.F) {
 	f.Add(tarGz(map[string]string{"stdout": DefaultText}), false)
@@ -26,8 +26,8 @@ func FuzzStdoutFromTarGz(f *testing.F) {
 			if asText {
 				t.Fatalf("a well-formed archive was refused: %v", err)
 			}
-			if !errors.Is(err, ErrProtocol) {
-				t.Fatalf("error %v is not classed protocol", err)
+			if !errors.Is(err, ErrPublisher) {
+				t.Fatalf("error %v is not classed publisher", err)
 			}
 			return
 		}
