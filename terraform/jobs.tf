@@ -81,3 +81,13 @@ resource "google_cloud_run_v2_job" "scenario" {
     google_secret_manager_secret_iam_member.runtime_api_key,
   ]
 }
+
+locals {
+  # The deploy pipeline's candidate run: the submit job's environment (or
+  # the first scenario's where submit is off), recording nothing and judging
+  # the canary rather than the network.
+  candidate_env = merge(
+    local.job_env[contains(keys(local.job_env), "submit") ? "submit" : sort(keys(local.job_env))[0]],
+    { CANARY_METRICS = "none", CANARY_CANDIDATE = "true" },
+  )
+}

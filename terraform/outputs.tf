@@ -70,3 +70,13 @@ output "build_trigger_id" {
   description = "ID of the Cloud Build trigger, or null where this env has no trigger."
   value       = one(google_cloudbuild_trigger.deploy[*].id)
 }
+
+output "candidate_env_vars" {
+  description = "Environment of the deploy pipeline's candidate run (cloudbuild.yaml): the submit job's, with CANARY_METRICS=none and CANARY_CANDIDATE=true, in gcloud's --set-env-vars form with @ as the delimiter."
+  value       = "^@^${join("@", [for k, v in local.candidate_env : "${k}=${v}"])}"
+
+  precondition {
+    condition     = alltrue([for k, v in local.candidate_env : !strcontains(v, "@")])
+    error_message = "A value of the candidate's environment holds \"@\", the delimiter of candidate_env_vars."
+  }
+}

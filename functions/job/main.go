@@ -78,10 +78,14 @@ func realMain(ctx context.Context, env envconfig.Lookuper, stdout, stderr io.Wri
 		)
 		return exitRecorder
 	}
+	code := exitPass
 	if !res.Success {
-		return exitFail
+		code = exitFail
 	}
-	return exitPass
+	if cfg.Candidate {
+		return candidateExit(log, code, res.Class)
+	}
+	return code
 }
 
 // load reads and checks the configuration before anything is sent.

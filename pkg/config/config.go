@@ -41,6 +41,9 @@ type Config struct {
 	Publisher     string        `env:"CANARY_PUBLISHER, default=local"`
 	Timeout       time.Duration `env:"CANARY_TIMEOUT, default=90s"`
 	Metrics       string        `env:"CANARY_METRICS"`
+	// Candidate is the deploy pipeline's smoke run of a new image: the job's
+	// exit status judges the canary, not the network (functions/job).
+	Candidate bool `env:"CANARY_CANDIDATE, default=false"`
 
 	Project               string `env:"GOOGLE_CLOUD_PROJECT"`
 	Location              string `env:"CANARY_LOCATION"`
