@@ -10,7 +10,7 @@ import (
 const listLimit = 10
 
 // List lists the most recent jobs, newest first.
-var List = register(Scenario{
+var List = Scenario{
 	Name:   "list",
 	Doc:    "list the 10 most recent jobs, newest first; the reply must be well-formed",
 	Phases: []string{"list"},
@@ -27,7 +27,7 @@ var List = register(Scenario{
 			return checkJobList(resp)
 		})
 	},
-})
+}
 
 func checkJobList(resp *apimodels.ListJobsResponse) error {
 	if resp == nil {

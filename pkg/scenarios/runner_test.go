@@ -281,7 +281,15 @@ func TestRegistry(t *testing.T) {
 	if got := Names(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
+	names := map[string]bool{}
 	for _, s := range All() {
+		if names[s.Name] {
+			t.Errorf("scenario %s listed twice", s.Name)
+		}
+		names[s.Name] = true
+		if got, ok := Lookup(s.Name); !ok || got.Name != s.Name {
+			t.Errorf("Lookup(%q) = %v, %v", s.Name, got.Name, ok)
+		}
 		if s.Doc == "" || s.Run == nil || len(s.Phases) == 0 {
 			t.Errorf("%s: needs a doc line, a Run and phases", s.Name)
 		}

@@ -6,7 +6,7 @@ package scenarios
 
 import (
 	"context"
-	"sort"
+	"slices"
 
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
 )
@@ -31,49 +31,29 @@ type Jobs interface {
 	Stop(ctx context.Context, r *apimodels.StopJobRequest) (*apimodels.StopJobResponse, error)
 }
 
-// registry holds every scenario by name; each scenario file adds itself.
-var registry = map[string]Scenario{}
+// all is every scenario, in the order operators read them: the one list
+// the CLI, the job, the functions, Terraform (terraform/scenarios.json) and
+// the docs take the scenarios from.
+var all = []Scenario{List, Submit, SubmitAndDescribe, SubmitAndGet, SubmitWithConcurrency}
 
-func register(s Scenario) Scenario {
-	if _, dup := registry[s.Name]; dup {
-		panic("scenarios: duplicate scenario " + s.Name)
-	}
-	registry[s.Name] = s
-	return s
-}
-
-// Lookup returns the scenario registered under name.
+// Lookup returns the scenario named name.
 func Lookup(name string) (Scenario, bool) {
-	s, ok := registry[name]
-	return s, ok
+	for _, s := range all {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scenario{}, false
 }
 
-// Names lists the registered scenarios in the order operators read them.
+// Names lists the scenarios' names in order.
 func Names() []string {
-	names := make([]string, 0, len(registry))
-	for n := range registry {
-		names = append(names, n)
+	names := make([]string, len(all))
+	for i, s := range all {
+		names[i] = s.Name
 	}
-	order := map[string]int{"list": 0, "submit": 1, "submitAndDescribe": 2, "submitAndGet": 3, "submitWithConcurrency": 4}
-	sort.Slice(names, func(i, j int) bool {
-		oi, iok := order[names[i]]
-		oj, jok := order[names[j]]
-		if iok != jok {
-			return iok
-		}
-		if oi != oj {
-			return oi < oj
-		}
-		return names[i] < names[j]
-	})
 	return names
 }
 
-// All returns every registered scenario in Names order.
-func All() []Scenario {
-	out := make([]Scenario, 0, len(registry))
-	for _, n := range Names() {
-		out = append(out, registry[n])
-	}
-	return out
-}
+// All returns every scenario in order.
+func All() []Scenario { return slices.Clone(all) }

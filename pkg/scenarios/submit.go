@@ -6,7 +6,7 @@ import (
 )
 
 // Submit submits the canary job and waits until it completes with exit code 0.
-var Submit = register(Scenario{
+var Submit = Scenario{
 	Name:   "submit",
 	Doc:    "submit the canary job and wait for it: state Completed, exit code 0",
 	Phases: []string{"submit", "wait"},
@@ -19,7 +19,7 @@ var Submit = register(Scenario{
 			return waitCompleted(ctx, p, id)
 		})
 	},
-})
+}
 
 // waitCompleted waits for the job and checks its completed executions
 // exited 0.

@@ -11,7 +11,7 @@ import (
 
 // SubmitAndDescribe submits the canary job, waits, then reads it back three
 // ways (job with executions, executions, history) and checks they agree.
-var SubmitAndDescribe = register(Scenario{
+var SubmitAndDescribe = Scenario{
 	Name:   "submitAndDescribe",
 	Doc:    "submit, wait, then describe the job, list its executions and history; all three must agree",
 	Phases: []string{"submit", "wait", "describe", "executions", "history"},
@@ -54,7 +54,7 @@ var SubmitAndDescribe = register(Scenario{
 			return checkHistory(ctx, p, id, completed)
 		})
 	},
-})
+}
 
 // describe gets the job with its executions, checks it is the canary job,
 // Completed, and returns its completed execution IDs.

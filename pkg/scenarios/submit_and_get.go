@@ -18,7 +18,7 @@ const maxResultBytes = 1 << 20
 
 // SubmitAndGet submits the canary job, waits, then downloads its published
 // result and checks stdout byte for byte.
-var SubmitAndGet = register(Scenario{
+var SubmitAndGet = Scenario{
 	Name:   "submitAndGet",
 	Doc:    "submit, wait, then download the published results; stdout must be exactly the expected text",
 	Phases: []string{"submit", "wait", "results", "download"},
@@ -50,7 +50,7 @@ var SubmitAndGet = register(Scenario{
 			return nil
 		})
 	},
-})
+}
 
 // resultURL lists the job's results, checks RunOutput.Stdout where the
 // executions carry it, and returns the download URL of the result.

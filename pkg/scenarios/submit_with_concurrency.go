@@ -13,7 +13,7 @@ const concurrency = 3
 
 // SubmitWithConcurrency submits the canary job with Count = 3 and checks
 // three executions completed, on three distinct nodes.
-var SubmitWithConcurrency = register(Scenario{
+var SubmitWithConcurrency = Scenario{
 	Name:   "submitWithConcurrency",
 	Doc:    "submit with Count=3 and wait; exactly 3 executions, all completed, on 3 distinct nodes",
 	Phases: []string{"submit", "wait", "executions"},
@@ -40,7 +40,7 @@ var SubmitWithConcurrency = register(Scenario{
 			return checkConcurrency(execs, waitErr)
 		})
 	},
-})
+}
 
 // checkConcurrency tells a job that could not get three nodes (concurrency)
 // from one whose executions failed (job_failed).
