@@ -130,6 +130,7 @@ func (c *Canary) getSink(ctx context.Context) (metrics.Sink, error) {
 		Metadata: true,
 		Log:      c.log,
 		Stdout:   c.stdout,
+		Interval: c.cfg.Interval,
 	})
 	if err != nil {
 		return nil, err

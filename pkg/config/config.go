@@ -40,7 +40,10 @@ type Config struct {
 	NodeSelectors string        `env:"CANARY_NODE_SELECTORS"`
 	Publisher     string        `env:"CANARY_PUBLISHER, default=local"`
 	Timeout       time.Duration `env:"CANARY_TIMEOUT, default=90s"`
-	Metrics       string        `env:"CANARY_METRICS"`
+	// Schedule interval of the scenario (Terraform sets it from the cron):
+	// metric points are stamped on the run's slot (pkg/metrics/slot.go).
+	Interval time.Duration `env:"CANARY_SCHEDULE_INTERVAL"`
+	Metrics  string        `env:"CANARY_METRICS"`
 	// Candidate is the deploy pipeline's smoke run of a new image: the job's
 	// exit status judges the canary, not the network (functions/job).
 	Candidate bool `env:"CANARY_CANDIDATE, default=false"`
@@ -154,6 +157,9 @@ func (c Config) Validate(needHost bool) error {
 	}
 	if _, err := c.Selectors(); err != nil {
 		return err
+	}
+	if c.Interval != 0 && (c.Interval < time.Minute || c.Interval%time.Minute != 0 || time.Hour%c.Interval != 0) {
+		return errorf("CANARY_SCHEDULE_INTERVAL: %s is not a whole number of minutes dividing an hour (1m, 2m, 3m, 4m, 5m, 6m, 10m, 12m, 15m, 20m, 30m, 60m)", c.Interval)
 	}
 	if c.Timeout <= 0 || c.Timeout > MaxTimeout {
 		return errorf("CANARY_TIMEOUT: %s is out of range (more than 0, at most %s)", c.Timeout, MaxTimeout)

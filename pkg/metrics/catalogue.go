@@ -74,7 +74,7 @@ func Catalogue() Catalog {
 		Metrics: []Descriptor{
 			{
 				Name: Success, Kind: KindGauge, ValueType: TypeInt64, Unit: "1",
-				Description: "1 when the scenario run passed every check, 0 when it failed.",
+				Description: "1 when the scenario run passed every check, 0 when it failed; not written for a run of class canary. Stamped on the run's schedule slot.",
 				Labels:      []Label{env},
 			},
 			{

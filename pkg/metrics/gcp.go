@@ -36,6 +36,7 @@ type GCPOptions struct {
 	Location string
 	Endpoint string // plaintext, unauthenticated endpoint (emulators, tests); empty: the real API
 	Log      *slog.Logger
+	Interval time.Duration // schedule interval: stamp points on the run's slot (slot.go); 0: on its end
 }
 
 // GCP writes each run as ONE CreateTimeSeries request to Cloud Monitoring.
@@ -43,6 +44,9 @@ type GCP struct {
 	Project  string
 	Location string
 	Log      *slog.Logger // nil: no summary lines
+	// Interval is the schedule interval (CANARY_SCHEDULE_INTERVAL): points
+	// are stamped on the run's slot (see slot.go). Zero: on the run's end.
+	Interval time.Duration
 
 	// Retry budget; zero values take the defaults above.
 	WriteTimeout time.Duration
@@ -72,7 +76,7 @@ func NewGCP(ctx context.Context, o GCPOptions) (*GCP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("monitoring client: %w", err)
 	}
-	return &GCP{Project: o.Project, Location: o.Location, Log: o.Log, client: client, closer: client.Close}, nil
+	return &GCP{Project: o.Project, Location: o.Location, Log: o.Log, Interval: o.Interval, client: client, closer: client.Close}, nil
 }
 
 // Close closes the client.
@@ -84,10 +88,10 @@ func (g *GCP) Close() error {
 }
 
 // Request is the CreateTimeSeries request for r: every point of the run,
-// each a GAUGE with start = end = the end of the run, against the
-// scenario's generic_task.
+// each a GAUGE with start = end = Stamp (the run's slot, or its end without
+// an interval), against the scenario's generic_task.
 func (g *GCP) Request(r scenarios.Result) *monitoringpb.CreateTimeSeriesRequest {
-	at := timestamppb.New(Time(r))
+	at := timestamppb.New(Stamp(r, g.Interval))
 	resource := &monitoredrespb.MonitoredResource{
 		Type:   ResourceType,
 		Labels: ResourceLabels(g.Project, g.Location, r.Scenario),
@@ -120,7 +124,9 @@ func (g *GCP) Request(r scenarios.Result) *monitoringpb.CreateTimeSeriesRequest 
 // Record writes r in one request, retrying only when the API was
 // unavailable or did not answer in time, within WriteTimeout overall. The
 // write outlives a cancelled ctx (a run interrupted is still recorded) but
-// never its budget.
+// never its budget. With an interval, a write refused only because the
+// run's slot (or a newer one) already holds a point is logged and is not an
+// error: the run is not in the alert window (see slot.go).
 func (g *GCP) Record(ctx context.Context, r scenarios.Result) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(g.WriteTimeout, DefaultWriteTimeout))
 	defer cancel()
@@ -151,6 +157,10 @@ func (g *GCP) Record(ctx context.Context, r scenarios.Result) error {
 		if ctx.Err() != nil {
 			break
 		}
+	}
+	if g.Interval > 0 && slotTaken(err) {
+		g.logNotInWindow(r, err)
+		return nil
 	}
 	g.logSummary(r, req, err)
 	return &WriteError{Project: g.Project, Series: len(req.TimeSeries), Err: err}
@@ -215,6 +225,23 @@ func Summary(err error) *monitoringpb.CreateTimeSeriesSummary {
 		}
 	}
 	return nil
+}
+
+// logNotInWindow notes a run whose slot was already recorded.
+func (g *GCP) logNotInWindow(r scenarios.Result, err error) {
+	if g.Log == nil {
+		return
+	}
+	slot := Slot(r.Start, g.Interval)
+	g.Log.LogAttrs(context.Background(), slog.LevelWarn, "run not in the alert window: its slot or a newer one was already recorded",
+		slog.String("scenario", r.Scenario),
+		slog.String("env", r.Env),
+		slog.Time("slot", slot),
+		slog.Float64("start_after_slot_seconds", r.Start.Sub(slot).Seconds()),
+		slog.Float64("interval_seconds", g.Interval.Seconds()),
+		slog.Int("success_point_count", int(Summary(err).GetSuccessPointCount())),
+		slog.String("error", describe(err)),
+	)
 }
 
 // logSummary logs the server's per-series summary of a failed write: how

@@ -30,20 +30,26 @@ func (p Point) Value() any {
 // them are gauges, so start and end of their interval are this time.
 func Time(r scenarios.Result) time.Time { return r.Start.Add(r.Duration) }
 
-// Points are what one run writes: success, duration_seconds, one
-// phase_duration_seconds per phase of the scenario (0 when not reached) and,
-// on failure only, failure labelled with the error class.
+// Points are what one run writes: success (not for a canary-class run,
+// which says nothing about the network: it counts neither as a pass nor as
+// a failure), duration_seconds, one phase_duration_seconds per phase of the
+// scenario (0 when not reached) and, on failure only, failure labelled with
+// the error class.
 func Points(r scenarios.Result) []Point {
 	env := r.Env
 	pts := make([]Point, 0, 3+len(r.Phases))
-	success := int64(0)
-	if r.Success {
-		success = 1
+	class := r.Class
+	if !r.Success && class == "" {
+		class = scenarios.ErrCanary
 	}
-	pts = append(pts,
-		Point{Metric: Success, ValueType: TypeInt64, Int64: success, Labels: map[string]string{LabelEnv: env}},
-		Point{Metric: Duration, ValueType: TypeDouble, Double: r.Duration.Seconds(), Labels: map[string]string{LabelEnv: env}},
-	)
+	if class != scenarios.ErrCanary {
+		success := int64(0)
+		if r.Success {
+			success = 1
+		}
+		pts = append(pts, Point{Metric: Success, ValueType: TypeInt64, Int64: success, Labels: map[string]string{LabelEnv: env}})
+	}
+	pts = append(pts, Point{Metric: Duration, ValueType: TypeDouble, Double: r.Duration.Seconds(), Labels: map[string]string{LabelEnv: env}})
 	for _, ph := range r.Phases {
 		pts = append(pts, Point{
 			Metric: PhaseDuration, ValueType: TypeDouble, Double: ph.Duration.Seconds(),
@@ -51,10 +57,6 @@ func Points(r scenarios.Result) []Point {
 		})
 	}
 	if !r.Success {
-		class := r.Class
-		if class == "" {
-			class = scenarios.ErrCanary
-		}
 		pts = append(pts, Point{
 			Metric: Failure, ValueType: TypeInt64, Int64: 1,
 			Labels: map[string]string{LabelEnv: env, LabelErrorClass: string(class)},

@@ -31,11 +31,12 @@ type Options struct {
 	Kind string // KindGCP, KindStdout or KindNone
 
 	// For KindGCP.
-	Project  string       // GOOGLE_CLOUD_PROJECT; empty: ask the metadata server
-	Location string       // CANARY_LOCATION; empty: the metadata server's region, else "global"
-	Endpoint string       // CANARY_MONITORING_ENDPOINT: plaintext endpoint, no credentials
-	Metadata bool         // may ask the metadata server for Project and Location
-	Log      *slog.Logger // gets the summary of a partly failed write; nil: none
+	Project  string        // GOOGLE_CLOUD_PROJECT; empty: ask the metadata server
+	Location string        // CANARY_LOCATION; empty: the metadata server's region, else "global"
+	Endpoint string        // CANARY_MONITORING_ENDPOINT: plaintext endpoint, no credentials
+	Metadata bool          // may ask the metadata server for Project and Location
+	Log      *slog.Logger  // gets the summary of a partly failed write; nil: none
+	Interval time.Duration // CANARY_SCHEDULE_INTERVAL: stamp on the run's slot; 0: on its end
 
 	// For KindStdout.
 	Stdout io.Writer
@@ -60,7 +61,7 @@ func New(ctx context.Context, o Options) (Sink, error) {
 		if w == nil {
 			return nil, errors.New("stdout sink: no writer")
 		}
-		return &Stdout{W: w}, nil
+		return &Stdout{W: w, Interval: o.Interval}, nil
 	case KindGCP:
 	default:
 		return nil, fmt.Errorf("unknown metrics sink %q (gcp, stdout or none)", o.Kind)
@@ -87,7 +88,7 @@ func New(ctx context.Context, o Options) (Sink, error) {
 			location = l
 		}
 	}
-	return NewGCP(ctx, GCPOptions{Project: project, Location: location, Endpoint: o.Endpoint, Log: o.Log})
+	return NewGCP(ctx, GCPOptions{Project: project, Location: location, Endpoint: o.Endpoint, Log: o.Log, Interval: o.Interval})
 }
 
 // Close closes s if it holds a connection.
@@ -109,8 +110,9 @@ func (None) Record(context.Context, scenarios.Result) error { return nil }
 // Stdout writes a run's points as JSON lines, one per point: what the gcp
 // sink would write, for reading locally.
 type Stdout struct {
-	W  io.Writer
-	mu sync.Mutex
+	W        io.Writer
+	Interval time.Duration // as GCP.Interval
+	mu       sync.Mutex
 }
 
 var _ Sink = (*Stdout)(nil)
@@ -135,7 +137,7 @@ type StdoutResource struct {
 
 // Record writes r's points.
 func (s *Stdout) Record(_ context.Context, r scenarios.Result) error {
-	at := Time(r).UTC()
+	at := Stamp(r, s.Interval).UTC()
 	res := StdoutResource{Type: ResourceType, Labels: map[string]string{"namespace": Namespace, "job": r.Scenario, "task_id": TaskID}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
