@@ -1,6 +1,6 @@
 locals {
   # Time-series filters, per scenario and metric, in the one form every
-  # policy and chart uses (checked by the offline Go test).
+  # chart uses (checked by the offline Go test).
   filter = {
     for key, s in local.scenarios : key => {
       for metric in keys(local.metrics) : metric => join(" AND ", [
@@ -12,7 +12,51 @@ locals {
     }
   }
 
-  window_seconds = local.settings.window_runs * local.interval_minutes * 60
+  # PromQL selector of one metric for the scenarios of one schedule.
+  promql_selector = {
+    for iv, keys in local.by_interval : iv => {
+      for metric in keys(local.metrics) : metric => "{\"${local.metric_prefix}${metric}\", monitored_resource=\"generic_task\", namespace=\"${local.name}\", env=\"${var.env}\", job=~\"${join("|", keys)}\"}"
+    }
+  }
+
+  # "Network failing": at least failed_runs of the scenario's last
+  # window_runs scheduled runs failed. Every run's points are stamped on its
+  # schedule slot (pkg/metrics/slot.go), so a range of window_runs intervals
+  # holds exactly the runs of window_runs slots, one point per slot; the
+  # failed ones are the 0s of success (count minus sum). A canary-class run
+  # writes no success point, and a missing run adds nothing: neither is a
+  # network failure ("canary broken" and "stopped reporting" page those).
+  # One branch per schedule, because the range follows the interval.
+  failing_query = join(" or ", [
+    for iv, keys in local.by_interval :
+    "(sum by (job) (count_over_time(${local.promql_selector[iv].success}[${local.settings.window_runs * tonumber(iv)}m])) - sum by (job) (sum_over_time(${local.promql_selector[iv].success}[${local.settings.window_runs * tonumber(iv)}m]))) >= ${local.settings.failed_runs}"
+  ])
+
+  # "Stopped reporting": the scenario recorded in the last day, but no run
+  # at all (duration_seconds is written by every recorded run, canary class
+  # included) in its last stopped_runs intervals.
+  stopped_query = join(" or ", [
+    for iv, keys in local.by_interval :
+    "(max by (job) (last_over_time(${local.promql_selector[iv].duration_seconds}[1440m])) unless max by (job) (last_over_time(${local.promql_selector[iv].duration_seconds}[${local.settings.stopped_runs * tonumber(iv)}m])))"
+  ])
+
+  # Log-based metric of the canary's own failures: a result line of class
+  # canary, a run whose result could not be recorded (exit 3), a job that
+  # refused its configuration (exit 2, one stderr line "job: ...").
+  broken_log_filter = join(" AND ", [
+    "resource.type=\"cloud_run_job\"",
+    "resource.labels.job_name:\"${local.name}-\"",
+    "(jsonPayload.error_class=\"canary\" OR jsonPayload.message=\"result not recorded\" OR textPayload:\"job: \")",
+  ])
+  broken_metric = "logging.googleapis.com/user/${local.name}-broken"
+
+  # Logs Explorer links to each scenario's failed runs.
+  failed_runs_query = {
+    for key, s in local.scenarios : key => "resource.type=\"cloud_run_job\" AND resource.labels.job_name=\"${s.job_name}\" AND jsonPayload.success=false"
+  }
+  failed_runs_url = {
+    for key, q in local.failed_runs_query : key => "https://console.cloud.google.com/logs/query;query=${urlencode(q)}?project=${var.project_id}"
+  }
 
   error_classes = [
     { name = "unavailable", runbook = "the API did not answer (DNS, refused connection): check the orchestrator's host, load balancer and DNS; other scenarios failing the same way confirm an outage." },
@@ -55,50 +99,25 @@ resource "google_monitoring_notification_channel" "slack" {
   depends_on = [google_project_service.required]
 }
 
-# "At least 3 of the last 5 runs failed, a missing run counts as failed",
-# as a threshold on the success metric (1 per passed run, 0 per failed run,
-# nothing for a run that never recorded): summed over a rolling window of 5
-# schedule intervals it is the number of passed runs, and the policy fires
-# when that is below window - failed + 1 (fewer than 3 passes out of 5).
-# A missing run adds nothing to the sum, so it counts as failed for free;
-# EVALUATION_MISSING_DATA_ACTIVE makes a window with no point at all fire
-# too. A filter-based threshold was chosen over MQL (deprecated for new
-# policies) and PromQL because it keeps the one filter form of the
-# dashboard, which the offline test checks against the metric catalogue.
-# Points are stamped when a run ends, so when run durations differ a lot
-# between runs the window can hold 4 or 6 points instead of 5: 5 passes
-# never drop below 3, but 2 failures next to a short window can fire one
-# run early. Long runs are what the duration charts are for.
+# At most three conditions per env ($4.50 a month): each matches every
+# scenario of the env and yields one series per scenario (label job), so
+# each scenario opens and closes its own incident.
 resource "google_monitoring_alert_policy" "failing" {
-  for_each = local.scenarios
-
   project               = var.project_id
-  display_name          = "Bacalhau canary ${each.key} failing (${var.env})"
+  display_name          = "Bacalhau canary: network failing (${var.env})"
   combiner              = "OR"
   severity              = local.settings.severity
   notification_channels = [google_monitoring_notification_channel.slack.id]
-  user_labels           = merge(local.labels, { scenario = each.value.slug })
+  user_labels           = merge(local.labels, { kind = "failing" })
 
   conditions {
-    display_name = "${each.key}: at least ${local.settings.failed_runs} of the last ${local.settings.window_runs} runs failed"
+    display_name = "at least ${local.settings.failed_runs} of the last ${local.settings.window_runs} scheduled runs failed"
 
-    condition_threshold {
-      filter                  = local.filter[each.key].success
-      comparison              = "COMPARISON_LT"
-      threshold_value         = local.settings.window_runs - local.settings.failed_runs + 0.5
-      duration                = "0s"
-      evaluation_missing_data = "EVALUATION_MISSING_DATA_ACTIVE"
-
-      aggregations {
-        alignment_period     = "${local.window_seconds}s"
-        per_series_aligner   = "ALIGN_SUM"
-        cross_series_reducer = "REDUCE_SUM"
-        group_by_fields      = ["resource.label.job", "metric.label.env"]
-      }
-
-      trigger {
-        count = 1
-      }
+    condition_prometheus_query_language {
+      query               = local.failing_query
+      duration            = "0s"
+      evaluation_interval = "30s"
+      labels              = { env = var.env }
     }
   }
 
@@ -110,20 +129,18 @@ resource "google_monitoring_alert_policy" "failing" {
   }
 
   documentation {
-    subject   = "Bacalhau canary ${each.key} failing on ${var.env}"
+    subject   = "Bacalhau canary $${metric.label.job} failing on ${var.env}"
     mime_type = "text/markdown"
     content = templatefile("${path.module}/templates/alert.md.tftpl", {
-      scenario         = each.key
-      description      = each.value.description
-      env              = var.env
-      job_name         = each.value.job_name
-      region           = var.region
-      project_id       = var.project_id
-      failed_runs      = local.settings.failed_runs
-      window_runs      = local.settings.window_runs
-      interval_minutes = local.interval_minutes
-      dashboard_url    = local.dashboard_url
-      error_classes    = local.error_classes
+      env           = var.env
+      region        = var.region
+      project_id    = var.project_id
+      failed_runs   = local.settings.failed_runs
+      window_runs   = local.settings.window_runs
+      scenarios     = local.scenarios
+      failed_urls   = local.failed_runs_url
+      dashboard_url = local.dashboard_url
+      error_classes = local.error_classes
     })
 
     links {
@@ -135,33 +152,105 @@ resource "google_monitoring_alert_policy" "failing" {
   depends_on = [google_monitoring_metric_descriptor.catalogue]
 }
 
-# The canary stopped: a scenario recorded no success point at all (pass or
-# fail) for absent_minutes.
-resource "google_monitoring_alert_policy" "absent" {
+resource "google_monitoring_alert_policy" "stopped" {
   project               = var.project_id
-  display_name          = "Bacalhau canary stopped reporting (${var.env})"
+  display_name          = "Bacalhau canary: stopped reporting (${var.env})"
   combiner              = "OR"
-  severity              = local.settings.severity
-  notification_channels = [google_monitoring_notification_channel.slack.id]
-  user_labels           = local.labels
+  severity              = local.settings.canary_severity
+  notification_channels = [coalesce(var.canary_alert_channel, google_monitoring_notification_channel.slack.id)]
+  user_labels           = merge(local.labels, { kind = "stopped" })
 
-  dynamic "conditions" {
-    for_each = local.scenarios
-    content {
-      display_name = "${conditions.key}: no run recorded for ${local.settings.absent_minutes} min"
+  conditions {
+    display_name = "no run recorded for ${local.settings.stopped_runs} intervals"
 
-      condition_absent {
-        filter   = local.filter[conditions.key].success
-        duration = "${local.settings.absent_minutes * 60}s"
+    condition_prometheus_query_language {
+      query               = local.stopped_query
+      duration            = "0s"
+      evaluation_interval = "60s"
+      labels              = { env = var.env }
+    }
+  }
 
-        aggregations {
-          alignment_period   = "${local.interval_minutes * 60}s"
-          per_series_aligner = "ALIGN_COUNT"
-        }
+  alert_strategy {
+    auto_close           = "1800s"
+    notification_prompts = ["OPENED", "CLOSED"]
+  }
 
-        trigger {
-          count = 1
-        }
+  documentation {
+    subject   = "Bacalhau canary $${metric.label.job} stopped reporting on ${var.env}"
+    mime_type = "text/markdown"
+    content = templatefile("${path.module}/templates/absent.md.tftpl", {
+      env           = var.env
+      name          = local.name
+      region        = var.region
+      stopped_runs  = local.settings.stopped_runs
+      scenarios     = local.scenarios
+      dashboard_url = local.dashboard_url
+    })
+
+    links {
+      display_name = "Canary dashboard"
+      url          = local.dashboard_url
+    }
+  }
+
+  depends_on = [google_monitoring_metric_descriptor.catalogue]
+}
+
+# The canary's own failures, counted from its log: they cannot report
+# through the metric whose write failed.
+resource "google_logging_metric" "broken" {
+  project     = var.project_id
+  name        = "${local.name}-broken"
+  description = "Bacalhau canary runs that failed for the canary's own reasons: class canary, result not recorded (exit 3), configuration refused (exit 2)."
+  filter      = local.broken_log_filter
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "Bacalhau canary broken runs"
+
+    labels {
+      key         = "job_name"
+      value_type  = "STRING"
+      description = "Cloud Run job of the run (bacalhau-canary-<scenario>)."
+    }
+  }
+
+  label_extractors = {
+    job_name = "EXTRACT(resource.labels.job_name)"
+  }
+
+  depends_on = [google_project_service.required]
+}
+
+resource "google_monitoring_alert_policy" "canary" {
+  project               = var.project_id
+  display_name          = "Bacalhau canary: canary broken (${var.env})"
+  combiner              = "OR"
+  severity              = local.settings.canary_severity
+  notification_channels = [coalesce(var.canary_alert_channel, google_monitoring_notification_channel.slack.id)]
+  user_labels           = merge(local.labels, { kind = "canary" })
+
+  conditions {
+    display_name = "a run failed for the canary's own reasons"
+
+    condition_threshold {
+      filter          = "metric.type = \"${local.broken_metric}\" AND resource.type = \"cloud_run_job\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = "600s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.job_name"]
+      }
+
+      trigger {
+        count = 1
       }
     }
   }
@@ -172,21 +261,16 @@ resource "google_monitoring_alert_policy" "absent" {
   }
 
   documentation {
-    subject   = "Bacalhau canary stopped reporting on ${var.env}"
+    subject   = "Bacalhau canary $${metric.label.job_name} broken on ${var.env} (not a network failure)"
     mime_type = "text/markdown"
-    content = templatefile("${path.module}/templates/absent.md.tftpl", {
-      env            = var.env
-      name           = local.name
-      region         = var.region
-      absent_minutes = local.settings.absent_minutes
-      dashboard_url  = local.dashboard_url
-    })
-
-    links {
-      display_name = "Canary dashboard"
-      url          = local.dashboard_url
-    }
+    content = join("\n", [
+      "A **${var.env}** canary run failed for the canary's own reasons: class `canary` (Secret Manager unreadable, SIGTERM, a canary bug), its result could not be written to Cloud Monitoring (exit 3), or it refused its configuration (exit 2). The Bacalhau network is not known to be failing.",
+      "",
+      "Logs: https://console.cloud.google.com/logs/query;query=${urlencode(local.broken_log_filter)}?project=${var.project_id}",
+      "",
+      "Check the run's log line (`error`), the job's environment and the runtime account's roles (`roles/monitoring.metricWriter`, access to the API key secret).",
+    ])
   }
 
-  depends_on = [google_monitoring_metric_descriptor.catalogue]
+  depends_on = [google_logging_metric.broken]
 }

@@ -6,37 +6,46 @@ locals {
   intro_height      = 6
   row_height        = local.header_height + local.chart_height
   scenario_order    = sort(keys(local.scenarios))
-  chart_period      = "${local.interval_minutes * 60}s"
+  # Per-scenario PromQL of the alert: failed runs and recorded runs in the
+  # scenario's window, the exact expressions of the "network failing"
+  # condition (one selector per scenario).
+  chart_selector = {
+    for key, s in local.scenarios : key => {
+      for metric in keys(local.metrics) : metric => "{\"${local.metric_prefix}${metric}\", monitored_resource=\"generic_task\", namespace=\"${local.name}\", env=\"${var.env}\", job=~\"${key}\"}"
+    }
+  }
+  chart_window = { for key, s in local.scenarios : key => "${local.settings.window_runs * s.interval_minutes}m" }
 
   # One row per scenario: a section header, then success rate, duration,
   # phase breakdown and failures by error class.
   scenario_charts = {
     for key in local.scenario_order : key => [
       {
-        title = "${key}: success rate (last ${local.settings.window_runs} runs)"
+        title = "${key}: failed of the last ${local.settings.window_runs} runs (the alert)"
         xyChart = {
-          dataSets = [{
-            plotType       = "LINE"
-            legendTemplate = key
-            timeSeriesQuery = {
-              timeSeriesFilter = {
-                filter = local.filter[key].success
-                aggregation = {
-                  alignmentPeriod    = "${local.window_seconds}s"
-                  perSeriesAligner   = "ALIGN_MEAN"
-                  crossSeriesReducer = "REDUCE_MEAN"
-                  groupByFields      = ["resource.label.job"]
-                }
+          dataSets = [
+            {
+              plotType       = "LINE"
+              legendTemplate = "failed runs"
+              timeSeriesQuery = {
+                prometheusQuery = "sum by (job) (count_over_time(${local.chart_selector[key].success}[${local.chart_window[key]}])) - sum by (job) (sum_over_time(${local.chart_selector[key].success}[${local.chart_window[key]}]))"
               }
-            }
-          }]
+            },
+            {
+              plotType       = "LINE"
+              legendTemplate = "runs recorded"
+              timeSeriesQuery = {
+                prometheusQuery = "sum by (job) (count_over_time(${local.chart_selector[key].duration_seconds}[${local.chart_window[key]}]))"
+              }
+            },
+          ]
           thresholds = [{
-            label     = "alert below"
-            value     = (local.settings.window_runs - local.settings.failed_runs + 1) / local.settings.window_runs
+            label     = "pages at"
+            value     = local.settings.failed_runs
             color     = "RED"
-            direction = "BELOW"
+            direction = "ABOVE"
           }]
-          yAxis        = { label = "passed / runs", scale = "LINEAR" }
+          yAxis        = { label = "runs", scale = "LINEAR" }
           chartOptions = { mode = "COLOR" }
         }
       },
@@ -50,7 +59,7 @@ locals {
               timeSeriesFilter = {
                 filter = local.filter[key].duration_seconds
                 aggregation = {
-                  alignmentPeriod    = local.chart_period
+                  alignmentPeriod    = "${local.scenarios[key].interval_seconds}s"
                   perSeriesAligner   = "ALIGN_MEAN"
                   crossSeriesReducer = "REDUCE_MEAN"
                   groupByFields      = ["resource.label.job"]
@@ -63,7 +72,7 @@ locals {
         }
       },
       {
-        title = "${key}: phases (${join(", ", local.scenarios[key].phases)})"
+        title = "${key}: phases, slowest run (${join(", ", local.scenarios[key].phases)})"
         xyChart = {
           dataSets = [{
             plotType       = "STACKED_AREA"
@@ -72,9 +81,9 @@ locals {
               timeSeriesFilter = {
                 filter = local.filter[key].phase_duration_seconds
                 aggregation = {
-                  alignmentPeriod    = local.chart_period
-                  perSeriesAligner   = "ALIGN_MEAN"
-                  crossSeriesReducer = "REDUCE_MEAN"
+                  alignmentPeriod    = "${local.scenarios[key].interval_seconds}s"
+                  perSeriesAligner   = "ALIGN_MAX"
+                  crossSeriesReducer = "REDUCE_MAX"
                   groupByFields      = ["metric.label.phase"]
                 }
               }
@@ -94,7 +103,7 @@ locals {
               timeSeriesFilter = {
                 filter = local.filter[key].failure
                 aggregation = {
-                  alignmentPeriod    = local.chart_period
+                  alignmentPeriod    = "${local.scenarios[key].interval_seconds}s"
                   perSeriesAligner   = "ALIGN_SUM"
                   crossSeriesReducer = "REDUCE_SUM"
                   groupByFields      = ["metric.label.error_class"]
@@ -129,8 +138,8 @@ locals {
             text = {
               format = "MARKDOWN"
               content = join("\n", [
-                "Bacalhau canary on **${var.env}** (`${local.settings.bacalhau_api_host}:${local.settings.bacalhau_api_port}`), one run per scenario every ${local.interval_minutes} min.",
-                "Alerts fire when at least ${local.settings.failed_runs} of the last ${local.settings.window_runs} runs of a scenario failed (a missing run counts as failed).",
+                "Bacalhau canary on **${var.env}** (`${local.settings.bacalhau_api_host}:${local.settings.bacalhau_api_port}`): ${join(", ", [for k in local.scenario_order : "${k} every ${local.scenarios[k].interval_minutes} min"])}.",
+                "\"Network failing\" pages when at least ${local.settings.failed_runs} of the last ${local.settings.window_runs} scheduled runs of a scenario failed (the first chart of each row, same query and threshold); a run of class canary or a missing run is not a network failure.",
                 "Scenarios: ${join(", ", local.scenario_order)}.",
               ])
             }
@@ -146,7 +155,7 @@ locals {
               widget = {
                 title = key
                 sectionHeader = {
-                  subtitle     = local.scenarios[key].description
+                  subtitle     = local.scenarios[key].doc
                   dividerBelow = true
                 }
               }

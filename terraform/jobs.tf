@@ -4,18 +4,21 @@ locals {
   job_env = {
     for key, s in local.scenarios : key => {
       for name, value in {
-        CANARY_SCENARIO         = key
-        CANARY_ENV              = var.env
-        CANARY_METRICS          = "gcp"
-        CANARY_TIMEOUT          = local.settings.canary_timeout
-        CANARY_ENGINE           = local.settings.engine
-        CANARY_NODE_SELECTORS   = local.settings.node_selectors
-        CANARY_LOCATION         = var.region
-        GOOGLE_CLOUD_PROJECT    = var.project_id
-        BACALHAU_API_HOST       = local.settings.bacalhau_api_host
-        BACALHAU_API_PORT       = tostring(local.settings.bacalhau_api_port)
-        BACALHAU_API_TLS        = tostring(local.settings.bacalhau_api_tls)
-        BACALHAU_API_KEY_SECRET = local.bacalhau_api_key_version
+        CANARY_SCENARIO  = key
+        CANARY_ENV       = var.env
+        CANARY_METRICS   = "gcp"
+        CANARY_TIMEOUT   = local.settings.canary_timeout
+        CANARY_PUBLISHER = local.settings.publisher
+        # The slot the run's points are stamped on (pkg/metrics/slot.go).
+        CANARY_SCHEDULE_INTERVAL = "${s.interval_minutes}m"
+        CANARY_ENGINE            = local.settings.engine
+        CANARY_NODE_SELECTORS    = local.settings.node_selectors
+        CANARY_LOCATION          = var.region
+        GOOGLE_CLOUD_PROJECT     = var.project_id
+        BACALHAU_API_HOST        = local.settings.bacalhau_api_host
+        BACALHAU_API_PORT        = tostring(local.settings.bacalhau_api_port)
+        BACALHAU_API_TLS         = tostring(local.settings.bacalhau_api_tls)
+        BACALHAU_API_KEY_SECRET  = local.bacalhau_api_key_version
       } : name => value if value != ""
     }
   }
@@ -63,11 +66,11 @@ resource "google_cloud_run_v2_job" "scenario" {
   }
 
   lifecycle {
-    # Overlapping runs of one scenario would write its series twice within
-    # the sampling period and blur the N-of-M alert window.
+    # A run that outlasts its slot is overtaken by the next one, whose
+    # point Monitoring takes first: the late run drops out of the window.
     precondition {
-      condition     = local.canary_timeout_seconds < local.interval_minutes * 60
-      error_message = "The canary timeout (${local.settings.canary_timeout}) must be shorter than the time between two runs (${local.interval_minutes * 60}s), so runs of a scenario never overlap."
+      condition     = local.canary_timeout_seconds < each.value.interval_seconds
+      error_message = "The canary timeout (${local.settings.canary_timeout}) must be shorter than the time between two runs of ${each.key} (${each.value.interval_seconds}s)."
     }
     precondition {
       condition     = can(regex("^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", each.value.job_name))

@@ -4,81 +4,73 @@ provider "google" {
 }
 
 locals {
-  # The scenarios of the canary, keyed by their CANARY_SCENARIO value. phases
-  # is the fixed phase list of each scenario (the `phase` label values of
-  # phase_duration_seconds), used by the dashboard.
-  scenario_catalogue = {
-    list = {
-      description = "List recent jobs (limit 10, newest first)."
-      phases      = ["list"]
-    }
-    submit = {
-      description = "Submit the canary job and wait for it to complete with exit code 0."
-      phases      = ["submit", "wait"]
-    }
-    submitAndDescribe = {
-      description = "Submit, wait, then read the job, its executions and its history, and check they agree."
-      phases      = ["submit", "wait", "describe", "executions", "history"]
-    }
-    submitAndGet = {
-      description = "Submit, wait, then download the results and compare stdout with the expected text."
-      phases      = ["submit", "wait", "results", "download"]
-    }
-    submitWithConcurrency = {
-      description = "Submit with count 3 and check 3 completed executions on 3 distinct nodes."
-      phases      = ["submit", "wait", "executions"]
-    }
-  }
+  # The scenarios of the canary, keyed by their CANARY_SCENARIO value:
+  # slug, one-line doc and the fixed phase list (the `phase` label values of
+  # phase_duration_seconds). Generated from the Go registry
+  # (go generate ./internal/catalogue); never edited here.
+  scenario_catalogue = { for s in jsondecode(file("${path.module}/scenarios.json")).scenarios : s.name => s }
 
   # Per-env settings. Each env lives in its own project (names below do not
-  # carry the env) and its own state prefix.
+  # carry the env) and its own state prefix. interval_minutes is each
+  # enabled scenario's schedule (minutes dividing an hour): the cron, the
+  # job's CANARY_SCHEDULE_INTERVAL (its points are stamped on the slot) and
+  # the N-of-M window follow it.
   envs = {
     prod = {
       bacalhau_api_host = "bootstrap.production.bacalhau.org"
       bacalhau_api_port = 1234
-      bacalhau_api_tls  = false
-      engine            = "docker"
-      node_selectors    = "owner=bacalhau"
-      schedule          = "* * * * *"
-      # Below the minute between runs, so two runs never overlap.
+      bacalhau_api_tls  = true
+      # The network's default publisher (CANARY_PUBLISHER=default): results
+      # are fetched from wherever the network publishes them.
+      publisher      = "default"
+      engine         = "docker"
+      node_selectors = "owner=bacalhau"
+      # list and submit every minute; the heavier three every 5 minutes
+      # (2,304 canary jobs a day).
+      interval_minutes = { list = 1, submit = 1, submitAndDescribe = 5, submitAndGet = 5, submitWithConcurrency = 5 }
+      # Below the shortest interval, so two runs of a scenario rarely overlap.
       canary_timeout = "45s"
-      scenarios      = ["list", "submit", "submitAndDescribe", "submitAndGet", "submitWithConcurrency"]
-      # Alert when at least failed_runs of the last window_runs runs failed.
-      failed_runs    = 3
-      window_runs    = 5
-      absent_minutes = 15
-      severity       = "CRITICAL"
-      build_trigger  = true
+      # Page when at least failed_runs of the last window_runs scheduled runs
+      # failed; "stopped" when no run recorded for stopped_runs intervals.
+      failed_runs     = 3
+      window_runs     = 5
+      stopped_runs    = 5
+      severity        = "CRITICAL"
+      canary_severity = "WARNING"
+      build_trigger   = true
     }
     staging = {
       bacalhau_api_host = "bootstrap.staging.bacalhau.org"
       bacalhau_api_port = 1234
-      bacalhau_api_tls  = false
+      bacalhau_api_tls  = true
+      publisher         = "default"
       engine            = "docker"
       node_selectors    = "owner=bacalhau"
-      schedule          = "*/5 * * * *"
+      interval_minutes  = { list = 5, submit = 5, submitAndDescribe = 5, submitAndGet = 5, submitWithConcurrency = 5 }
       canary_timeout    = "90s"
-      scenarios         = ["list", "submit", "submitAndDescribe", "submitAndGet", "submitWithConcurrency"]
       failed_runs       = 3
       window_runs       = 5
-      absent_minutes    = 60
+      stopped_runs      = 3
       severity          = "WARNING"
+      canary_severity   = "WARNING"
       build_trigger     = false
     }
     dev = {
       bacalhau_api_host = "bootstrap.development.bacalhau.org"
       bacalhau_api_port = 1234
       bacalhau_api_tls  = false
-      engine            = "docker"
-      node_selectors    = ""
-      schedule          = "*/5 * * * *"
-      canary_timeout    = "90s"
-      scenarios         = ["list", "submit"]
-      failed_runs       = 3
-      window_runs       = 5
-      absent_minutes    = 60
-      severity          = "WARNING"
-      build_trigger     = false
+      # dev keeps the canary's own local publisher (the job's default).
+      publisher        = "local"
+      engine           = "docker"
+      node_selectors   = ""
+      interval_minutes = { list = 5, submit = 5 }
+      canary_timeout   = "90s"
+      failed_runs      = 3
+      window_runs      = 5
+      stopped_runs     = 3
+      severity         = "WARNING"
+      canary_severity  = "WARNING"
+      build_trigger    = false
     }
   }
 
@@ -86,24 +78,33 @@ locals {
     bacalhau_api_host = coalesce(var.bacalhau_api_host, local.envs[var.env].bacalhau_api_host)
     bacalhau_api_port = coalesce(var.bacalhau_api_port, local.envs[var.env].bacalhau_api_port)
     bacalhau_api_tls  = var.bacalhau_api_tls != null ? var.bacalhau_api_tls : local.envs[var.env].bacalhau_api_tls
-    schedule          = coalesce(var.schedule, local.envs[var.env].schedule)
     canary_timeout    = coalesce(var.canary_timeout, local.envs[var.env].canary_timeout)
+    # var.interval_minutes overrides single scenarios' schedules; a scenario
+    # missing from the env is enabled by naming it there.
+    interval_minutes = merge(local.envs[var.env].interval_minutes, var.interval_minutes)
   })
-
-  # Minutes between two runs, read back from the every-N-minutes schedule.
-  interval_minutes = local.settings.schedule == "* * * * *" ? 1 : tonumber(regex("^\\*/([0-9]+) ", local.settings.schedule)[0])
 
   name = "bacalhau-canary"
 
-  # Enabled scenarios with their derived names: Cloud Run job and scheduler
-  # names must be lowercase with hyphens (submitAndDescribe ->
+  # Enabled scenarios with their schedule and derived names: Cloud Run job
+  # and scheduler names must be lowercase with hyphens (submitAndDescribe ->
   # bacalhau-canary-submit-and-describe).
   scenarios = {
-    for key, s in local.scenario_catalogue : key => merge(s, {
-      slug     = lower(replace(key, "/([A-Z])/", "-$1"))
-      job_name = "${local.name}-${lower(replace(key, "/([A-Z])/", "-$1"))}"
-    }) if contains(local.settings.scenarios, key)
+    for key, minutes in local.settings.interval_minutes : key => merge(local.scenario_catalogue[key], {
+      job_name         = "${local.name}-${local.scenario_catalogue[key].slug}"
+      interval_minutes = minutes
+      interval_seconds = minutes * 60
+      schedule         = minutes == 1 ? "* * * * *" : (minutes == 60 ? "0 * * * *" : "*/${minutes} * * * *")
+      window_seconds   = local.settings.window_runs * minutes * 60
+    })
   }
+
+  # Scenarios grouped by schedule: one PromQL branch per distinct interval.
+  intervals = sort(distinct([for s in local.scenarios : format("%02d", s.interval_minutes)]))
+  by_interval = {
+    for iv in local.intervals : tonumber(iv) => sort([for k, s in local.scenarios : k if s.interval_minutes == tonumber(iv)])
+  }
+  shortest_interval_seconds = min([for s in local.scenarios : s.interval_seconds]...)
 
   canary_timeout_seconds = tonumber(trimsuffix(local.settings.canary_timeout, "s"))
   # The task gets a minute more than the scenario, so the canary can stop the

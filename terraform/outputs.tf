@@ -18,9 +18,9 @@ output "scheduler_job_ids" {
   value       = { for key, job in google_cloud_scheduler_job.scenario : key => job.id }
 }
 
-output "schedule" {
-  description = "Cron schedule of every scenario."
-  value       = local.settings.schedule
+output "schedules" {
+  description = "Cron schedule of each enabled scenario."
+  value       = { for key, s in local.scenarios : key => s.schedule }
 }
 
 output "runtime_service_account" {
@@ -54,11 +54,12 @@ output "dashboard_url" {
 }
 
 output "alert_policy_ids" {
-  description = "Alert policy IDs: one per scenario (failing) plus the absence policy under the key \"absent\"."
-  value = merge(
-    { for key, p in google_monitoring_alert_policy.failing : key => p.id },
-    { absent = google_monitoring_alert_policy.absent.id },
-  )
+  description = "Alert policy IDs: failing, stopped and canary."
+  value = {
+    failing = google_monitoring_alert_policy.failing.id
+    stopped = google_monitoring_alert_policy.stopped.id
+    canary  = google_monitoring_alert_policy.canary.id
+  }
 }
 
 output "notification_channel_id" {

@@ -13,13 +13,13 @@ resource "google_cloud_scheduler_job" "scenario" {
   region      = var.region
   name        = each.value.job_name
   description = "Runs the ${each.key} canary scenario (${var.env})."
-  schedule    = local.settings.schedule
+  schedule    = each.value.schedule
   time_zone   = "Etc/UTC"
   # Starting an execution returns at once; the run itself is not awaited.
   attempt_deadline = "60s"
 
-  # A missed start is recorded as a missing point, which the alert counts as
-  # a failure; retrying would only blur the schedule.
+  # A missed start is a missing point ("stopped reporting" counts those);
+  # a retry would start in a later slot and only blur the schedule.
   retry_config {
     retry_count = 0
   }
@@ -35,11 +35,12 @@ resource "google_cloud_scheduler_job" "scenario" {
   }
 
   lifecycle {
-    # The per-env default schedules are held to the same every-N-minutes
-    # form as the schedule variable: the alert window is derived from it.
+    # The per-env defaults are held to the same rule as interval_minutes:
+    # the job derives its slot from the interval, so the cron's slots must
+    # be evenly spaced multiples of it.
     precondition {
-      condition     = can(regex("^(\\*|\\*/([1-9]|[1-5][0-9])) \\* \\* \\* \\*$", local.settings.schedule))
-      error_message = "The schedule must be `* * * * *` or `*/N * * * *` with N from 1 to 59."
+      condition     = contains([1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60], each.value.interval_minutes)
+      error_message = "The interval of ${each.key} (${each.value.interval_minutes} min) must divide an hour."
     }
     precondition {
       condition     = endswith(local.run_uri[each.key], "/jobs/${google_cloud_run_v2_job.scenario[each.key].name}:run")

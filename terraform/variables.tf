@@ -91,19 +91,35 @@ variable "bacalhau_api_key_secret_id" {
   }
 }
 
-variable "schedule" {
-  description = "Cron schedule of every scenario, overriding the env's default (prod every minute, staging and dev every 5 minutes). Only the every-N-minutes forms `* * * * *` and `*/N * * * *` are accepted, because the alert window is 5 runs = 5 x N minutes."
+variable "interval_minutes" {
+  description = "Per-scenario schedule overrides, in minutes between runs (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60: the slots of a cron `*/N` must be evenly spaced), merged over the env's defaults (prod: list and submit 1, the other three 5; staging 5; dev list and submit 5). Naming a scenario the env does not run enables it. The N-of-M window is window_runs x the scenario's interval."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.interval_minutes : contains([1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60], v)])
+    error_message = "Each interval_minutes value must be a number of minutes dividing an hour: 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(var.interval_minutes) : contains([for s in jsondecode(file("${path.module}/scenarios.json")).scenarios : s.name], k)])
+    error_message = "Each interval_minutes key must be a scenario of scenarios.json (list, submit, submitAndDescribe, submitAndGet, submitWithConcurrency)."
+  }
+}
+
+variable "canary_alert_channel" {
+  description = "Optional ID of a notification channel (projects/P/notificationChannels/N) that receives the \"canary broken\" policy instead of the Slack channel, so canary-side problems reach whoever owns the canary rather than the network's on-call."
   type        = string
   default     = null
 
   validation {
-    condition     = var.schedule == null || can(regex("^(\\*|\\*/([1-9]|[1-5][0-9])) \\* \\* \\* \\*$", var.schedule))
-    error_message = "The schedule must be `* * * * *` or `*/N * * * *` with N from 1 to 59."
+    condition     = var.canary_alert_channel == null || can(regex("^projects/[^/]+/notificationChannels/[0-9]+$", var.canary_alert_channel))
+    error_message = "The canary_alert_channel must be a notification channel ID: projects/PROJECT/notificationChannels/NUMBER."
   }
 }
 
 variable "canary_timeout" {
-  description = "Overrides the env's whole-scenario deadline (CANARY_TIMEOUT), whole seconds with an 's' suffix, e.g. 90s. It must be shorter than the time between two runs, so runs of a scenario never overlap. The Cloud Run task timeout is 60s longer."
+  description = "Overrides the env's whole-scenario deadline (CANARY_TIMEOUT), whole seconds with an 's' suffix, e.g. 90s. It must be shorter than the shortest interval between two runs. The Cloud Run task timeout is 60s longer."
   type        = string
   default     = null
 

@@ -15,13 +15,23 @@ run "staging_every_five_minutes" {
   command = plan
 
   assert {
-    condition     = alltrue([for s in google_cloud_scheduler_job.scenario : s.schedule == "*/5 * * * *"])
-    error_message = "staging runs every 5 minutes."
+    condition     = length(google_cloud_scheduler_job.scenario) == 5 && alltrue([for s in google_cloud_scheduler_job.scenario : s.schedule == "*/5 * * * *"])
+    error_message = "staging runs every scenario every 5 minutes."
   }
 
   assert {
-    condition     = alltrue([for p in google_monitoring_alert_policy.failing : p.conditions[0].condition_threshold[0].aggregations[0].alignment_period == "1500s"])
-    error_message = "The alert window must be 5 runs of 5 minutes."
+    condition     = google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query == "(sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|submit|submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m])) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|submit|submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m]))) >= 3"
+    error_message = "The alert window is 5 runs of 5 minutes, one branch, grouped by job."
+  }
+
+  assert {
+    condition     = length(google_monitoring_alert_policy.failing.conditions) + length(google_monitoring_alert_policy.stopped.conditions) + length(google_monitoring_alert_policy.canary.conditions) == 3
+    error_message = "staging has three alert conditions in all."
+  }
+
+  assert {
+    condition     = google_monitoring_alert_policy.failing.severity == "WARNING"
+    error_message = "staging does not page as CRITICAL."
   }
 
   assert {
@@ -30,13 +40,19 @@ run "staging_every_five_minutes" {
   }
 
   assert {
-    condition     = alltrue([for c in google_monitoring_alert_policy.absent.conditions : c.condition_absent[0].duration == "3600s" && strcontains(c.condition_absent[0].filter, "metric.label.env = \"staging\"")])
-    error_message = "staging's absence policy waits an hour and watches staging only."
+    condition     = strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "env=\"staging\"") && strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "[15m]")
+    error_message = "staging's stopped policy waits 3 intervals of 5 minutes and watches staging only."
   }
 
   assert {
-    condition     = alltrue([for k, j in google_cloud_run_v2_job.scenario : contains([for e in j.template[0].template[0].containers[0].env : "${e.name}=${e.value}"], "CANARY_ENV=staging")])
-    error_message = "staging jobs label their metrics env=staging."
+    condition = alltrue([for k, j in google_cloud_run_v2_job.scenario : (
+      { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["CANARY_ENV"] == "staging" &&
+      { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["CANARY_PUBLISHER"] == "default" &&
+      { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["BACALHAU_API_TLS"] == "true" &&
+      { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["CANARY_SCHEDULE_INTERVAL"] == "5m" &&
+      !contains([for e in j.template[0].template[0].containers[0].env : e.name], "CANARY_ALLOW_PLAINTEXT_CREDENTIALS")
+    )])
+    error_message = "staging jobs: env=staging, the network's default publisher, TLS, 5-minute slots, no plaintext opt-in."
   }
 }
 
@@ -48,8 +64,13 @@ run "dev_runs_fewer_scenarios" {
   }
 
   assert {
-    condition     = toset(keys(google_cloud_run_v2_job.scenario)) == toset(["list", "submit"]) && toset(keys(google_monitoring_alert_policy.failing)) == toset(["list", "submit"])
-    error_message = "dev enables list and submit only."
+    condition     = toset(keys(google_cloud_run_v2_job.scenario)) == toset(["list", "submit"]) && alltrue([for s in google_cloud_scheduler_job.scenario : s.schedule == "*/5 * * * *"])
+    error_message = "dev enables list and submit only, every 5 minutes."
+  }
+
+  assert {
+    condition     = strcontains(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "job=~\"list|submit\"}[25m]") && length(google_monitoring_alert_policy.failing.conditions) + length(google_monitoring_alert_policy.stopped.conditions) + length(google_monitoring_alert_policy.canary.conditions) == 3
+    error_message = "dev's failing condition covers its two scenarios; three conditions in all."
   }
 
   assert {
@@ -58,20 +79,47 @@ run "dev_runs_fewer_scenarios" {
   }
 }
 
-run "overrides" {
+run "override_shorter_than_timeout_rejected" {
   command = plan
 
   variables {
-    schedule          = "*/2 * * * *"
+    interval_minutes  = { submit = 1 }
     canary_timeout    = "100s"
     bacalhau_api_host = "127.0.0.1"
     bacalhau_api_port = 1235
-    bacalhau_api_tls  = true
+    bacalhau_api_tls  = false
+  }
+
+  expect_failures = [google_cloud_run_v2_job.scenario["submit"]]
+}
+
+run "per_scenario_override" {
+  command = plan
+
+  variables {
+    interval_minutes  = { submit = 10, submitAndGet = 15 }
+    canary_timeout    = "100s"
+    bacalhau_api_host = "127.0.0.1"
+    bacalhau_api_port = 1235
+    bacalhau_api_tls  = false
   }
 
   assert {
-    condition     = alltrue([for p in google_monitoring_alert_policy.failing : p.conditions[0].condition_threshold[0].aggregations[0].alignment_period == "600s"])
-    error_message = "The alert window follows the schedule."
+    condition     = google_cloud_scheduler_job.scenario["submit"].schedule == "*/10 * * * *" && google_cloud_scheduler_job.scenario["submitAndGet"].schedule == "*/15 * * * *" && google_cloud_scheduler_job.scenario["list"].schedule == "*/5 * * * *"
+    error_message = "interval_minutes overrides single scenarios' schedules."
+  }
+
+  assert {
+    condition = alltrue([
+      for branch in ["job=~\"list|submitAndDescribe|submitWithConcurrency\"}[25m]", "job=~\"submit\"}[50m]", "job=~\"submitAndGet\"}[75m]"] :
+      strcontains(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, branch)
+    ])
+    error_message = "The N-of-M window follows each scenario's schedule."
+  }
+
+  assert {
+    condition     = { for k, j in google_cloud_run_v2_job.scenario : k => { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["CANARY_SCHEDULE_INTERVAL"] }["submitAndGet"] == "15m"
+    error_message = "The job stamps its points on the interval its scheduler fires at."
   }
 
   assert {
@@ -81,7 +129,7 @@ run "overrides" {
 
   assert {
     condition = alltrue([for j in google_cloud_run_v2_job.scenario : (
-      { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["BACALHAU_API_TLS"] == "true" &&
+      { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["BACALHAU_API_TLS"] == "false" &&
       { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["BACALHAU_API_PORT"] == "1235"
     )])
     error_message = "Endpoint overrides must reach the jobs."
@@ -98,34 +146,34 @@ run "unknown_env_rejected" {
   expect_failures = [var.env]
 }
 
-run "malformed_schedule_rejected" {
+run "interval_not_dividing_an_hour_rejected" {
   command = plan
 
   variables {
-    schedule = "every minute"
+    interval_minutes = { list = 7 }
   }
 
-  expect_failures = [var.schedule]
-}
-
-run "irregular_schedule_rejected" {
-  command = plan
-
-  variables {
-    schedule = "0 9 * * 1-5"
-  }
-
-  expect_failures = [var.schedule]
+  expect_failures = [var.interval_minutes]
 }
 
 run "zero_interval_rejected" {
   command = plan
 
   variables {
-    schedule = "*/0 * * * *"
+    interval_minutes = { list = 0 }
   }
 
-  expect_failures = [var.schedule]
+  expect_failures = [var.interval_minutes]
+}
+
+run "unknown_scenario_rejected" {
+  command = plan
+
+  variables {
+    interval_minutes = { submitAndPray = 5 }
+  }
+
+  expect_failures = [var.interval_minutes]
 }
 
 run "image_outside_artifact_registry_rejected" {

@@ -27,20 +27,12 @@ run "one_job_schedule_and_policy_per_scenario" {
     error_message = "Every job must have exactly one scheduler job."
   }
 
-  assert {
-    condition     = toset(keys(google_monitoring_alert_policy.failing)) == toset(keys(google_cloud_run_v2_job.scenario))
-    error_message = "Every job must have exactly one failure alert policy."
-  }
 
   assert {
     condition     = toset(keys(google_cloud_run_v2_job_iam_member.scheduler_invoker)) == toset(keys(google_cloud_run_v2_job.scenario))
     error_message = "The scheduler account must be an invoker of every job."
   }
 
-  assert {
-    condition     = length(google_monitoring_alert_policy.absent.conditions) == length(google_cloud_run_v2_job.scenario)
-    error_message = "The absence policy must watch every scenario."
-  }
 }
 
 run "job_names_and_environment" {
@@ -68,18 +60,20 @@ run "job_names_and_environment" {
     condition = alltrue([
       for k, j in google_cloud_run_v2_job.scenario : (
         { for e in j.template[0].template[0].containers[0].env : e.name => e.value } == {
-          CANARY_SCENARIO         = k
-          CANARY_ENV              = "prod"
-          CANARY_METRICS          = "gcp"
-          CANARY_TIMEOUT          = "45s"
-          CANARY_ENGINE           = "docker"
-          CANARY_NODE_SELECTORS   = "owner=bacalhau"
-          CANARY_LOCATION         = "europe-west1"
-          GOOGLE_CLOUD_PROJECT    = "canary-test-project"
-          BACALHAU_API_HOST       = "bootstrap.production.bacalhau.org"
-          BACALHAU_API_PORT       = "1234"
-          BACALHAU_API_TLS        = "false"
-          BACALHAU_API_KEY_SECRET = "projects/canary-test-project/secrets/bacalhau-api-key/versions/latest"
+          CANARY_SCENARIO          = k
+          CANARY_ENV               = "prod"
+          CANARY_METRICS           = "gcp"
+          CANARY_TIMEOUT           = "45s"
+          CANARY_PUBLISHER         = "default"
+          CANARY_SCHEDULE_INTERVAL = contains(["list", "submit"], k) ? "1m" : "5m"
+          CANARY_ENGINE            = "docker"
+          CANARY_NODE_SELECTORS    = "owner=bacalhau"
+          CANARY_LOCATION          = "europe-west1"
+          GOOGLE_CLOUD_PROJECT     = "canary-test-project"
+          BACALHAU_API_HOST        = "bootstrap.production.bacalhau.org"
+          BACALHAU_API_PORT        = "1234"
+          BACALHAU_API_TLS         = "true"
+          BACALHAU_API_KEY_SECRET  = "projects/canary-test-project/secrets/bacalhau-api-key/versions/latest"
         }
       )
     ])
@@ -114,8 +108,20 @@ run "schedules_target_their_own_job" {
   }
 
   assert {
-    condition     = alltrue([for s in google_cloud_scheduler_job.scenario : s.schedule == "* * * * *" && s.region == "europe-west1"])
-    error_message = "prod runs every scenario every minute."
+    condition = { for k, s in google_cloud_scheduler_job.scenario : k => s.schedule } == {
+      list                  = "* * * * *"
+      submit                = "* * * * *"
+      submitAndDescribe     = "*/5 * * * *"
+      submitAndGet          = "*/5 * * * *"
+      submitWithConcurrency = "*/5 * * * *"
+    } && alltrue([for s in google_cloud_scheduler_job.scenario : s.region == "europe-west1"])
+    error_message = "prod runs list and submit every minute, the three heavier scenarios every 5 minutes."
+  }
+
+  assert {
+    # Submitting jobs a day: submit 1,440 + 3 x 288.
+    condition     = sum([for k, s in google_cloud_scheduler_job.scenario : k == "list" ? 0 : (s.schedule == "* * * * *" ? 1440 : 288)]) <= 2400
+    error_message = "prod must put at most 2,400 canary jobs a day on the network."
   }
 
   assert {
@@ -181,54 +187,85 @@ run "alert_policy_semantics" {
   command = plan
 
   assert {
-    condition = alltrue([
-      for k, p in google_monitoring_alert_policy.failing : (
-        p.conditions[0].condition_threshold[0].filter == "metric.type = \"custom.googleapis.com/bacalhau_canary/success\" AND resource.type = \"generic_task\" AND resource.label.job = \"${k}\" AND metric.label.env = \"prod\""
-      )
+    condition = (
+      length(google_monitoring_alert_policy.failing.conditions) +
+      length(google_monitoring_alert_policy.stopped.conditions) +
+      length(google_monitoring_alert_policy.canary.conditions)
+    ) == 3
+    error_message = "prod has three alert conditions in all ($4.50 a month)."
+  }
+
+  assert {
+    condition = google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query == join(" or ", [
+      "(sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"list|submit\"}[5m])) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"list|submit\"}[5m]))) >= 3",
+      "(sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m])) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m]))) >= 3",
     ])
-    error_message = "Each failure policy must watch its own scenario's success metric in prod."
+    error_message = "Network failing: failed runs (0s of success) among each scenario's last 5 slots, grouped by job, over 5 minutes for the 1-minute scenarios and 25 for the 5-minute ones."
+  }
+
+  assert {
+    condition     = strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "job=~\"list|submit\"}[5m]") && strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m]") && strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "max by (job)")
+    error_message = "Stopped reporting: per scenario (by job), after 5 of its own intervals without a recorded run."
+  }
+
+  assert {
+    condition     = google_monitoring_alert_policy.failing.severity == "CRITICAL" && google_monitoring_alert_policy.canary.severity == "WARNING" && google_monitoring_alert_policy.stopped.severity == "WARNING"
+    error_message = "Network failures page as CRITICAL; the canary's own problems are routed apart as WARNING."
+  }
+
+  assert {
+    condition     = google_logging_metric.broken.name == "bacalhau-canary-broken" && strcontains(google_logging_metric.broken.filter, "jsonPayload.error_class=\"canary\"") && strcontains(google_logging_metric.broken.filter, "jsonPayload.message=\"result not recorded\"")
+    error_message = "Canary broken counts class canary and unrecorded results from the result log line."
+  }
+
+  assert {
+    condition     = google_monitoring_alert_policy.canary.conditions[0].condition_threshold[0].filter == "metric.type = \"logging.googleapis.com/user/bacalhau-canary-broken\" AND resource.type = \"cloud_run_job\"" && google_monitoring_alert_policy.canary.conditions[0].condition_threshold[0].aggregations[0].group_by_fields == tolist(["metric.label.job_name"])
+    error_message = "Canary broken watches the log-based metric, one incident per job."
+  }
+
+  assert {
+    condition     = alltrue([for p in [google_monitoring_alert_policy.failing, google_monitoring_alert_policy.stopped, google_monitoring_alert_policy.canary] : contains(p.alert_strategy[0].notification_prompts, "CLOSED")])
+    error_message = "Policies must notify when the incident closes."
   }
 
   assert {
     condition = alltrue([
-      for p in google_monitoring_alert_policy.failing : (
-        p.conditions[0].condition_threshold[0].aggregations[0].alignment_period == "300s" &&
-        p.conditions[0].condition_threshold[0].aggregations[0].per_series_aligner == "ALIGN_SUM" &&
-        p.conditions[0].condition_threshold[0].comparison == "COMPARISON_LT" &&
-        p.conditions[0].condition_threshold[0].threshold_value == 2.5 &&
-        p.conditions[0].condition_threshold[0].evaluation_missing_data == "EVALUATION_MISSING_DATA_ACTIVE"
-      )
+      for class in ["unavailable", "timeout", "auth", "bad_request", "server", "protocol", "publisher", "job_failed", "output_mismatch", "concurrency", "canary"] :
+      strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "- `${class}`: ")
     ])
-    error_message = "Failure policies must fire on fewer than 3 passes in the last 5 one-minute runs, missing data counting as failing."
+    error_message = "The failing policy's documentation must have a runbook line per error class."
   }
 
   assert {
-    condition     = alltrue([for p in google_monitoring_alert_policy.failing : contains(p.alert_strategy[0].notification_prompts, "CLOSED")])
-    error_message = "Failure policies must notify when the incident closes."
-  }
-
-  assert {
-    condition = alltrue([
-      for p in google_monitoring_alert_policy.failing : alltrue([
-        for class in ["unavailable", "timeout", "auth", "bad_request", "server", "protocol", "job_failed", "output_mismatch", "concurrency", "canary"] :
-        strcontains(p.documentation[0].content, "- `${class}`: ")
-      ])
-    ])
-    error_message = "Each policy's documentation must have a runbook line per error class."
+    condition     = strcontains(google_monitoring_alert_policy.failing.documentation[0].subject, "$${metric.label.job}") && strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "bacalhau job describe") && strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "https://console.cloud.google.com/logs/query;query=")
+    error_message = "Failing pages name the scenario and link its failed runs' logs."
   }
 
   assert {
     condition = alltrue([
-      for p in concat(values(google_monitoring_alert_policy.failing), [google_monitoring_alert_policy.absent]) :
+      for p in [google_monitoring_alert_policy.failing, google_monitoring_alert_policy.stopped] :
       strcontains(p.documentation[0].content, "https://console.cloud.google.com/monitoring/dashboards/builder/bacalhau-canary-prod?project=canary-test-project") &&
       p.documentation[0].links[0].url == "https://console.cloud.google.com/monitoring/dashboards/builder/bacalhau-canary-prod?project=canary-test-project"
     ])
-    error_message = "Every policy's documentation must link the dashboard."
+    error_message = "The failing and stopped policies' documentation must link the dashboard."
   }
 
   assert {
     condition     = jsondecode(google_monitoring_dashboard.canary.dashboard_json).name == "projects/canary-test-project/dashboards/bacalhau-canary-prod"
     error_message = "The dashboard ID the documentation links to must be the dashboard's."
+  }
+}
+
+run "canary_channel_routed_apart" {
+  command = plan
+
+  variables {
+    canary_alert_channel = "projects/canary-test-project/notificationChannels/42"
+  }
+
+  assert {
+    condition     = google_monitoring_alert_policy.canary.notification_channels == tolist(["projects/canary-test-project/notificationChannels/42"]) && google_monitoring_alert_policy.stopped.notification_channels == tolist(["projects/canary-test-project/notificationChannels/42"])
+    error_message = "canary_alert_channel receives the canary's own problems."
   }
 }
 
@@ -275,12 +312,12 @@ run "build_trigger" {
   }
 }
 
-run "prod_runs_never_overlap" {
+run "prod_runs_within_their_slot" {
   command = plan
 
   assert {
     condition     = alltrue([for j in google_cloud_run_v2_job.scenario : { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["CANARY_TIMEOUT"] == "45s"])
-    error_message = "prod runs every minute, so its deadline stays below a minute."
+    error_message = "prod runs list and submit every minute, so its deadline stays below a minute."
   }
 }
 

@@ -17,8 +17,9 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// The scenario names of the canary's contract (CANARY_SCENARIO values).
-var scenarios = []string{"list", "submit", "submitAndDescribe", "submitAndGet", "submitWithConcurrency"}
+// scenarios are the scenario names of the canary's contract
+// (CANARY_SCENARIO values), read from terraform/scenarios.json.
+var scenarios []string
 
 type catalogue struct {
 	Prefix  string `json:"prefix"`
@@ -69,6 +70,16 @@ func load(t *testing.T) *fixture {
 		t.Skip("TF_PLAN_JSON is not set: run scripts/tf-check.sh, which plans terraform/ offline and sets it")
 	}
 	f := &fixture{metrics: map[string]map[string]bool{}}
+	var sc struct {
+		Scenarios []struct {
+			Name string `json:"name"`
+		} `json:"scenarios"`
+	}
+	readJSON(t, filepath.Join("..", "..", "..", "terraform", "scenarios.json"), &sc)
+	scenarios = nil
+	for _, s := range sc.Scenarios {
+		scenarios = append(scenarios, s.Name)
+	}
 	catPath := filepath.Join("..", "..", "..", "terraform", "metrics.json")
 	readJSON(t, catPath, &f.cat)
 	for _, m := range f.cat.Metrics {
@@ -179,6 +190,16 @@ func TestDashboardDecodesAndUsesCatalogueMetrics(t *testing.T) {
 		if tile.GetXPos()+tile.GetWidth() > layout.GetColumns() {
 			t.Errorf("%s: overflows the %d columns", where, layout.GetColumns())
 		}
+		for _, q := range promQueries(tile) {
+			for _, sel := range f.checkPromQL(t, where, q) {
+				for _, job := range sel.jobs {
+					if seen[job] == nil {
+						seen[job] = map[string]bool{}
+					}
+					seen[job][sel.metric] = true
+				}
+			}
+		}
 		for _, tsf := range timeSeriesFilters(tile) {
 			mt, job := f.checkFilter(t, where, tsf.GetFilter())
 			if mt == "" {
@@ -206,6 +227,86 @@ func TestDashboardDecodesAndUsesCatalogueMetrics(t *testing.T) {
 			}
 		}
 	}
+}
+
+// promQueries returns every PromQL query of the tile's charts.
+func promQueries(tile *dashboardpb.MosaicLayout_Tile) []string {
+	var out []string
+	for _, ds := range tile.GetWidget().GetXyChart().GetDataSets() {
+		if q := ds.GetTimeSeriesQuery().GetPrometheusQuery(); q != "" {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// selectorRE is the one PromQL selector form the configuration uses, with
+// its range.
+var selectorRE = regexp.MustCompile(`\{"([^"]+)", monitored_resource="generic_task", namespace="bacalhau-canary", env="([^"]+)", job=~"([^"]+)"\}\[([0-9]+)m\]`)
+
+type selector struct {
+	metric  string
+	jobs    []string
+	minutes int
+}
+
+// checkPromQL checks every selector of q names a catalogue metric, the
+// plan's env and scenarios, and returns them; a query without one fails.
+func (f *fixture) checkPromQL(t *testing.T, where, q string) []selector {
+	t.Helper()
+	ms := selectorRE.FindAllStringSubmatch(q, -1)
+	if len(ms) == 0 || strings.Count(q, "{") != len(ms) {
+		t.Errorf("%s: query %q has a selector not of the one form", where, q)
+	}
+	var out []selector
+	for _, m := range ms {
+		if _, ok := f.metrics[m[1]]; !ok {
+			t.Errorf("%s: query names metric %q, which is not in metrics.json", where, m[1])
+		}
+		if m[2] != f.env {
+			t.Errorf("%s: query names env %q, plan is for %q", where, m[2], f.env)
+		}
+		jobs := strings.Split(m[3], "|")
+		for _, j := range jobs {
+			if !slices.Contains(scenarios, j) {
+				t.Errorf("%s: query names job %q, which is not a scenario", where, j)
+			}
+		}
+		var n int
+		fmt.Sscan(m[4], &n)
+		out = append(out, selector{metric: m[1], jobs: jobs, minutes: n})
+	}
+	return out
+}
+
+// intervals are the deployed scenarios' CANARY_SCHEDULE_INTERVAL, in minutes.
+func (f *fixture) intervals(t *testing.T) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, r := range f.ofType("google_cloud_run_v2_job") {
+		var v struct {
+			Template []struct {
+				Template []struct {
+					Containers []struct {
+						Env []struct{ Name, Value string } `json:"env"`
+					} `json:"containers"`
+				} `json:"template"`
+			} `json:"template"`
+		}
+		if err := json.Unmarshal(r.Values, &v); err != nil {
+			t.Fatalf("%s: %v", r.Address, err)
+		}
+		for _, e := range v.Template[0].Template[0].Containers[0].Env {
+			if e.Name == "CANARY_SCHEDULE_INTERVAL" {
+				var n int
+				if _, err := fmt.Sscanf(e.Value, "%dm", &n); err != nil {
+					t.Errorf("%s: CANARY_SCHEDULE_INTERVAL %q", r.Address, e.Value)
+				}
+				out[r.Index.(string)] = n
+			}
+		}
+	}
+	return out
 }
 
 // timeSeriesFilters returns every TimeSeriesFilter anywhere below m.
@@ -291,15 +392,36 @@ type policy struct {
 			Aggregations []aggregation `json:"aggregations"`
 		} `json:"condition_absent"`
 		ConditionMQL []json.RawMessage `json:"condition_monitoring_query_language"`
-		ConditionPQL []json.RawMessage `json:"condition_prometheus_query_language"`
+		ConditionPQL []struct {
+			Query string `json:"query"`
+		} `json:"condition_prometheus_query_language"`
 	} `json:"conditions"`
 }
 
+// logMetricFilterRE is the canary-broken condition's filter on the
+// log-based metric.
+var logMetricFilterRE = regexp.MustCompile(`^metric\.type = "logging\.googleapis\.com/user/([^"]+)" AND resource\.type = "cloud_run_job"$`)
+
+// TestAlertPoliciesUseCatalogueMetrics: at most three conditions; the
+// failing and stopped queries cover every deployed scenario exactly once,
+// over window_runs (5) resp. stopped_runs of its own intervals, grouped by
+// job; the canary condition watches the plan's log-based metric.
 func TestAlertPoliciesUseCatalogueMetrics(t *testing.T) {
 	f := load(t)
 	jobs := f.jobs(t)
-	failing := map[string]bool{}
-	absent := map[string]bool{}
+	iv := f.intervals(t)
+	logMetrics := map[string]bool{}
+	for _, r := range f.ofType("google_logging_metric") {
+		var v struct {
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(r.Values, &v); err != nil {
+			t.Fatal(err)
+		}
+		logMetrics[v.Name] = true
+	}
+	conditions := 0
+	covered := map[string]map[string]int{} // policy -> job -> selectors
 	for _, r := range f.ofType("google_monitoring_alert_policy") {
 		var p policy
 		if err := json.Unmarshal(r.Values, &p); err != nil {
@@ -308,41 +430,46 @@ func TestAlertPoliciesUseCatalogueMetrics(t *testing.T) {
 		if len(p.Conditions) == 0 {
 			t.Errorf("%s: no conditions", r.Address)
 		}
+		conditions += len(p.Conditions)
 		for i, c := range p.Conditions {
 			where := fmt.Sprintf("%s condition %d", r.Address, i)
-			if len(c.ConditionMQL)+len(c.ConditionPQL) > 0 {
-				t.Errorf("%s: query-language conditions escape this check; use filters", where)
+			if len(c.ConditionMQL) > 0 || len(c.ConditionAbsent) > 0 {
+				t.Errorf("%s: unexpected MQL or absence condition", where)
+			}
+			for _, pq := range c.ConditionPQL {
+				if !strings.Contains(pq.Query, "by (job)") {
+					t.Errorf("%s: query not grouped by job: %s", where, pq.Query)
+				}
+				for _, sel := range f.checkPromQL(t, where, pq.Query) {
+					for _, j := range sel.jobs {
+						if covered[r.Name] == nil {
+							covered[r.Name] = map[string]int{}
+						}
+						covered[r.Name][j]++
+						if r.Name == "failing" && sel.minutes != 5*iv[j] {
+							t.Errorf("%s: %s's window is %d min, want 5 runs of %d min", where, j, sel.minutes, iv[j])
+						}
+					}
+				}
 			}
 			for _, ct := range c.ConditionThreshold {
-				mt, job := f.checkFilter(t, where, ct.Filter)
-				for _, a := range ct.Aggregations {
-					f.checkGroupBy(t, where, mt, a.GroupByFields)
+				m := logMetricFilterRE.FindStringSubmatch(ct.Filter)
+				if m == nil || !logMetrics[m[1]] {
+					t.Errorf("%s: filter %q does not name a log-based metric of the plan", where, ct.Filter)
 				}
-				if r.Name == "failing" {
-					if r.Index != job {
-						t.Errorf("%s watches %q", where, job)
-					}
-					failing[job] = true
-				}
-			}
-			for _, ca := range c.ConditionAbsent {
-				mt, job := f.checkFilter(t, where, ca.Filter)
-				for _, a := range ca.Aggregations {
-					f.checkGroupBy(t, where, mt, a.GroupByFields)
-				}
-				absent[job] = true
-			}
-			if len(c.ConditionThreshold)+len(c.ConditionAbsent) == 0 {
-				t.Errorf("%s: neither a threshold nor an absence condition", where)
 			}
 		}
 	}
+	if conditions > 3 {
+		t.Errorf("%d alert conditions, at most 3 ($4.50 a month)", conditions)
+	}
 	for _, s := range jobs {
-		if !failing[s] {
-			t.Errorf("no failure policy watches %s", s)
+		// failing: count and sum of one selector each; stopped: two ranges.
+		if covered["failing"][s] != 2 {
+			t.Errorf("failing covers %s %d times, want once (count and sum)", s, covered["failing"][s]/2)
 		}
-		if !absent[s] {
-			t.Errorf("no absence condition watches %s", s)
+		if covered["stopped"][s] != 2 {
+			t.Errorf("stopped covers %s %d times, want once (two ranges)", s, covered["stopped"][s]/2)
 		}
 	}
 }
