@@ -96,9 +96,11 @@ func printModels(w io.Writer, r *Results) {
 	fmt.Fprintf(w, "\n| detection time, hard outage → page | schedule | alert | best | median | worst |\n|---|---|---|---:|---:|---:|\n")
 	l := model.CloudRun(model.RealRun)
 	for _, e := range model.Envs {
-		d := model.Detect(e.Policy(), l)
-		fmt.Fprintf(w, "| %s | every %s | ≥ %d of %d failed, missing = failed, sliding window | %s | %s | %s |\n",
-			e.Name, short(e.Interval), e.Failed, e.Window, short(d.Best), short(d.Median), short(d.Worst))
+		for _, sc := range e.Scenarios {
+			d := model.Detect(e.Policy(sc), l)
+			fmt.Fprintf(w, "| %s %s | every %s | ≥ %d of the last %d slots failed | %s | %s | %s |\n",
+				e.Name, sc.Name, short(sc.Interval), e.Failed, e.Window, short(d.Best), short(d.Median), short(d.Worst))
+		}
 	}
 	o := model.Detect(model.OldCanary.Policy, model.OldCanary.Latencies)
 	fmt.Fprintf(w, "| old canary (Lambda + CloudWatch), modelled | every 5m | 3 of 5 closed periods | %s | %s | %s |\n", short(o.Best), short(o.Median), short(o.Worst))
@@ -123,7 +125,7 @@ func printModels(w io.Writer, r *Results) {
 		memMiB    int
 		condition func(model.Env) int
 	}
-	def := func(e model.Env) int { return e.AlertConditions() }
+	def := func(e model.Env) int { return e.Conditions }
 	two := func(model.Env) int { return 2 }
 	variants := []variant{
 		{"measured here (devnet, wasm)", measured, time.Second, 0, 0, def},
@@ -151,7 +153,7 @@ func printModels(w io.Writer, r *Results) {
 	}
 	pc := model.MonthlyCost(model.Envs[0].RunLoad(nil, time.Second, logPerRun), p, true)
 	fmt.Fprintf(w, "\nprod as deployed (1 vCPU, 512 MiB, %d alert conditions): the Cloud Run free tier covers %.2f s per run; Cloud Run alone costs $%.0f at %.2f s per run; the alert conditions alone cost $%.2f.\n",
-		model.Envs[0].AlertConditions(), pc.FreeTierRunSeconds, model.Budget, pc.BreakEvenRunSeconds, pc.Alerting)
+		model.Envs[0].Conditions, pc.FreeTierRunSeconds, model.Budget, pc.BreakEvenRunSeconds, pc.Alerting)
 	small := model.Envs[0]
 	small.CPU, small.MemoryMiB = 0.25, 512
 	sl := small.RunLoad(nil, time.Second, logPerRun)

@@ -12,7 +12,7 @@ root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null || (cd "$
 schema="${TF_STANDIN_SCHEMA:-${root}/../shared/terraform/google-provider-7.45.0.schema.json}"
 # Every check, in order; go-provider (the stand-in's own Go tests) is last
 # and needs no schema.
-checks=(tofu provider fmt init validate test plan go-plancheck go-provider)
+checks=(tofu provider fmt init validate test plan go-plancheck go-model go-provider)
 
 passed=0
 failed=0
@@ -98,12 +98,12 @@ RC
 
 tofu=""
 if ! check tofu build_tofu; then
-  for c in "${checks[@]:1:7}"; do skip "${c}" "no tofu"; done
+  for c in "${checks[@]:1:8}"; do skip "${c}" "no tofu"; done
   check go-provider provider_tests
   finish
 fi
 if ! check provider build_provider; then
-  for c in "${checks[@]:2:6}"; do skip "${c}" "no stand-in provider"; done
+  for c in "${checks[@]:2:7}"; do skip "${c}" "no stand-in provider"; done
   check go-provider provider_tests
   finish
 fi
@@ -128,10 +128,28 @@ else
   skip test "init failed"
 fi
 
-# A full plan of prod in another copy whose backend is local, for the Go
-# checks of the rendered dashboard, policies and descriptors.
+# A full plan of each env in another copy whose backend is local: prod for
+# the Go checks of the rendered dashboard, policies and descriptors, all
+# three for the models (internal/model reads the plans' values).
+plan_env() {
+  local env="$1" dir="${work}/plan"
+  local bucket=()
+  [ "${env}" = prod ] && bucket=(-var state_bucket=canary-check-project-tfstate)
+  TF_DATA_DIR="${dir}/.terraform" "${tofu}" -chdir="${dir}" plan -input=false -no-color -out="${env}.tfplan" \
+    -var env="${env}" \
+    -var project_id=canary-check-project \
+    -var region=us-central1 \
+    -var image=us-central1-docker.pkg.dev/canary-check-project/bacalhau-canary/canary@sha256:0000000000000000000000000000000000000000000000000000000000000000 \
+    -var slack_channel_name=bacalhau-canary \
+    -var slack_token_secret_id=slack-token \
+    -var bacalhau_api_key_secret_id=bacalhau-api-key \
+    "${bucket[@]}" >>"${work}/plan.log" &&
+    TF_DATA_DIR="${dir}/.terraform" "${tofu}" -chdir="${dir}" show -json "${env}.tfplan" >"${work}/plans/${env}.plan.json"
+}
+
 plan_prod() {
   local dir="${work}/plan"
+  mkdir -p "${work}/plans" &&
   copy_module "${dir}" &&
     rm -rf "${dir}/tests" &&
     cat >"${dir}/backend_override.tf" <<'TF' &&
@@ -140,17 +158,18 @@ terraform {
 }
 TF
     TF_DATA_DIR="${dir}/.terraform" "${tofu}" -chdir="${dir}" init -input=false -no-color >"${work}/plan.log" &&
-    TF_DATA_DIR="${dir}/.terraform" "${tofu}" -chdir="${dir}" plan -input=false -no-color -out=prod.tfplan \
-      -var env=prod \
-      -var project_id=canary-check-project \
-      -var region=us-central1 \
-      -var image=us-central1-docker.pkg.dev/canary-check-project/bacalhau-canary/canary@sha256:0000000000000000000000000000000000000000000000000000000000000000 \
-      -var slack_channel_name=bacalhau-canary \
-      -var slack_token_secret_id=slack-token \
-      -var bacalhau_api_key_secret_id=bacalhau-api-key \
-      -var state_bucket=canary-check-project-tfstate >>"${work}/plan.log" &&
-    TF_DATA_DIR="${dir}/.terraform" "${tofu}" -chdir="${dir}" show -json prod.tfplan >"${work}/prod.plan.json" &&
+    plan_env prod && plan_env staging && plan_env dev &&
+    cp "${work}/plans/prod.plan.json" "${work}/prod.plan.json" &&
     grep -E '^Plan:' "${work}/plan.log"
+}
+
+# The models' inputs (internal/model/testdata/plans.json) must be what the
+# plans say; TF_PLAN_UPDATE=1 rewrites them.
+model_check() {
+  (cd "${root}" && TF_PLAN_DIR="${work}/plans" go test -count=1 -run 'TestPlanSummariesAreFresh' ./internal/model/ ${TF_PLAN_UPDATE:+-update}) >"${work}/model.log" 2>&1
+  local rc=$?
+  grep -E '^(--- |ok|FAIL)|_test\.go:' "${work}/model.log"
+  return "${rc}"
 }
 
 plancheck() {
@@ -162,9 +181,11 @@ plancheck() {
 
 if check plan plan_prod; then
   check go-plancheck plancheck
+  check go-model model_check
 else
   tail -40 "${work}/plan.log" 2>/dev/null
   skip go-plancheck "no plan"
+  skip go-model "no plan"
 fi
 check go-provider provider_tests
 

@@ -90,14 +90,11 @@ const Month = 730 * time.Hour
 // long its runs take.
 type Load struct {
 	Env       string
-	Interval  time.Duration // schedule
-	CPU       float64       // vCPU limit of the job's container
-	MemoryGiB float64       // memory limit
+	CPU       float64 // vCPU limit of the job's container
+	MemoryGiB float64 // memory limit
 	Scenarios []ScenarioLoad
-	// Alert conditions: one "failing" condition per scenario plus one
-	// "stopped" condition per scenario in the absence policy; each
-	// execution of them returns AlertSeries time series in all (one per
-	// scenario and kind, however they are grouped into conditions).
+	// Alert conditions (network failing, stopped reporting, canary broken);
+	// each execution of them returns AlertSeries time series in all.
 	AlertConditions int
 	AlertSeries     int
 	// LogBytesPerRun is what one run adds to Cloud Logging (the result
@@ -107,9 +104,10 @@ type Load struct {
 
 // ScenarioLoad is one scheduled scenario.
 type ScenarioLoad struct {
-	Name   string
-	Phases int           // phase_duration_seconds points per run
-	Billed time.Duration // container time of one run (start-up included)
+	Name     string
+	Interval time.Duration // schedule
+	Phases   int           // phase_duration_seconds points per run
+	Billed   time.Duration // container time of one run (start-up included)
 }
 
 // Cost is a month of one env, in USD, with the usage behind it.
@@ -138,10 +136,10 @@ const Budget = 10.0
 // free allotments go to this env alone.
 func MonthlyCost(l Load, p Prices, free bool) Cost {
 	var c Cost
-	perScenario := float64(Month) / float64(l.Interval)
 	points := 0.0
 	var billed float64 // container seconds per month
 	for _, s := range l.Scenarios {
+		perScenario := float64(Month) / float64(s.Interval)
 		c.Runs += perScenario
 		points += perScenario * float64(2+s.Phases) // success, duration_seconds, phases (failure only on failure)
 		billed += perScenario * roundUp(s.Billed, p.RunRounding).Seconds()

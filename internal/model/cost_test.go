@@ -8,8 +8,15 @@ import (
 
 func approx(got, want float64) bool { return math.Abs(got-want) <= 1e-6*max(1, math.Abs(want)) }
 
+// prodLoad is a fixed shape for the arithmetic tests: five scenarios every
+// minute with one condition pair each, the Terraform's shape before
+// per-scenario schedules and grouped policies.
 func prodLoad(billed time.Duration) Load {
-	return Envs[0].RunLoad(nil, billed, 0)
+	l := Load{Env: "prod", CPU: 1, MemoryGiB: 0.5, AlertConditions: 10, AlertSeries: 10}
+	for _, n := range []string{"list", "submit", "submitAndDescribe", "submitAndGet", "submitWithConcurrency"} {
+		l.Scenarios = append(l.Scenarios, ScenarioLoad{Name: n, Interval: time.Minute, Phases: map[string]int{"list": 1, "submit": 2, "submitAndDescribe": 5, "submitAndGet": 4, "submitWithConcurrency": 3}[n], Billed: billed})
+	}
+	return l
 }
 
 func TestMonthlyCostProdArithmetic(t *testing.T) {
@@ -119,7 +126,7 @@ func TestCostGrowsWithRunTimeAndSchedule(t *testing.T) {
 	}
 	prod := MonthlyCost(Envs[0].RunLoad(nil, 5*time.Second, 0), PriceList, true)
 	staging := MonthlyCost(Envs[1].RunLoad(nil, 5*time.Second, 0), PriceList, true)
-	if staging.CloudRun >= prod.CloudRun || staging.Runs*5 != prod.Runs {
+	if staging.CloudRun >= prod.CloudRun || staging.Runs >= prod.Runs {
 		t.Errorf("staging (every 5 min) $%.2f / %v runs vs prod $%.2f / %v runs", staging.CloudRun, staging.Runs, prod.CloudRun, prod.Runs)
 	}
 }

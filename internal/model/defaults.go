@@ -1,44 +1,104 @@
 package model
 
 import (
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
-// Env is one env's deployment as terraform/ sets it up by default
-// (terraform/main.tf local.envs, terraform/jobs.tf resources.limits,
-// terraform/alerts.tf). TestEnvsMatchTerraform reads those files and fails
-// when they and this table part ways.
+// Env is one env's deployment as the Terraform plan sets it up by default
+// (testdata/plans.json, the summaries of tofu's JSON plans; see plan.go).
 type Env struct {
-	Name          string
-	Schedule      string // cron
-	Interval      time.Duration
-	Failed        int // alert: at least Failed ...
-	Window        int // ... of the last Window runs failed
-	AbsentMinutes int // "canary stopped" policy
-	Scenarios     []string
-	CPU           float64 // vCPU limit of each job
-	MemoryMiB     int     // memory limit of each job
+	Name        string
+	Scenarios   []Scheduled
+	Failed      int // network failing: at least Failed ...
+	Window      int // ... of the last Window scheduled runs failed
+	StoppedRuns int // stopped reporting: no run for StoppedRuns intervals
+	Conditions  int // alert conditions in all
+	CPU         float64
+	MemoryMiB   int
 }
 
-var allScenarios = []string{"list", "submit", "submitAndDescribe", "submitAndGet", "submitWithConcurrency"}
-
-// Envs are the Terraform defaults.
-var Envs = []Env{
-	{Name: "prod", Schedule: "* * * * *", Interval: time.Minute, Failed: 3, Window: 5, AbsentMinutes: 15, Scenarios: allScenarios, CPU: 1, MemoryMiB: 512},
-	{Name: "staging", Schedule: "*/5 * * * *", Interval: 5 * time.Minute, Failed: 3, Window: 5, AbsentMinutes: 60, Scenarios: allScenarios, CPU: 1, MemoryMiB: 512},
-	{Name: "dev", Schedule: "*/5 * * * *", Interval: 5 * time.Minute, Failed: 3, Window: 5, AbsentMinutes: 60, Scenarios: []string{"list", "submit"}, CPU: 1, MemoryMiB: 512},
+// Scheduled is one enabled scenario and its schedule.
+type Scheduled struct {
+	Name     string
+	Interval time.Duration
+	Phases   int
 }
 
-// Policy is the env's "failing" alert policy.
-func (e Env) Policy() Policy {
-	return Policy{Interval: e.Interval, Failed: e.Failed, Window: e.Window, Evaluation: Sliding}
+// Envs are the Terraform defaults, in the order prod, staging, dev; nil
+// when testdata/plans.json cannot be read (EnvsErr says why).
+var Envs, EnvsErr = loadEnvs()
+
+func loadEnvs() ([]Env, error) {
+	plans, err := Plans()
+	if err != nil {
+		return nil, err
+	}
+	var out []Env
+	for _, name := range []string{"prod", "staging", "dev"} {
+		p, ok := plans[name]
+		if !ok {
+			return nil, fmt.Errorf("testdata/plans.json: no plan of %s", name)
+		}
+		e, err := envOf(p)
+		if err != nil {
+			return nil, fmt.Errorf("testdata/plans.json %s: %w", name, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
-// AlertConditions is how many conditions the env's policies hold: one
-// "failing" policy per scenario plus one "stopped" condition per scenario.
-func (e Env) AlertConditions() int { return 2 * len(e.Scenarios) }
+func envOf(p PlanSummary) (Env, error) {
+	cpu, err := strconv.ParseFloat(p.CPU, 64)
+	if err != nil {
+		return Env{}, fmt.Errorf("cpu %q: %w", p.CPU, err)
+	}
+	mem, err := strconv.Atoi(strings.TrimSuffix(p.Memory, "Mi"))
+	if err != nil {
+		return Env{}, fmt.Errorf("memory %q: %w", p.Memory, err)
+	}
+	e := Env{Name: p.Env, Failed: p.Failed, Window: p.Window, StoppedRuns: p.StoppedRuns, Conditions: p.Conditions, CPU: cpu, MemoryMiB: mem}
+	for _, s := range scenarios.All() {
+		iv, ok := p.IntervalMinutes[s.Name]
+		if !ok {
+			continue
+		}
+		e.Scenarios = append(e.Scenarios, Scheduled{Name: s.Name, Interval: time.Duration(iv) * time.Minute, Phases: len(s.Phases)})
+	}
+	return e, nil
+}
+
+// Policy is the "network failing" condition for one of the env's scenarios.
+func (e Env) Policy(s Scheduled) Policy {
+	return Policy{Interval: s.Interval, Failed: e.Failed, Window: e.Window, Evaluation: Slotted}
+}
+
+// Scenario returns the env's scheduled scenario of that name.
+func (e Env) Scenario(name string) (Scheduled, bool) {
+	i := slices.IndexFunc(e.Scenarios, func(s Scheduled) bool { return s.Name == name })
+	if i < 0 {
+		return Scheduled{}, false
+	}
+	return e.Scenarios[i], true
+}
+
+// SubmittedJobsPerDay is the canary jobs the env adds to the network's job
+// store each day (every scenario but list submits one job per run).
+func (e Env) SubmittedJobsPerDay() int {
+	n := 0
+	for _, s := range e.Scenarios {
+		if s.Name != "list" {
+			n += int(24 * time.Hour / s.Interval)
+		}
+	}
+	return n
+}
 
 // Latencies of Google's side. Only the spread of the first three matters
 // for detection (a constant delay shifts the last passing point and the
@@ -51,9 +111,8 @@ var (
 	// including the image pull on a cold host. Google publishes no figure;
 	// assumed 5–30 s.
 	CloudRunJobStart = Span{5 * time.Second, 30 * time.Second}
-	// AlertDelay: Cloud Monitoring executes a metric-threshold condition
-	// every 30 s (the execution period Google's alerting pricing examples
-	// use), then sends the Slack message (assumed up to 30 s).
+	// AlertDelay: the failing condition is evaluated every 30 s
+	// (evaluation_interval), then Slack is notified (assumed up to 30 s).
 	AlertDelay = Span{0, 60 * time.Second}
 	// RealRun: a passing run against a real network with the docker engine
 	// (image cached on the compute node). Assumed 1–20 s; the devnet's wasm
@@ -61,7 +120,7 @@ var (
 	RealRun = Span{1 * time.Second, 20 * time.Second}
 )
 
-// Latencies for a run of the given span on Cloud Run.
+// CloudRun is the latencies for a run of the given span on Cloud Run.
 func CloudRun(run Span) Latencies {
 	return Latencies{Scheduler: SchedulerDelay, Start: CloudRunJobStart, Run: run, Alert: AlertDelay}
 }
@@ -89,46 +148,18 @@ var OldCanary = struct {
 func (e Env) RunLoad(billed map[string]time.Duration, def time.Duration, logBytesPerRun float64) Load {
 	l := Load{
 		Env:             e.Name,
-		Interval:        e.Interval,
 		CPU:             e.CPU,
 		MemoryGiB:       float64(e.MemoryMiB) / 1024,
-		AlertConditions: e.AlertConditions(),
+		AlertConditions: e.Conditions,
 		AlertSeries:     2 * len(e.Scenarios),
 		LogBytesPerRun:  logBytesPerRun,
 	}
 	for _, s := range e.Scenarios {
-		b, ok := billed[s]
+		b, ok := billed[s.Name]
 		if !ok {
 			b = def
 		}
-		l.Scenarios = append(l.Scenarios, ScenarioLoad{Name: s, Phases: phases[s], Billed: b})
+		l.Scenarios = append(l.Scenarios, ScenarioLoad{Name: s.Name, Interval: s.Interval, Phases: s.Phases, Billed: b})
 	}
 	return l
-}
-
-// phases per scenario (pkg/scenarios; TestPhasesMatchScenarios checks).
-var phases = map[string]int{
-	"list":                  1,
-	"submit":                2,
-	"submitAndDescribe":     5,
-	"submitAndGet":          4,
-	"submitWithConcurrency": 3,
-}
-
-// CronInterval is the period of an every-minute or every-N-minutes cron
-// schedule ("* * * * *", "*/5 * * * *"), the only forms the Terraform
-// accepts.
-func CronInterval(schedule string) (time.Duration, bool) {
-	f := strings.Fields(schedule)
-	if len(f) != 5 || f[1] != "*" || f[2] != "*" || f[3] != "*" || f[4] != "*" {
-		return 0, false
-	}
-	if f[0] == "*" {
-		return time.Minute, true
-	}
-	n, err := strconv.Atoi(strings.TrimPrefix(f[0], "*/"))
-	if !strings.HasPrefix(f[0], "*/") || err != nil || n < 1 || n > 59 {
-		return 0, false
-	}
-	return time.Duration(n) * time.Minute, true
 }

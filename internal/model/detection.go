@@ -28,6 +28,12 @@ const (
 	// becomes a datapoint only once it has ended, and it is bad when no run
 	// in it passed.
 	Closed
+	// Slotted: our "network failing" condition. Every run's points are
+	// stamped on its schedule slot (pkg/metrics.Slot), and the condition
+	// counts the failed runs (0s of success) of the last Window slots; a
+	// point counts once it is written. It holds once the Failed-th failed
+	// run since the outage has recorded.
+	Slotted
 )
 
 // Policy is an alert on a scheduled scenario.
@@ -146,6 +152,21 @@ func fireTime(p Policy, lags []time.Duration, t0 time.Duration) (time.Duration, 
 			return t0, true
 		}
 		return max(t0, passed[len(passed)-1-allowed]+w), true
+	case Slotted:
+		// Runs from the first whose point is after t0 fail; the Failed-th
+		// of them is visible at its slot plus its lag.
+		for k, lag := range lags {
+			if time.Duration(k)*p.Interval+lag < t0 {
+				continue
+			}
+			j := k + p.Failed - 1
+			l := lags[len(lags)-1]
+			if j < len(lags) {
+				l = lags[j]
+			}
+			return time.Duration(j)*p.Interval + l, true
+		}
+		return 0, false
 	case Closed:
 		// Periods [m·I, (m+1)·I); evaluate at each period's end over the
 		// last Window periods.
