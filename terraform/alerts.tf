@@ -26,10 +26,14 @@ locals {
   # failed ones are the 0s of success (count minus sum). A canary-class run
   # writes no success point, and a missing run adds nothing: neither is a
   # network failure ("canary broken" and "stopped reporting" page those).
-  # One branch per schedule, because the range follows the interval.
+  # The window is offset by one interval: at time T it holds the window_runs
+  # slots before the current one, whose runs have all had at least an
+  # interval to record, so a failure that records late still meets the
+  # others in one evaluation. One branch per schedule, because the range
+  # follows the interval.
   failing_query = join(" or ", [
     for iv, keys in local.by_interval :
-    "(sum by (job) (count_over_time(${local.promql_selector[iv].success}[${local.settings.window_runs * tonumber(iv)}m])) - sum by (job) (sum_over_time(${local.promql_selector[iv].success}[${local.settings.window_runs * tonumber(iv)}m]))) >= ${local.settings.failed_runs}"
+    "(sum by (job) (count_over_time(${local.promql_selector[iv].success}[${local.settings.window_runs * tonumber(iv)}m] offset ${iv}m)) - sum by (job) (sum_over_time(${local.promql_selector[iv].success}[${local.settings.window_runs * tonumber(iv)}m] offset ${iv}m))) >= ${local.settings.failed_runs}"
   ])
 
   # "Stopped reporting": the scenario recorded in the last day, but no run

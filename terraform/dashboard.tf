@@ -28,14 +28,14 @@ locals {
               plotType       = "LINE"
               legendTemplate = "failed runs"
               timeSeriesQuery = {
-                prometheusQuery = "sum by (job) (count_over_time(${local.chart_selector[key].success}[${local.chart_window[key]}])) - sum by (job) (sum_over_time(${local.chart_selector[key].success}[${local.chart_window[key]}]))"
+                prometheusQuery = "sum by (job) (count_over_time(${local.chart_selector[key].success}[${local.chart_window[key]}] offset ${local.scenarios[key].interval_minutes}m)) - sum by (job) (sum_over_time(${local.chart_selector[key].success}[${local.chart_window[key]}] offset ${local.scenarios[key].interval_minutes}m))"
               }
             },
             {
               plotType       = "LINE"
               legendTemplate = "runs recorded"
               timeSeriesQuery = {
-                prometheusQuery = "sum by (job) (count_over_time(${local.chart_selector[key].duration_seconds}[${local.chart_window[key]}]))"
+                prometheusQuery = "sum by (job) (count_over_time(${local.chart_selector[key].duration_seconds}[${local.chart_window[key]}] offset ${local.scenarios[key].interval_minutes}m))"
               }
             },
           ]

@@ -30,9 +30,10 @@ const (
 	Closed
 	// Slotted: our "network failing" condition. Every run's points are
 	// stamped on its schedule slot (pkg/metrics.Slot), and the condition
-	// counts the failed runs (0s of success) of the last Window slots; a
-	// point counts once it is written. It holds once the Failed-th failed
-	// run since the outage has recorded.
+	// counts the failed runs (0s of success) of the Window slots before the
+	// current one (the range is offset by one interval); a point counts once
+	// it is written. It holds once the Failed-th failed run since the
+	// outage has recorded and its slot has ended.
 	Slotted
 )
 
@@ -164,7 +165,7 @@ func fireTime(p Policy, lags []time.Duration, t0 time.Duration) (time.Duration, 
 			if j < len(lags) {
 				l = lags[j]
 			}
-			return time.Duration(j)*p.Interval + l, true
+			return max(time.Duration(j+1)*p.Interval, time.Duration(j)*p.Interval+l), true
 		}
 		return 0, false
 	case Closed:

@@ -58,7 +58,7 @@ type tfPlan struct {
 
 var (
 	// A failing branch: "... [Wm])) ...) >= F" and a stopped branch's short range.
-	failingRE = regexp.MustCompile(`job=~"([^"]+)"\}\[([0-9]+)m\]\)\)\) >= ([0-9]+)`)
+	failingRE = regexp.MustCompile(`job=~"([^"]+)"\}\[([0-9]+)m\] offset [0-9]+m\)\)\) >= ([0-9]+)`)
 	stoppedRE = regexp.MustCompile(`unless max by \(job\) \(last_over_time\(\{[^}]*job=~"([^"]+)"\}\[([0-9]+)m\]\)\)`)
 )
 

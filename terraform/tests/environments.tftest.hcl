@@ -20,7 +20,7 @@ run "staging_every_five_minutes" {
   }
 
   assert {
-    condition     = google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query == "(sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|submit|submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m])) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|submit|submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m]))) >= 3"
+    condition     = google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query == "(sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|submit|submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m] offset 5m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|submit|submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m] offset 5m))) >= 3"
     error_message = "The alert window is 5 runs of 5 minutes, one branch, grouped by job."
   }
 
@@ -69,7 +69,7 @@ run "dev_runs_fewer_scenarios" {
   }
 
   assert {
-    condition     = strcontains(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "job=~\"list|submit\"}[25m]") && length(google_monitoring_alert_policy.failing.conditions) + length(google_monitoring_alert_policy.stopped.conditions) + length(google_monitoring_alert_policy.canary.conditions) == 3
+    condition     = strcontains(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "job=~\"list|submit\"}[25m] offset 5m") && length(google_monitoring_alert_policy.failing.conditions) + length(google_monitoring_alert_policy.stopped.conditions) + length(google_monitoring_alert_policy.canary.conditions) == 3
     error_message = "dev's failing condition covers its two scenarios; three conditions in all."
   }
 
@@ -111,7 +111,7 @@ run "per_scenario_override" {
 
   assert {
     condition = alltrue([
-      for branch in ["job=~\"list|submitAndDescribe|submitWithConcurrency\"}[25m]", "job=~\"submit\"}[50m]", "job=~\"submitAndGet\"}[75m]"] :
+      for branch in ["job=~\"list|submitAndDescribe|submitWithConcurrency\"}[25m] offset 5m", "job=~\"submit\"}[50m] offset 10m", "job=~\"submitAndGet\"}[75m] offset 15m"] :
       strcontains(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, branch)
     ])
     error_message = "The N-of-M window follows each scenario's schedule."

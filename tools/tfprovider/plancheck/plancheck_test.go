@@ -242,12 +242,13 @@ func promQueries(tile *dashboardpb.MosaicLayout_Tile) []string {
 
 // selectorRE is the one PromQL selector form the configuration uses, with
 // its range.
-var selectorRE = regexp.MustCompile(`\{"([^"]+)", monitored_resource="generic_task", namespace="bacalhau-canary", env="([^"]+)", job=~"([^"]+)"\}\[([0-9]+)m\]`)
+var selectorRE = regexp.MustCompile(`\{"([^"]+)", monitored_resource="generic_task", namespace="bacalhau-canary", env="([^"]+)", job=~"([^"]+)"\}\[([0-9]+)m\](?: offset ([0-9]+)m)?`)
 
 type selector struct {
 	metric  string
 	jobs    []string
 	minutes int
+	offset  int
 }
 
 // checkPromQL checks every selector of q names a catalogue metric, the
@@ -274,7 +275,11 @@ func (f *fixture) checkPromQL(t *testing.T, where, q string) []selector {
 		}
 		var n int
 		fmt.Sscan(m[4], &n)
-		out = append(out, selector{metric: m[1], jobs: jobs, minutes: n})
+		var off int
+		if m[5] != "" {
+			fmt.Sscan(m[5], &off)
+		}
+		out = append(out, selector{metric: m[1], jobs: jobs, minutes: n, offset: off})
 	}
 	return out
 }
@@ -446,8 +451,8 @@ func TestAlertPoliciesUseCatalogueMetrics(t *testing.T) {
 							covered[r.Name] = map[string]int{}
 						}
 						covered[r.Name][j]++
-						if r.Name == "failing" && sel.minutes != 5*iv[j] {
-							t.Errorf("%s: %s's window is %d min, want 5 runs of %d min", where, j, sel.minutes, iv[j])
+						if r.Name == "failing" && (sel.minutes != 5*iv[j] || sel.offset != iv[j]) {
+							t.Errorf("%s: %s's window is %d min offset %d, want 5 runs of %d min offset one interval", where, j, sel.minutes, sel.offset, iv[j])
 						}
 					}
 				}
