@@ -15,7 +15,7 @@ build: ## build the Cloud Run job and the local runner into bin/
 
 .PHONY: devnet
 devnet: ## build the Bacalhau test network once (cold: several minutes), print its path
-	@go run ./pkg/devnet/build
+	@go run ./internal/devnet/build
 
 .PHONY: test
 test: devnet ## every test: unit, real devnet, fake Cloud Monitoring (race detector, shuffled)
@@ -33,7 +33,8 @@ run: ## run every scenario once against the embedded devnet
 lint: ## gofmt, go vet (both modules)
 	@test -z "$$(gofmt -l $(GO_FILES))" || { gofmt -l $(GO_FILES); echo "gofmt: files above need formatting"; exit 1; }
 	go vet ./...
-	cd devnet && go vet ./...
+	cd devnet/v1.7 && go vet ./...
+	cd devnet/v1.9 && go vet ./...
 
 .PHONY: bench
 bench: devnet ## canary vs Bacalhau CLI, overhead, cold start, RSS, size; detection and cost models (bench/results.json)

@@ -51,10 +51,10 @@ import (
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/internal/fakegcp"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
-	"github.com/bacalhau-project/bacalhau-canary/pkg/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 

@@ -22,9 +22,9 @@ import (
 	"github.com/sethvargo/go-envconfig"
 	"google.golang.org/grpc/codes"
 
+	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/internal/fakebacalhau"
 	"github.com/bacalhau-project/bacalhau-canary/internal/fakegcp"
-	"github.com/bacalhau-project/bacalhau-canary/pkg/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
 )
 
@@ -126,7 +126,7 @@ func TestNoServerPackages(t *testing.T) {
 		"github.com/bacalhau-project/bacalhau/pkg/orchestrator",
 		"github.com/bacalhau-project/bacalhau/pkg/executor/wasm/executor",
 		"github.com/bacalhau-project/bacalhau/pkg/executor/docker/executor",
-		"github.com/bacalhau-project/bacalhau-canary/pkg/devnet",
+		"github.com/bacalhau-project/bacalhau-canary/internal/devnet",
 		"github.com/bacalhau-project/bacalhau-canary/devnet",
 		"github.com/bacalhau-project/bacalhau-canary/internal/fakegcp",
 	}

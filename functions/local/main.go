@@ -24,9 +24,9 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
-	"github.com/bacalhau-project/bacalhau-canary/pkg/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/logging"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"

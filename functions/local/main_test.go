@@ -11,7 +11,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
-	"github.com/bacalhau-project/bacalhau-canary/pkg/devnet"
+	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
 )
 
 func run(t *testing.T, env map[string]string, args ...string) (int, string, string) {

@@ -24,10 +24,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/internal/fakegcp"
 	"github.com/bacalhau-project/bacalhau-canary/internal/faultproxy"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
-	"github.com/bacalhau-project/bacalhau-canary/pkg/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/logging"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )

@@ -13,8 +13,8 @@ import (
 	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
 
+	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
-	"github.com/bacalhau-project/bacalhau-canary/pkg/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 

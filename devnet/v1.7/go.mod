@@ -1,4 +1,4 @@
-module github.com/bacalhau-project/bacalhau-canary/devnet
+module github.com/bacalhau-project/bacalhau-canary/devnet/v1.7
 
 go 1.26
 

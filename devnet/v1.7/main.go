@@ -1,0 +1,351 @@
+// Command devnet starts a Bacalhau test network in one process
+// (orchestrator + compute nodes, wasm executor, local publisher), prints the
+// orchestrator's API address on stdout when every node has joined, and runs
+// until SIGINT/SIGTERM or until its standard input ends (so it dies with the
+// process that started it, also through `ip netns exec`).
+//
+// Commands, one per line on standard input, answered on stdout:
+//
+//	stop-node           stop the last compute-only node still running (a node
+//	                    lost mid-job) → "stopped NODE" ("stopped none")
+//	running EXECUTION   is the execution still running in a compute node's
+//	                    wasm executor? → "running EXECUTION yes|no|unknown"
+//
+// Docker, S3 and IPFS are disabled so it needs no daemon. It is a test
+// fixture for the canary; it lives in its own module because Bacalhau's
+// server packages pin versions of OpenTelemetry and gRPC that clash with the
+// Google Cloud client libraries. The same source builds against every
+// supported Bacalhau release: ../v1.7 and ../v1.9 each pin one in their
+// go.mod (v1.9/main.go is a link to this file).
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/bacalhau-project/bacalhau/pkg/bacerrors"
+	"github.com/bacalhau-project/bacalhau/pkg/config/types"
+	"github.com/bacalhau-project/bacalhau/pkg/devstack"
+	"github.com/bacalhau-project/bacalhau/pkg/executor"
+	"github.com/bacalhau-project/bacalhau/pkg/logger"
+	"github.com/bacalhau-project/bacalhau/pkg/models"
+	"github.com/bacalhau-project/bacalhau/pkg/system"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := realMain(ctx, os.Args[1:], os.Stdin, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "devnet:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	hybrid, compute, bad int
+	apiHost, orchHost    string
+	publisher            string
+	apiKey, noCapKey     string
+	ready                time.Duration
+	logLevel             string
+}
+
+// minKeyLen is Bacalhau's own minimum API key length (authz.MinimumAPIKeyLength).
+const minKeyLen = 20
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("devnet", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.hybrid, "hybrid", 1, "hybrid nodes (orchestrator + compute); the first one serves the API")
+	fs.IntVar(&o.compute, "compute", 2, "compute-only nodes")
+	fs.IntVar(&o.bad, "bad-compute", 0, "compute nodes that are bad actors (their executions fail); the last nodes")
+	fs.StringVar(&o.apiHost, "api-host", "127.0.0.1", "address the API listens on and reports")
+	fs.StringVar(&o.orchHost, "orchestrator-host", "127.0.0.1", "address the orchestrator listens on; compute nodes dial 127.0.0.1, so a loopback or unspecified address")
+	fs.StringVar(&o.publisher, "publisher-address", "127.0.0.1", "address the local publisher advertises in result URLs (it listens on all addresses)")
+	fs.StringVar(&o.apiKey, "api-key", "", "turn API-key auth on: this key has every capability")
+	fs.StringVar(&o.noCapKey, "api-key-nocap", "", "with -api-key: a second key that may only read nodes")
+	fs.DurationVar(&o.ready, "ready-timeout", 60*time.Second, "give up if the nodes have not all joined by then")
+	fs.StringVar(&o.logLevel, "log-level", "error", "Bacalhau log level on stderr (debug, info, warn, error)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: devnet [flags]\n\nStarts a Bacalhau test network, prints HOST:PORT of its API on stdout when ready\nand runs until SIGINT/SIGTERM or the end of standard input.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	return o, checkOptions(o, fs)
+}
+
+func checkOptions(o options, fs *flag.FlagSet) error {
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case o.hybrid < 1:
+		return fmt.Errorf("-hybrid must be at least 1 (the first hybrid node serves the API), got %d", o.hybrid)
+	case o.compute < 0:
+		return fmt.Errorf("-compute must not be negative, got %d", o.compute)
+	case o.bad < 0 || o.bad >= o.hybrid+o.compute:
+		return fmt.Errorf("-bad-compute must be between 0 and the compute node count minus one, got %d", o.bad)
+	case net.ParseIP(o.apiHost) == nil:
+		return fmt.Errorf("-api-host %q is not an IP address", o.apiHost)
+	case net.ParseIP(o.publisher) == nil:
+		return fmt.Errorf("-publisher-address %q is not an IP address", o.publisher)
+	case o.apiKey != "" && len(o.apiKey) < minKeyLen, o.noCapKey != "" && len(o.noCapKey) < minKeyLen:
+		return fmt.Errorf("API keys must be at least %d characters", minKeyLen)
+	case o.noCapKey != "" && o.apiKey == "":
+		return errors.New("-api-key-nocap needs -api-key")
+	}
+	if ip := net.ParseIP(o.orchHost); ip == nil || !(ip.IsLoopback() || ip.IsUnspecified()) {
+		return fmt.Errorf("-orchestrator-host %q: compute nodes dial 127.0.0.1, use a loopback or unspecified address", o.orchHost)
+	}
+	return nil
+}
+
+func realMain(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	level, err := zerolog.ParseLevel(o.logLevel)
+	if err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+
+	// Any BACALHAU_* variable would override the node configuration.
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "BACALHAU_") {
+			os.Unsetenv(name)
+		}
+	}
+	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+	// Nodes leave per-job files in the temp directory: keep them in a
+	// private one and remove it on the way out.
+	tmp, err := os.MkdirTemp("", "bacalhau-canary-devnet-")
+	if err != nil {
+		return fmt.Errorf("creating temp dir: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	os.Setenv("TMPDIR", tmp)
+
+	// Bacalhau's components log to standard output; keep the caller's
+	// stdout for the address line alone and point fd 1 at stderr.
+	readyFd, err := syscall.Dup(1)
+	if err != nil {
+		return fmt.Errorf("duplicating stdout: %w", err)
+	}
+	ready := os.NewFile(uintptr(readyFd), "ready")
+	defer ready.Close()
+	if err := syscall.Dup3(2, 1, 0); err != nil {
+		return fmt.Errorf("redirecting stdout: %w", err)
+	}
+	logger.ConfigureLogging(logger.LogModeJSON, level)
+
+	// The nodes live as long as this context; it is cancelled only after
+	// the cleanup manager has stopped them.
+	nodeCtx, cancelNodes := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelNodes()
+	cm := system.NewCleanupManager()
+	defer cm.Cleanup(nodeCtx)
+
+	stack, err := devstack.Setup(nodeCtx, cm,
+		devstack.WithBasePath(tmp),
+		devstack.WithNumberOfHybridNodes(o.hybrid),
+		devstack.WithNumberOfRequesterOnlyNodes(0),
+		devstack.WithNumberOfComputeOnlyNodes(o.compute),
+		devstack.WithNumberOfBadComputeActors(o.bad),
+		devstack.WithBacalhauConfigOverride(overrides(o)),
+	)
+	if err != nil {
+		return fmt.Errorf("starting nodes: %w", err)
+	}
+	if err := waitJoined(ctx, stack, o.ready); err != nil {
+		return err
+	}
+	api := stack.Nodes[0].APIServer
+	fmt.Fprintf(ready, "%s:%d\n", api.Address, api.Port)
+	return serve(ctx, stdin, ready, commands(nodeCtx, stack))
+}
+
+// serve answers commands read from in until ctx ends or in does.
+func serve(ctx context.Context, in io.Reader, out io.Writer, run func(cmd, arg string) string) error {
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case line, ok := <-lines:
+			if !ok {
+				return nil // the caller is gone
+			}
+			cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+			fmt.Fprintln(out, run(cmd, arg))
+		}
+	}
+}
+
+func commands(ctx context.Context, stack *devstack.DevStack) func(cmd, arg string) string {
+	stopped := map[string]bool{}
+	return func(cmd, arg string) string {
+		switch cmd {
+		case "stop-node":
+			return "stopped " + stopComputeNode(ctx, stack, stopped)
+		case "running":
+			return fmt.Sprintf("running %s %s", arg, executionRunning(ctx, stack, arg))
+		default:
+			return fmt.Sprintf("error unknown command %q", cmd)
+		}
+	}
+}
+
+// stopComputeNode stops the last compute-only node still running: it
+// stops heartbeating and reporting, as if its machine had gone away. Its
+// cleanup runs again, harmlessly, at exit. It returns the node's ID, or
+// "none".
+func stopComputeNode(ctx context.Context, stack *devstack.DevStack, stopped map[string]bool) string {
+	for i := len(stack.Nodes) - 1; i >= 0; i-- {
+		n := stack.Nodes[i]
+		if n.IsRequesterNode() || n.ComputeNode == nil || stopped[n.ID] {
+			continue
+		}
+		stopped[n.ID] = true
+		n.ComputeNode.Cleanup(ctx)
+		return n.ID
+	}
+	return "none"
+}
+
+// executionRunning asks each compute node's wasm executor whether the
+// execution has ended: "yes" while it still runs, "no" once it has ended,
+// "unknown" when no executor has it.
+func executionRunning(ctx context.Context, stack *devstack.DevStack, id string) string {
+	for _, n := range stack.Nodes {
+		if n.ComputeNode == nil {
+			continue
+		}
+		ex, err := n.ComputeNode.Executors.Get(ctx, models.EngineWasm)
+		if err != nil {
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		res, errc := ex.Wait(wctx, id)
+		var werr error
+		select {
+		case r, ok := <-res:
+			if ok && r != nil {
+				cancel()
+				return "no"
+			}
+			werr = <-errc
+		case werr = <-errc:
+		}
+		cancel()
+		var be bacerrors.Error
+		switch {
+		case errors.Is(werr, context.DeadlineExceeded):
+			return "yes"
+		case errors.As(werr, &be) && be.Code() == executor.ExecutionNotFound:
+			// not on this node
+		default:
+			return "no" // ended without a result
+		}
+	}
+	return "unknown"
+}
+
+func overrides(o options) types.Bacalhau {
+	b := types.Bacalhau{
+		API:          types.API{Host: o.apiHost},
+		Orchestrator: types.Orchestrator{Host: o.orchHost},
+		Engines:      types.EngineConfig{Disabled: []string{models.EngineDocker}},
+		InputSources: types.InputSourcesConfig{Disabled: []string{models.StorageSourceS3, models.StorageSourceIPFS}},
+		Publishers: types.PublishersConfig{
+			Disabled: []string{models.PublisherS3, models.PublisherIPFS},
+			Types: types.PublisherTypes{
+				Local: types.LocalPublisher{Address: o.publisher},
+				S3:    types.S3Publisher{PreSignedURLDisabled: true},
+			},
+		},
+		ResultDownloaders: types.ResultDownloaders{Disabled: []string{models.StorageSourceS3PreSigned, models.StorageSourceIPFS}},
+		JobDefaults: types.JobDefaults{
+			Batch: types.BatchJobDefaultsConfig{Task: types.BatchTaskDefaultConfig{
+				Publisher: types.DefaultPublisherConfig{Type: models.PublisherLocal},
+			}},
+		},
+		UpdateConfig:     types.UpdateConfig{Interval: -1},
+		DisableAnalytics: true,
+	}
+	if o.apiKey != "" {
+		// API.Auth.Users turns on Bacalhau's entry-point authorizer (bearer
+		// API keys, capabilities per user) on every node's API.
+		b.API.Auth.Users = append(b.API.Auth.Users, types.AuthUser{
+			Alias: "canary", APIKey: o.apiKey,
+			Capabilities: []types.Capability{{Actions: []string{"*"}}},
+		})
+	}
+	if o.noCapKey != "" {
+		b.API.Auth.Users = append(b.API.Auth.Users, types.AuthUser{
+			Alias: "nodes-reader", APIKey: o.noCapKey,
+			Capabilities: []types.Capability{{Actions: []string{"read:node"}}},
+		})
+	}
+	return b
+}
+
+// waitJoined waits until the orchestrator knows every node and every compute
+// node is connected.
+func waitJoined(ctx context.Context, stack *devstack.DevStack, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	want := len(stack.Nodes)
+	for {
+		got := 0
+		for _, n := range stack.Nodes {
+			if !n.IsRequesterNode() || n.RequesterNode == nil {
+				continue
+			}
+			states, err := n.RequesterNode.NodeInfoStore.List(ctx)
+			if err != nil {
+				return fmt.Errorf("listing nodes: %w", err)
+			}
+			for _, s := range states {
+				if s.ConnectionState.Status == models.NodeStates.CONNECTED || !s.Info.IsComputeNode() {
+					got++
+				}
+			}
+			break
+		}
+		if got >= want {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("only %d of %d nodes joined: %w", got, want, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,33 @@
+// Command build builds the devnet program of every supported Bacalhau
+// release into the user cache (the same place tests and the local runner
+// look) and prints their paths, so a slow first build happens once, up
+// front, outside any test timeout.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	for _, v := range devnet.Versions {
+		start := time.Now()
+		bin, err := devnet.Build(ctx, v, func(msg string) { fmt.Fprintln(os.Stderr, "devnet:", msg) })
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "devnet:", err)
+			stop()
+			os.Exit(1)
+		}
+		if d := time.Since(start); d > time.Second {
+			fmt.Fprintf(os.Stderr, "devnet: built %s in %s\n", v, d.Round(time.Second))
+		}
+		fmt.Println(bin)
+	}
+}

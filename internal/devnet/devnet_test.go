@@ -1,0 +1,318 @@
+package devnet_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	clientv2 "github.com/bacalhau-project/bacalhau/pkg/publicapi/client/v2"
+	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
+
+	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+)
+
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("real Bacalhau network: skipped under -short")
+	}
+}
+
+func TestDevnetRunsJobsAndLeavesNothingBehind(t *testing.T) {
+	skipShort(t)
+	for _, v := range devnet.Versions {
+		t.Run(string(v), func(t *testing.T) {
+			tmp := t.TempDir()
+			// A BACALHAU_* variable in the caller's environment must not reach the nodes.
+			t.Setenv("BACALHAU_API_PORT", "1")
+			n, err := devnet.Start(t.Context(), devnet.Options{Version: v, Hybrid: 1, Compute: 2, TempDir: tmp, Stderr: os.Stderr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.Stop()
+			if n.Host != "127.0.0.1" || n.Port <= 1 {
+				t.Fatalf("API at %s, want 127.0.0.1 on a free port", n.Addr())
+			}
+			jobs, fetcher := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 20 * time.Second})
+			r := &scenarios.Runner{Jobs: jobs, Fetcher: fetcher, Spec: scenarios.JobSpec{Engine: scenarios.EngineWasm}, Env: "test", Timeout: 20 * time.Second}
+			res := r.Run(t.Context(), scenarios.SubmitWithConcurrency)
+			if !res.Success {
+				t.Fatalf("3 executions on 3 nodes failed: %s: %s", res.Class, res.Error)
+			}
+			execs, err := jobs.Executions(t.Context(), &apimodels.ListJobExecutionsRequest{JobIDOrName: res.JobID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(execs.Items) != 3 {
+				t.Errorf("%d executions, want 3", len(execs.Items))
+			}
+			if entries, _ := os.ReadDir(tmp); len(entries) == 0 {
+				t.Error("the network wrote nothing under its TMPDIR; is TMPDIR honoured?")
+			}
+			if err := n.Stop(); err != nil {
+				t.Errorf("stop on SIGTERM: %v", err)
+			}
+			if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+				t.Errorf("left %d entries in its temp dir, e.g. %s", len(entries), entries[0].Name())
+			}
+		})
+	}
+}
+
+// Each devnet is built with its release stamped in, and its API says so.
+func TestDevnetReportsItsVersion(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	for _, v := range devnet.Versions {
+		t.Run(string(v), func(t *testing.T) {
+			t.Parallel()
+			n, err := devnet.Start(t.Context(), devnet.Options{Version: v, Compute: -1, Stderr: os.Stderr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.Stop()
+			got, err := clientv2.New("http://" + n.Addr()).Agent().Version(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.BuildVersionInfo == nil || got.GitVersion != string(v) {
+				t.Errorf("/api/v1/agent/version = %+v, want GitVersion %s", got.BuildVersionInfo, v)
+			}
+		})
+	}
+}
+
+func TestDevnetRejectsBadOptions(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	for name, o := range map[string]devnet.Options{
+		"negative hybrid":         {Hybrid: -1},
+		"all compute nodes bad":   {Hybrid: 1, Compute: 1, BadCompute: 2},
+		"publisher not an IP":     {Publisher: "localhost"},
+		"unsupported version":     {Version: "v1.8.0"},
+		"publisher not an IP 1.9": {Version: devnet.V1_9, Publisher: "x"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if n, err := devnet.Start(t.Context(), o); err == nil {
+				n.Stop()
+				t.Fatalf("started a network with %+v", o)
+			}
+		})
+	}
+}
+
+func TestStopComputeNode(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	n, err := devnet.Start(t.Context(), devnet.Options{Hybrid: 1, Compute: 2, Stderr: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	for _, want := range []string{"node-2", "node-1", "none"} {
+		got, err := n.StopComputeNode(t.Context())
+		if err != nil || got != want {
+			t.Fatalf("StopComputeNode = %q, %v; want %q", got, err, want)
+		}
+	}
+	// The orchestrator (a hybrid node) still answers.
+	jobs, _ := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 5 * time.Second})
+	if _, err := jobs.List(t.Context(), &apimodels.ListJobsRequest{}); err != nil {
+		t.Errorf("API after stopping the compute nodes: %v", err)
+	}
+	if _, err := n.ExecutionRunning(t.Context(), "e-no-such-execution"); err == nil {
+		t.Error("ExecutionRunning of an unknown execution: no error")
+	}
+	if err := n.Stop(); err != nil {
+		t.Errorf("stop after stopping compute nodes: %v", err)
+	}
+}
+
+// The devnet ends when its standard input does, so it cannot outlive the
+// process that started it.
+func TestDevnetEndsWithItsInput(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	n, err := devnet.Start(t.Context(), devnet.Options{Compute: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	pid := n.PID()
+	n.CloseInput()
+	if !waitGone(pid, 20*time.Second) {
+		t.Fatalf("devnet %d still running 20s after its input ended", pid)
+	}
+}
+
+func waitGone(pid int, limit time.Duration) bool {
+	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return true
+		}
+		// A zombie (exited, not yet reaped by Stop) counts as gone.
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && strings.Contains(string(b), ") Z ") {
+			return true
+		}
+	}
+	return false
+}
+
+// startTwoHost starts a devnet across a veth link, or skips/fails as the
+// capability and CANARY_TEST_REQUIRE_NETNS say.
+func startTwoHost(t *testing.T, o devnet.Options) *devnet.Network {
+	t.Helper()
+	o.TwoHost = true
+	n, err := devnet.Start(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Stop() })
+	t.Log(n.Where())
+	return n
+}
+
+func TestTwoHostNetwork(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	for _, v := range devnet.Versions {
+		t.Run(string(v), func(t *testing.T) {
+			t.Parallel()
+			n := startTwoHost(t, devnet.Options{Version: v})
+			if n.Link == nil {
+				t.Skipf("no two-host network here: %v", n.Fallback)
+			}
+			ip := net.ParseIP(n.Host)
+			if ip == nil || ip.IsLoopback() || ip.IsLinkLocalUnicast() || !ip.IsPrivate() || n.Host != n.Link.Remote {
+				t.Fatalf("API host %s, want the namespace's private link address %s", n.Host, n.Link.Remote)
+			}
+			if n.Publisher != n.Link.Remote {
+				t.Errorf("publisher advertises %s, want the routable link address %s", n.Publisher, n.Link.Remote)
+			}
+			jobs, _ := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 5 * time.Second})
+			if _, err := jobs.List(t.Context(), &apimodels.ListJobsRequest{}); err != nil {
+				t.Fatalf("API over the link: %v", err)
+			}
+			// The network's loopback is not ours: the same port on 127.0.0.1
+			// reaches nothing from here.
+			c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(n.Port)), time.Second)
+			if err == nil {
+				c.Close()
+				t.Errorf("the API port %d answers on the test's own loopback", n.Port)
+			}
+			ns, veth := n.Link.Namespace, n.Link.Local
+			if err := n.Stop(); err != nil {
+				t.Errorf("stop: %v", err)
+			}
+			if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), ns) {
+				t.Errorf("namespace %s left behind", ns)
+			}
+			if out, _ := exec.Command("ip", "-4", "addr", "show").Output(); strings.Contains(string(out), veth+"/30") {
+				t.Errorf("link address %s left behind", veth)
+			}
+		})
+	}
+}
+
+// Without the capability, TwoHost falls back to loopback and says why;
+// with CANARY_TEST_REQUIRE_NETNS=1 it is an error instead.
+func TestTwoHostFallback(t *testing.T) {
+	skipShort(t)
+	if os.Geteuid() == 0 {
+		// Make the capability missing: an ip that always fails.
+		dir := t.TempDir()
+		if err := os.WriteFile(dir+"/ip", []byte("#!/bin/sh\necho 'ip: Operation not permitted' >&2\nexit 1\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
+	}
+	t.Setenv(devnet.RequireNetnsEnv, "")
+	n, err := devnet.Start(t.Context(), devnet.Options{TwoHost: true, Compute: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	if n.Link != nil || !errors.Is(n.Fallback, devnet.ErrNoNetns) || n.Host != "127.0.0.1" {
+		t.Fatalf("link %v, fallback %v, host %s; want loopback with ErrNoNetns", n.Link, n.Fallback, n.Host)
+	}
+	if !strings.Contains(n.Where(), "loopback") || !strings.Contains(n.Where(), "unavailable") {
+		t.Errorf("Where() = %q does not say it fell back", n.Where())
+	}
+	n.Stop()
+
+	t.Setenv(devnet.RequireNetnsEnv, "1")
+	if n, err := devnet.Start(t.Context(), devnet.Options{TwoHost: true, Compute: -1}); err == nil {
+		n.Stop()
+		t.Fatal("started on loopback although the two-host network is required")
+	} else if !errors.Is(err, devnet.ErrNoNetns) {
+		t.Errorf("error %v, want ErrNoNetns", err)
+	}
+}
+
+// A devnet in a namespace dies with the process that started it, through
+// `ip netns exec` (which execs it), even when that process is SIGKILLed and
+// runs no cleanup.
+func TestTwoHostDevnetDiesWithParent(t *testing.T) {
+	skipShort(t)
+	if os.Getenv("DEVNET_TEST_HELPER") == "1" {
+		helper()
+		return
+	}
+	t.Parallel()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestTwoHostDevnetDiesWithParent$")
+	cmd.Env = append(os.Environ(), "DEVNET_TEST_HELPER=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	var ns, where string
+	if _, err := fmt.Fscan(out, &pid, &ns, &where); err != nil {
+		cmd.Process.Kill()
+		t.Fatalf("helper: %v", err)
+	}
+	if ns != "-" {
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		// The helper's veth goes with the namespace's end of the pair.
+	}
+	t.Logf("devnet %d (namespace %s, %s)", pid, ns, where)
+	cmd.Process.Kill()
+	cmd.Wait()
+	if !waitGone(pid, 20*time.Second) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("devnet %d still running 20s after its parent was killed", pid)
+	}
+}
+
+// helper starts a two-host devnet, prints "PID NAMESPACE WHERE" and waits
+// to be killed.
+func helper() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	n, err := devnet.Start(ctx, devnet.Options{TwoHost: true, Compute: -1})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		os.Exit(1)
+	}
+	ns, where := "-", "loopback"
+	if n.Link != nil {
+		ns, where = n.Link.Namespace, "link"
+	}
+	fmt.Println(n.PID(), ns, where)
+	<-ctx.Done()
+}
