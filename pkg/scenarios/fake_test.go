@@ -28,6 +28,7 @@ type fakeJobs struct {
 	polls   int    // Get calls a job stays Running before it ends
 	outcome string // what each execution prints (default DefaultText)
 	exit    int    // exit code of executions
+	badNode string // executions on this node fail and are retried on a spare node, as Bacalhau retries a partition
 	failErr map[string]error
 	hang    map[string]bool // block until the context ends
 	stops   []string
@@ -110,10 +111,11 @@ func (f *fakeJobs) advance(fj *fakeJob) {
 		fj.history(models.JobStateTypeRunning)
 		for i := 0; i < min(fj.job.Count, f.nodes); i++ {
 			e := &models.Execution{
-				ID:           fmt.Sprintf("e-%s-%d", fj.job.ID, i),
-				JobID:        fj.job.ID,
-				NodeID:       fmt.Sprintf("node-%d", i),
-				ComputeState: models.NewExecutionState(models.ExecutionStateRunning),
+				ID:             fmt.Sprintf("e-%s-%d", fj.job.ID, i),
+				JobID:          fj.job.ID,
+				NodeID:         fmt.Sprintf("node-%d", i),
+				PartitionIndex: i,
+				ComputeState:   models.NewExecutionState(models.ExecutionStateRunning),
 			}
 			fj.execs = append(fj.execs, e)
 			fj.hist = append(fj.hist, &models.JobHistory{Type: models.JobHistoryTypeExecutionLevel, JobID: fj.job.ID, ExecutionID: e.ID})
@@ -131,7 +133,25 @@ func (f *fakeJobs) advance(fj *fakeJob) {
 	if f.exit != 0 || len(fj.execs) < fj.job.Count {
 		end = models.JobStateTypeFailed
 	}
+	spare := fj.job.Count // next node no partition ran on
 	for _, e := range fj.execs {
+		if e.NodeID == f.badNode && f.badNode != "" {
+			// One active execution per partition: the failed one is
+			// replaced by a new one on a node the job has not used.
+			e.ComputeState = models.NewExecutionState(models.ExecutionStateFailed)
+			if spare >= f.nodes {
+				end = models.JobStateTypeFailed
+				continue
+			}
+			retry := &models.Execution{
+				ID: e.ID + "-retry", JobID: e.JobID, NodeID: fmt.Sprintf("node-%d", spare), PartitionIndex: e.PartitionIndex,
+				RunOutput:    &models.RunCommandResult{STDOUT: text, ExitCode: f.exit},
+				ComputeState: models.NewExecutionState(models.ExecutionStateCompleted),
+			}
+			spare++
+			fj.execs = append(fj.execs, retry)
+			continue
+		}
 		e.RunOutput = &models.RunCommandResult{STDOUT: text, ExitCode: f.exit}
 		if f.exit != 0 {
 			e.ComputeState = models.NewExecutionState(models.ExecutionStateFailed)

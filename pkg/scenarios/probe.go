@@ -42,6 +42,8 @@ type Probe struct {
 	phases   []Phase
 	jobID    string
 	terminal bool // the submitted job reached a terminal state
+
+	extraExecutions int // executions beyond one completed per partition (concurrency)
 }
 
 // Phase times fn as the named phase. Phases must be declared by the scenario.

@@ -17,6 +17,10 @@ type Result struct {
 	Start    time.Time
 	Duration time.Duration
 	Phases   []Phase // every phase of the scenario, in order
+	// ExtraExecutions counts the job's executions beyond one completed per
+	// partition: retried (Failed), rejected or cancelled ones. Reported,
+	// never a failure by itself (submitWithConcurrency).
+	ExtraExecutions int
 }
 
 // Phase is the time spent in one phase; zero when it was not reached.
@@ -40,6 +44,7 @@ func (r Result) LogAttrs() []slog.Attr {
 		slog.String("error", r.Error),
 		slog.String("job_id", r.JobID),
 		slog.Bool("job_stopped", r.Stopped),
+		slog.Int("extra_executions", r.ExtraExecutions),
 		slog.Time("start", r.Start),
 		slog.Float64("duration_seconds", r.Duration.Seconds()),
 		slog.Group("phase_duration_seconds", phases...),

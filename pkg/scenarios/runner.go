@@ -65,6 +65,7 @@ func (r *Runner) Run(ctx context.Context, s Scenario) Result {
 	res.Duration = time.Since(res.Start)
 	res.Phases = p.phases
 	res.JobID = p.jobID
+	res.ExtraExecutions = p.extraExecutions
 	res.Success = err == nil
 	if err != nil {
 		res.Class = Classify(err)
