@@ -293,6 +293,17 @@ func (n *Network) Stop() error {
 	return err
 }
 
+// StopNodes ends the network's process but keeps its link: its host stays
+// reachable and refuses connections, as a machine whose Bacalhau stopped
+// would (an address whose link is gone would be routed off the machine).
+// Stop removes the link.
+func (n *Network) StopNodes() error {
+	if n == nil || n.cmd == nil || n.cmd.Process == nil {
+		return nil
+	}
+	return n.stop()
+}
+
 func (n *Network) stop() error {
 	// Through `ip netns exec` the process is the devnet itself (ip execs it).
 	_ = n.cmd.Process.Signal(syscall.SIGTERM)

@@ -1,6 +1,7 @@
 // Package wasi encodes the canary's WebAssembly program: a WASI preview1
 // module of a few hundred bytes that writes a fixed text to stdout and,
-// for tests, can first sleep (poll_oneoff on a clock) or end with a
+// for tests, can first sleep (poll_oneoff on a clock, in slices, so a
+// cancelled execution halts within a slice) or end with a
 // non-zero exit code (proc_exit). It is assembled byte by byte here, so the
 // canary needs no toolchain and ships no binary blob.
 package wasi
@@ -13,7 +14,7 @@ const moduleName = "bacalhau-canary"
 // Program describes what the module does when its _start runs.
 type Program struct {
 	Stdout   string // written to fd 1
-	SleepMS  uint32 // sleep before writing, in milliseconds (0: none)
+	SleepMS  uint32 // sleep before writing, in milliseconds (0: none), in slices of ≤ sliceMS
 	ExitCode uint32 // proc_exit code after writing
 }
 
@@ -27,6 +28,21 @@ const (
 	textAt     = 128 // stdout text
 	maxText    = 60000
 )
+
+// sliceMS bounds one poll_oneoff sleep. A host call's sleep cannot be
+// interrupted (wazero's poll_oneoff is a plain nanosleep); between slices
+// the runtime checks its context (Bacalhau runs modules with
+// WithCloseOnContextDone), so a stopped execution ends within one slice.
+const sliceMS = 10
+
+// slices splits the sleep into n equal poll_oneoff calls of ns each.
+func (p Program) slices() (n uint32, ns uint64) {
+	if p.SleepMS == 0 {
+		return 0, 0
+	}
+	n = (p.SleepMS + sliceMS - 1) / sliceMS
+	return n, uint64(p.SleepMS) * 1_000_000 / uint64(n)
+}
 
 // Function indices: the imports come first.
 const (
@@ -72,7 +88,7 @@ func (p Program) Encode() ([]byte, error) {
 }
 
 func (p Program) body() []byte {
-	code := []byte{0x00} // no locals
+	code := []byte{0x01, 0x01, 0x7f} // one local: i32 slices left
 	call := func(fn uint32, args ...int32) {
 		for _, a := range args {
 			code = append(code, 0x41)
@@ -81,9 +97,15 @@ func (p Program) body() []byte {
 		code = append(code, 0x10)
 		code = append(code, uleb(fn)...)
 	}
-	if p.SleepMS > 0 {
+	if n, _ := p.slices(); n > 0 {
+		code = append(code, 0x41)
+		code = append(code, sleb(int32(n))...)
+		code = append(code, 0x21, 0x00) // local.set 0
+		code = append(code, 0x03, 0x40) // loop
 		call(fnPollOneoff, subAt, eventAt, 1, neventsAt)
-		code = append(code, 0x1a) // drop errno
+		code = append(code, 0x1a)                                     // drop errno
+		code = append(code, 0x20, 0x00, 0x41, 0x01, 0x6b, 0x22, 0x00) // local.get 0; i32.const 1; i32.sub; local.tee 0
+		code = append(code, 0x0d, 0x00, 0x0b)                         // br_if 0 (again while slices are left); end
 	}
 	call(fnFdWrite, 1, iovecAt, 1, nwrittenAt)
 	code = append(code, 0x1a)
@@ -102,7 +124,7 @@ func (p Program) data() []byte {
 	// subscription: userdata u64 @0, tag u8 @8 (0 = clock), clock id u32 @16
 	// (1 = monotonic), timeout u64 @24 (ns, relative), precision u64 @32, flags u16 @40.
 	le32(mem[subAt+16:], 1)
-	ns := uint64(p.SleepMS) * 1_000_000
+	_, ns := p.slices()
 	le32(mem[subAt+24:], uint32(ns))
 	le32(mem[subAt+28:], uint32(ns>>32))
 	copy(mem[textAt:], p.Stdout)

@@ -42,6 +42,8 @@ func TestProgram(t *testing.T) {
 		{"empty", Program{}},
 		{"exit code", Program{Stdout: "bye\n", ExitCode: 3}},
 		{"sleep", Program{Stdout: "late\n", SleepMS: 30}},
+		{"sleep not a multiple of the slice", Program{Stdout: "late\n", SleepMS: 25}},
+		{"short sleep", Program{Stdout: "late\n", SleepMS: 1}},
 		{"long text", Program{Stdout: string(bytes.Repeat([]byte("x"), 5000))}},
 	}
 	for _, tt := range tests {
@@ -63,6 +65,38 @@ func TestProgram(t *testing.T) {
 				t.Errorf("returned after %v, before its %v sleep", time.Since(start), min)
 			}
 		})
+	}
+}
+
+// A sleeping module halts soon after its context is cancelled, as a
+// stopped Bacalhau execution must: the sleep is sliced, and the runtime
+// checks its context between slices (Bacalhau's executor uses
+// WithCloseOnContextDone).
+func TestSleepHaltsOnCancel(t *testing.T) {
+	t.Parallel()
+	mod, err := Program{Stdout: "never\n", SleepMS: 60_000}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	defer rt.Close(context.Background())
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	var stdout bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		_, err := rt.InstantiateWithConfig(ctx, mod, wazero.NewModuleConfig().WithStdout(&stdout).WithSysNanosleep())
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || stdout.Len() != 0 {
+			t.Errorf("module ended with %v and wrote %q, want it halted before writing", err, stdout.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("module still sleeping 20s after its context was cancelled (sleep of 60s)")
 	}
 }
 
