@@ -47,8 +47,8 @@ type network string
 const (
 	netNone   network = "none"   // no Bacalhau network: the canary must not send anything
 	netShared network = "shared" // the shared devnet (1 hybrid + 2 compute nodes), through the proxy
-	netDirect network = "direct" // the shared devnet, no proxy (faults of the network itself)
-	netOwn    network = "own"    // a devnet of its own (it gets broken), no proxy
+	netDirect network = "direct" // the shared devnet, no proxy (faults of the network itself; every version)
+	netOwn    network = "own"    // a devnet of its own (it gets broken), no proxy (every version)
 )
 
 // cleanup is what the case expects to be left on the network, checked
@@ -82,11 +82,21 @@ type tcase struct {
 	env     map[string]string // job/local: extra or overriding variables ("" value: unset)
 	args    []string          // local: flags
 	naming  string            // config cases: the variable (or flag) the one error line must name
-	proxy   func(p *faultproxy.Proxy)
-	mon     func(m *monitor)
-	before  func(fx *fixture) error                      // runs before the canary
-	during  func(ctx context.Context, fx *fixture) error // runs beside the canary
-	secrets []string                                     // values that must appear nowhere
+	version devnet.Version    // the Bacalhau release (set by TestMatrix; "" is devnet's default)
+	// byVersion: where a release answers the fault differently (every-version rows).
+	byVersion map[devnet.Version]versionOutcome
+	proxy     func(p *faultproxy.Proxy)
+	mon       func(m *monitor)
+	before    func(fx *fixture) error                      // runs before the canary
+	during    func(ctx context.Context, fx *fixture) error // runs beside the canary
+	secrets   []string                                     // values that must appear nowhere
+}
+
+// versionOutcome is what a case expects on one release instead.
+type versionOutcome struct {
+	class   scenarios.Class
+	cleanup cleanup
+	note    string
 }
 
 // empty in tcase.env sets a variable to the empty string ("" unsets it).
@@ -116,9 +126,8 @@ const processSlack = time.Second
 var (
 	update = flag.Bool("update", false, "rewrite docs/reliability.md from the case list")
 
-	sharedOnce sync.Once
-	shared     *devnet.Network
-	sharedErr  error
+	sharedMu sync.Mutex
+	shared   = map[devnet.Version]*sharedNet{}
 
 	buildOnce sync.Once
 	bins      = map[via]string{}
@@ -129,9 +138,9 @@ var (
 func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
-	if shared != nil {
-		if err := shared.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping devnet:", err)
+	for v, s := range shared {
+		if err := s.n.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stopping devnet %s: %v\n", v, err)
 		}
 	}
 	if binDir != "" {
@@ -140,17 +149,34 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func sharedNetwork(t *testing.T) *devnet.Network {
+// sharedNetwork is the devnet of a version the cases share: two-host (a
+// network namespace across a veth link; loopback where the machine cannot
+// make one), its local publisher advertising the link address.
+func sharedNetwork(t *testing.T, v devnet.Version) *devnet.Network {
 	t.Helper()
-	sharedOnce.Do(func() {
+	sharedMu.Lock()
+	s := shared[v]
+	if s == nil {
+		s = &sharedNet{}
+		shared[v] = s
+	}
+	sharedMu.Unlock()
+	s.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
-		shared, sharedErr = devnet.Start(ctx, devnet.Options{})
+		s.n, s.err = devnet.Start(ctx, devnet.Options{Version: v, TwoHost: true})
 	})
-	if sharedErr != nil {
-		t.Fatalf("devnet: %v", sharedErr)
+	if s.err != nil {
+		t.Fatalf("devnet: %v", s.err)
 	}
-	return shared
+	t.Log(s.n.Where())
+	return s.n
+}
+
+type sharedNet struct {
+	once sync.Once
+	n    *devnet.Network
+	err  error
 }
 
 // binary builds the job and the local runner once, as the Dockerfile does.
@@ -285,20 +311,25 @@ func runCase(t *testing.T, c tcase) {
 	}
 	switch c.net {
 	case netShared, netDirect:
-		fx.net = sharedNetwork(t)
+		fx.net = sharedNetwork(t, c.version)
 	case netOwn:
-		n, err := devnet.Start(t.Context(), devnet.Options{})
+		n, err := devnet.Start(t.Context(), devnet.Options{Version: c.version, TwoHost: true})
 		if err != nil {
 			t.Fatalf("devnet: %v", err)
 		}
 		t.Cleanup(func() { _ = n.Stop() })
+		t.Log(n.Where())
 		fx.net = n
 	}
 	upstream := "127.0.0.1:9" // discard port: nothing may be sent for netNone
 	if fx.net != nil {
 		upstream = fx.net.Addr()
 	}
-	p, err := faultproxy.Start(upstream, faultproxy.Options{Auth: c.auth.want, MaxHold: c.deadline + 5*time.Second})
+	po := faultproxy.Options{Auth: c.auth.want, MaxHold: c.deadline + 5*time.Second}
+	if fx.net != nil && fx.net.Link != nil {
+		po.LinkHost = fx.net.Link.Remote
+	}
+	p, err := faultproxy.Start(upstream, po)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/internal/faultproxy"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
@@ -180,9 +181,11 @@ var cases = []tcase{
 	{name: "no-node-matches", fault: "no node matches the selectors", scenario: "submit", via: viaJob, net: netDirect, class: scenarios.ErrJobFailed, exit: 1, deadline: 5 * time.Second, cleanup: cleanTerminal,
 		env: map[string]string{"CANARY_NODE_SELECTORS": "name=node-9"}},
 	{name: "node-killed", fault: "the compute node running the job dies mid-job", scenario: "submit", via: viaRunner, net: netOwn, class: scenarios.ErrTimeout, deadline: 3 * time.Second, cleanup: cleanStopped,
-		spec: scenarios.JobSpec{SleepMS: 1500, Selectors: mustSelectors("name=node-2")}, during: killNode},
+		spec: scenarios.JobSpec{SleepMS: 1500, Selectors: mustSelectors("name=node-2")}, during: killNode,
+		byVersion: map[devnet.Version]versionOutcome{devnet.V1_9: {class: scenarios.ErrJobFailed, cleanup: cleanTerminal,
+			note: "v1.9 notices the lost node at once and fails the job: no other node matches the selectors"}}},
 	{name: "network-stopped", fault: "the whole network is stopped", scenario: "submit", via: viaJob, net: netOwn, class: scenarios.ErrUnavailable, exit: 1, deadline: 3 * time.Second, cleanup: cleanUnknown,
-		before: func(fx *fixture) error { return fx.net.Stop() }},
+		before: func(fx *fixture) error { return fx.net.StopNodes() }},
 
 	// The local runner: its exit status and JSON result line.
 	{name: "local-pass", fault: "none (baseline through the proxy)", scenario: "submitAndGet", via: viaLocal, net: netShared, exit: 0, deadline: 10 * time.Second, cleanup: cleanTerminal},
@@ -348,9 +351,26 @@ func TestMatrix(t *testing.T) {
 			t.Fatalf("case name %q: duplicate or not a valid env label", c.name)
 		}
 		seen[c.name] = true
+		if c.net != netDirect && c.net != netOwn {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				runCase(t, c)
+			})
+			continue
+		}
+		// Faults of the network itself: on every supported release.
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			runCase(t, c)
+			for _, v := range devnet.Versions {
+				cv := c
+				cv.version = v
+				if o, ok := c.byVersion[v]; ok {
+					cv.class, cv.cleanup, cv.note = o.class, o.cleanup, o.note
+				}
+				t.Run(string(v), func(t *testing.T) {
+					t.Parallel()
+					runCase(t, cv)
+				})
+			}
 		})
 	}
 }
@@ -405,6 +425,12 @@ func renderDoc(cs []tcase) string {
 		if c.note != "" {
 			cleanup += " (" + c.note + ")"
 		}
+		for _, v := range devnet.Versions {
+			if o, ok := c.byVersion[v]; ok {
+				class += fmt.Sprintf("; %s: `%s`", v, o.class)
+				cleanup += fmt.Sprintf("; %s: %s (%s)", v, o.cleanup, o.note)
+			}
+		}
 		fault := c.fault
 		if c.naming != "" {
 			fault += " → names `" + c.naming + "`"
@@ -416,7 +442,7 @@ func renderDoc(cs []tcase) string {
 }
 
 func runsAs(c tcase) string {
-	where := map[network]string{netNone: "no network", netShared: "proxy → devnet", netDirect: "devnet", netOwn: "own devnet"}[c.net]
+	where := map[network]string{netNone: "no network", netShared: "proxy → devnet", netDirect: "devnet, every version", netOwn: "own devnet, every version"}[c.net]
 	return string(c.via) + ", " + where
 }
 
@@ -442,7 +468,10 @@ Monitoring (a loopback fake) or the input — runs the canary, and asserts:
 
 "runs as": ` + "`runner`" + ` is the scenario runner in the test process (it can use the test hooks of the
 canary job: sleep, exit code, expected text); ` + "`job`" + ` is the built Cloud Run job recording to the
-fake Monitoring; ` + "`local`" + ` is the built local runner.
+fake Monitoring; ` + "`local`" + ` is the built local runner. The devnet is the real Bacalhau test network on a
+second "host": a network namespace the test creates, reached over a private veth link (loopback, with a
+note in the test log, where the machine cannot make one); ` + "`proxy → devnet`" + ` rows run against v1.7.0,
+rows marked "every version" once per supported release (v1.7.0 and v1.9.3).
 
 `
 

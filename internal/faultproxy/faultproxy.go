@@ -103,6 +103,10 @@ type Options struct {
 	// MaxRequests and MaxHold bound the proxy; the defaults when zero.
 	MaxRequests int
 	MaxHold     time.Duration
+	// LinkHost is the one non-loopback host the target may be: the far end
+	// of a private link the caller made itself (a test's veth pair into a
+	// network namespace). Anything else off loopback is refused.
+	LinkHost string
 }
 
 // Proxy is a running fault-injecting proxy.
@@ -128,13 +132,14 @@ type rule struct {
 	seen int // matching requests so far
 }
 
-// Start proxies 127.0.0.1:<free port> to target, a loopback host:port.
+// Start proxies 127.0.0.1:<free port> to target, a loopback host:port (or
+// Options.LinkHost).
 func Start(target string, o Options) (*Proxy, error) {
 	host, _, err := net.SplitHostPort(target)
 	if err != nil {
 		return nil, fmt.Errorf("faultproxy: target %q: %w", target, err)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) && (o.LinkHost == "" || host != o.LinkHost) {
 		return nil, fmt.Errorf("target %q: %w", target, ErrNotLoopback)
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

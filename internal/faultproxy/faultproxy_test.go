@@ -142,4 +142,13 @@ func TestAuthAndBounds(t *testing.T) {
 	if _, err := Start("192.0.2.1:80", Options{}); !errors.Is(err, ErrNotLoopback) {
 		t.Errorf("non-loopback target: %v", err)
 	}
+	if _, err := Start("192.0.2.1:80", Options{LinkHost: "192.0.2.2"}); !errors.Is(err, ErrNotLoopback) {
+		t.Errorf("non-loopback target other than the link host: %v", err)
+	}
+	lp, err := Start("192.0.2.1:80", Options{LinkHost: "192.0.2.1"}) // starting sends nothing
+	if err != nil {
+		t.Errorf("the link host refused: %v", err)
+	} else {
+		lp.Close()
+	}
 }
