@@ -12,7 +12,6 @@ import (
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
-	clientv2 "github.com/bacalhau-project/bacalhau/pkg/publicapi/client/v2"
 
 	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
@@ -101,7 +100,7 @@ func runner(n *devnet.Network, key string, spec scenarios.JobSpec, timeout time.
 	return &scenarios.Runner{Jobs: jobs, Fetcher: fetcher, Spec: spec, Env: "test", Timeout: timeout}
 }
 
-func api(n *devnet.Network) *clientv2.Jobs {
+func api(n *devnet.Network) scenarios.Jobs {
 	jobs, _ := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, APIKey: n.APIKey, Timeout: 10 * time.Second})
 	return jobs
 }
@@ -348,7 +347,7 @@ func sleepingExecution(t *testing.T, n *devnet.Network, sleep, deadline time.Dur
 }
 
 // runningExecution waits until the job's execution runs on a compute node.
-func runningExecution(t *testing.T, n *devnet.Network, jobs *clientv2.Jobs, jobID string) string {
+func runningExecution(t *testing.T, n *devnet.Network, jobs scenarios.Jobs, jobID string) string {
 	t.Helper()
 	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		resp, err := jobs.Executions(t.Context(), &apimodels.ListJobExecutionsRequest{JobIDOrName: jobID})
