@@ -439,7 +439,7 @@ func (b *bencher) writeSpec(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	job, err := cfg.JobSpec(scenarios.EngineWasm).Build("submit", "bench", 1, cfg.Timeout)
+	job, err := cfg.JobSpec(scenarios.EngineWasm).Build("submit", "bench", "bench", 1, cfg.Timeout)
 	if err != nil {
 		return err
 	}
