@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -180,6 +181,8 @@ type run struct {
 	stdout string
 	stderr string
 	lines  []map[string]any
+	maxRSS int64     // peak resident set of the process, bytes
+	ended  time.Time // when the process was seen to exit
 }
 
 // line returns the first log line with the message.
@@ -195,6 +198,13 @@ func (r run) line(msg string) map[string]any {
 // execJob runs the built job with exactly env (nothing inherited).
 func execJob(t *testing.T, env map[string]string) run {
 	t.Helper()
+	return execJobWith(t, env, nil)
+}
+
+// execJobWith runs the built job like execJob, calling during (if set)
+// once the process has started.
+func execJobWith(t *testing.T, env map[string]string, during func(*os.Process)) run {
+	t.Helper()
 	cmd := exec.Command(jobBinary(t))
 	cmd.Env = []string{"HOME=" + t.TempDir()}
 	for k, v := range env {
@@ -202,8 +212,20 @@ func execJob(t *testing.T, env map[string]string) run {
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		if during != nil {
+			go during(cmd.Process)
+		}
+		err = cmd.Wait()
+	}
 	var r run
+	r.ended = time.Now()
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			r.maxRSS = int64(ru.Maxrss) * 1024 // KiB on Linux
+		}
+	}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:

@@ -18,7 +18,7 @@ import (
 // so these bound the memory one call can take, compressed or not.
 const (
 	// MaxReplyBytes bounds a 200 reply's body, after decompression.
-	MaxReplyBytes = 4 << 20
+	MaxReplyBytes = 2 << 20
 	// maxErrorReplyBytes bounds what is kept of an error reply's body: it
 	// only ends up, clipped, in an error text.
 	maxErrorReplyBytes = 64 << 10
