@@ -51,8 +51,6 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 	for i, name := range s.Phases {
 		p.phases[i].Name = name
 	}
-	redactor := NewRedactor(r.Secrets...)
-
 	runCtx, cancel := context.WithTimeout(ctx, r.Timeout)
 	err := safely(s.Name+" run", func() error {
 		if s.Run == nil {
@@ -92,6 +90,8 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 		}
 	}
 
+	// Built now: a step may have added a secret (the key read from Secret Manager).
+	redactor := NewRedactor(r.Secrets...)
 	res.Duration = time.Since(res.Start)
 	res.Phases = p.phases
 	res.RunID = p.runID
