@@ -76,16 +76,14 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 			// The submit failed or its reply was lost: the job may
 			// exist all the same. Find it by the run's label.
 			var found string
+			var stopped bool
 			stopErr := safely("stopping job", func() (err error) {
-				found, err = r.stopByRun(ctx, jobs, p.runID, s.Name)
+				found, stopped, err = r.stopByRun(ctx, jobs, p.runID, s.Name)
 				return err
 			})
-			switch {
-			case stopErr != nil:
+			p.jobID, res.Stopped = found, stopped
+			if stopErr != nil {
 				err = fmt.Errorf("%w (and finding the run's job by label %s=%s failed: %v)", err, LabelRun, p.runID, stopErr)
-			case found != "":
-				p.jobID = found
-				res.Stopped = true
 			}
 		}
 	}
@@ -169,25 +167,22 @@ func (r *Runner) stop(parent context.Context, jobs Jobs, jobID, scenario string)
 
 // stopByRun finds the job of a run whose submit failed or lost its reply,
 // by the run's label, and stops it when it is still running. It returns
-// the job's ID, or "" when the run left no job. Only called after a failed
-// submit: a label-filtered list reads the whole job store on v1.7 and v1.9.
-func (r *Runner) stopByRun(parent context.Context, jobs Jobs, runID, scenario string) (string, error) {
+// the job's ID ("" when the run left no job) and whether it stopped it.
+// Only called after a failed submit: a label-filtered list reads the whole
+// job store on v1.7 and v1.9.
+func (r *Runner) stopByRun(parent context.Context, jobs Jobs, runID, scenario string) (found string, stopped bool, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), stopBudget)
 	defer cancel()
 	req, err := runListRequest(runID)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	resp, err := jobs.List(ctx, req)
-	if err != nil {
-		return "", err
+	if err != nil || resp == nil {
+		return "", false, err
 	}
-	if resp == nil {
-		return "", nil
-	}
-	found := ""
 	for _, j := range resp.Items {
-		if j == nil || j.ID == "" || j.Labels[LabelRun] != runID {
+		if j == nil || j.ID == "" || j.Labels[LabelRun] != runID || len(j.ID) > maxJobIDText {
 			continue // a server that ignores the filter: not this run's job
 		}
 		found = j.ID
@@ -198,10 +193,11 @@ func (r *Runner) stopByRun(parent context.Context, jobs Jobs, runID, scenario st
 			JobID:  j.ID,
 			Reason: "bacalhau-canary: " + scenario + " run failed at its submit",
 		}); err != nil {
-			return found, fmt.Errorf("stopping job %s: %w", Quote(j.ID, maxJobIDText), err)
+			return found, stopped, fmt.Errorf("stopping job %s: %w", Quote(j.ID, maxJobIDText), err)
 		}
+		stopped = true
 	}
-	return found, nil
+	return found, stopped, nil
 }
 
 // maxJobIDText bounds a job ID in the result: Bacalhau's are ~40 bytes.
