@@ -62,6 +62,10 @@ func (t *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	}
 	call := req.Method + " " + req.URL.Path
 	ctx := req.Context()
+	if resp.StatusCode < 200 || resp.StatusCode > 599 {
+		resp.Body.Close()
+		return nil, judge(ctx, fmt.Errorf("%s: API answered HTTP %d, not a final status: %w", call, resp.StatusCode, scenarios.ErrProtocol))
+	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		resp.Body.Close()
 		where := "without Location"
