@@ -55,6 +55,7 @@ func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
 		IdleConnTimeout:        30 * time.Second,
 		ResponseHeaderTimeout:  o.Timeout,
 		DisableCompression:     true, // the checking transport inflates, bounded
+		ForceAttemptHTTP2:      true,
 		MaxResponseHeaderBytes: 64 << 10,
 	}
 	hc := &http.Client{
