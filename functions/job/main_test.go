@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -205,7 +204,12 @@ func execJob(t *testing.T, env map[string]string) run {
 // once the process has started.
 func execJobWith(t *testing.T, env map[string]string, during func(*os.Process)) run {
 	t.Helper()
-	cmd := exec.Command(jobBinary(t))
+	return execArgv(t, []string{jobBinary(t)}, env, during)
+}
+
+func execArgv(t *testing.T, argv []string, env map[string]string, during func(*os.Process)) run {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = []string{"HOME=" + t.TempDir()}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -221,11 +225,7 @@ func execJobWith(t *testing.T, env map[string]string, during func(*os.Process)) 
 	}
 	var r run
 	r.ended = time.Now()
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			r.maxRSS = int64(ru.Maxrss) * 1024 // KiB on Linux
-		}
-	}
+
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
