@@ -312,7 +312,7 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	res.MetadataRequests = len(md.Requests())
 
-	for _, args := range [][]string{{"-metrics", "none"}, {"-metrics", "gcp", "-secret"}} {
+	for _, args := range [][]string{{"-metrics", "none"}, {"-metrics", "gcp", "-secret"}, {"-metrics", "none", "-largest"}} {
 		note1(stderr, fmt.Sprintf("cold start: bench/coldstart %s against loopback fakes", strings.Join(args, " ")))
 		a := append([]string{"run", "./bench/coldstart", "-bin", job, "-n", strconv.Itoa(*coldN), "-json", "-"}, args...)
 		cs := exec.CommandContext(ctx, "go", a...)
@@ -439,7 +439,7 @@ func (b *bencher) writeSpec(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	job, err := cfg.JobSpec(scenarios.EngineWasm).Build("submit", "bench", 1, cfg.Timeout)
+	job, err := cfg.JobSpec(scenarios.EngineWasm).Build("submit", "bench", "bench", 1, cfg.Timeout)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bacalhau-project/bacalhau-canary/internal/model"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
 )
 
 func printTable(w io.Writer, r *Results) {
@@ -51,6 +52,7 @@ func printTable(w io.Writer, r *Results) {
 			BinaryBytes int64     `json:"binary_bytes"`
 			Metrics     string    `json:"metrics"`
 			Secret      bool      `json:"secret"`
+			Largest     bool      `json:"largest"`
 			ColdStartMS []float64 `json:"cold_start_ms"`
 			TotalMS     []float64 `json:"total_ms"`
 			MaxRSSMiB   []float64 `json:"max_rss_mib"`
@@ -65,6 +67,9 @@ func printTable(w io.Writer, r *Results) {
 		how := "`CANARY_METRICS=" + cs.Metrics + "`"
 		if cs.Secret {
 			how += ", API key from Secret Manager (as deployed)"
+		}
+		if cs.Largest {
+			how += fmt.Sprintf(", the largest list reply accepted (%d MiB, gzip; the test's bound is 64 MiB)", bacalhau.MaxReplyBytes>>20)
 		}
 		fmt.Fprintf(w, "| %s | %d | %.1f ms (%.1f) | %.1f ms (%.1f) | %.1f MiB (%.1f) |\n", how, c.N, c.Median, c.P95, t.Median, t.P95, rss.Median, rss.Max)
 		if i == len(r.ColdStart)-1 {

@@ -32,6 +32,7 @@ import (
 
 	"github.com/bacalhau-project/bacalhau-canary/internal/fakebacalhau"
 	"github.com/bacalhau-project/bacalhau-canary/internal/fakegcp"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
 )
 
 func main() {
@@ -57,6 +58,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	prebuilt := fs.String("bin", "", "job binary to run (default: build ./functions/job as the Dockerfile does)")
 	jsonOut := fs.String("json", "", `write the samples as JSON to this file ("-": stdout, no table)`)
 	secret := fs.Bool("secret", false, "read the API key from (fake) Secret Manager first, as the deployed job does")
+	largest := fs.Bool("largest", false, "answer the list with the largest reply the canary accepts (gzip), to measure peak memory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -88,6 +90,9 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer api.Close()
+	if *largest {
+		api.ListPad = bacalhau.MaxReplyBytes - 4096
+	}
 	md, err := fakegcp.StartMetadata(fakegcp.CloudRun())
 	if err != nil {
 		return err
@@ -116,7 +121,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	if *jsonOut != "" {
-		if err := writeJSON(*jsonOut, out, st.Size(), *metricsKind, *secret, samples); err != nil {
+		if err := writeJSON(*jsonOut, out, st.Size(), *metricsKind, *secret, *largest, samples); err != nil {
 			return err
 		}
 		if *jsonOut == "-" {
@@ -185,13 +190,14 @@ type Summary struct {
 	Metrics     string    `json:"metrics"` // CANARY_METRICS of the runs
 	Scenario    string    `json:"scenario"`
 	Secret      bool      `json:"secret"`        // the API key came from Secret Manager
+	Largest     bool      `json:"largest"`       // the list reply was the largest the canary accepts
 	ColdStartMS []float64 `json:"cold_start_ms"` // exec → first Bacalhau request, per run
 	TotalMS     []float64 `json:"total_ms"`      // exec → exit, per run
 	MaxRSSMiB   []float64 `json:"max_rss_mib"`   // peak resident memory, per run
 }
 
-func writeJSON(path string, stdout io.Writer, size int64, kind string, secret bool, samples []sample) error {
-	s := Summary{BinaryBytes: size, Metrics: kind, Scenario: "list", Secret: secret}
+func writeJSON(path string, stdout io.Writer, size int64, kind string, secret, largest bool, samples []sample) error {
+	s := Summary{BinaryBytes: size, Metrics: kind, Scenario: "list", Secret: secret, Largest: largest}
 	for _, x := range samples {
 		s.ColdStartMS = append(s.ColdStartMS, float64(x.coldStart.Microseconds())/1000)
 		s.TotalMS = append(s.TotalMS, float64(x.total.Microseconds())/1000)

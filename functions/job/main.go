@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sethvargo/go-envconfig"
 
@@ -45,6 +46,11 @@ const (
 	exitRecorder = 3
 )
 
+// shutdownGrace bounds the job's life after SIGTERM, whatever Monitoring
+// does: Cloud Run kills the task 10 s after the signal, and the job must
+// be gone well before (5 s, with the runtime's start and exit).
+const shutdownGrace = 4 * time.Second
+
 // Cloud Run sets these on every task.
 const (
 	envExecution   = "CLOUD_RUN_EXECUTION"
@@ -65,9 +71,42 @@ func realMain(ctx context.Context, env envconfig.Lookuper, stdout, stderr io.Wri
 		Log:           log,
 		Stdout:        stdout,
 	})
-	defer c.Close()
+	defer func() {
+		if ctx.Err() == nil {
+			_ = c.Close()
+		}
+	}()
 
-	res, err := c.Run(ctx, s)
+	type outcome struct {
+		res scenarios.Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := c.Run(ctx, s)
+		done <- outcome{res, err}
+	}()
+	var res scenarios.Result
+	select {
+	case o := <-done:
+		res, err = o.res, o.err
+	case <-ctx.Done():
+		// SIGTERM: Cloud Run kills the task 10 s later. The run ends at
+		// once (its job stopped within the stop budget) and logs its
+		// line; the metric write gets what is left of shutdownGrace.
+		select {
+		case o := <-done:
+			res, err = o.res, o.err
+		case <-time.After(shutdownGrace):
+			log.LogAttrs(context.Background(), slog.LevelError, "result not recorded",
+				slog.String("scenario", s.Name),
+				slog.String("env", cfg.Env),
+				slog.String("metrics", c.Config().Metrics),
+				slog.String("reason", fmt.Sprintf("interrupted; the run or its metric write did not end within %s", shutdownGrace)),
+			)
+			return exitRecorder
+		}
+	}
 	if err != nil {
 		log.LogAttrs(context.Background(), slog.LevelError, "result not recorded",
 			slog.String("scenario", res.Scenario),

@@ -180,6 +180,8 @@ type run struct {
 	stdout string
 	stderr string
 	lines  []map[string]any
+	maxRSS int64     // peak resident set of the process, bytes
+	ended  time.Time // when the process was seen to exit
 }
 
 // line returns the first log line with the message.
@@ -195,15 +197,35 @@ func (r run) line(msg string) map[string]any {
 // execJob runs the built job with exactly env (nothing inherited).
 func execJob(t *testing.T, env map[string]string) run {
 	t.Helper()
-	cmd := exec.Command(jobBinary(t))
+	return execJobWith(t, env, nil)
+}
+
+// execJobWith runs the built job like execJob, calling during (if set)
+// once the process has started.
+func execJobWith(t *testing.T, env map[string]string, during func(*os.Process)) run {
+	t.Helper()
+	return execArgv(t, []string{jobBinary(t)}, env, during)
+}
+
+func execArgv(t *testing.T, argv []string, env map[string]string, during func(*os.Process)) run {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = []string{"HOME=" + t.TempDir()}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		if during != nil {
+			go during(cmd.Process)
+		}
+		err = cmd.Wait()
+	}
 	var r run
+	r.ended = time.Now()
+
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -533,8 +555,6 @@ func TestJobSecret(t *testing.T) {
 			}
 			ps := points(t, m.Accepted(), "list")
 			if got := series(ps); !reflect.DeepEqual(got, []string{"duration_seconds{env=dev}", "failure{env=dev,error_class=canary}", "phase_duration_seconds{env=dev,phase=list}"}) {
-				// A canary-class run writes no success point: it is neither a
-				// pass nor a failure of the network.
 				t.Errorf("series %v", got)
 			}
 		}

@@ -48,14 +48,15 @@ const (
 )
 
 type flags struct {
-	scenario string
-	all      bool
-	json     bool
-	timeout  time.Duration
-	endpoint string
-	engine   string
-	env      string
-	metrics  string
+	timeoutSet bool // --timeout given, even as 0
+	scenario   string
+	all        bool
+	json       bool
+	timeout    time.Duration
+	endpoint   string
+	engine     string
+	env        string
+	metrics    string
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -95,6 +96,7 @@ scenarios:
 		}
 		return f, fmt.Errorf("%w (see --help)", err)
 	}
+	fs.Visit(func(fl *flag.Flag) { f.timeoutSet = f.timeoutSet || fl.Name == "timeout" })
 	switch {
 	case fs.NArg() > 0:
 		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -113,13 +115,23 @@ func (f flags) apply(c *config.Config) error {
 		if err != nil {
 			return fmt.Errorf("--endpoint: %q is not host:port", f.endpoint)
 		}
+		if host == "" {
+			// ":1234" must not quietly mean "start the embedded devnet".
+			return fmt.Errorf("--endpoint: %q has no host (say 127.0.0.1:%s for this machine)", f.endpoint, port)
+		}
+		if _, err := config.ParseHost(host); err != nil {
+			return fmt.Errorf("--endpoint: %v", err)
+		}
 		p, err := strconv.Atoi(port)
-		if err != nil {
-			return fmt.Errorf("--endpoint: port %q is not a number", port)
+		if err != nil || p < 1 || p > 65535 {
+			return fmt.Errorf("--endpoint: port %q is not a port (1-65535)", port)
 		}
 		c.APIHost, c.APIPort = host, p
 	}
-	if f.timeout != 0 {
+	if f.timeoutSet {
+		if f.timeout <= 0 {
+			return fmt.Errorf("--timeout: %s is not a deadline (more than 0)", f.timeout)
+		}
 		c.Timeout = f.timeout
 	}
 	if f.engine != "" {
@@ -243,7 +255,7 @@ func printResult(w io.Writer, r scenarios.Result) {
 	}
 	fmt.Fprintf(w, "%s  %-22s %7.3fs", status, r.Scenario, r.Duration.Seconds())
 	if r.JobID != "" {
-		fmt.Fprintf(w, "  job %s", r.JobID)
+		fmt.Fprintf(w, "  job %s", printable(r.JobID))
 		if r.Stopped {
 			fmt.Fprint(w, " (stopped)")
 		}
@@ -259,8 +271,15 @@ func printResult(w io.Writer, r scenarios.Result) {
 	}
 	fmt.Fprintf(w, "      phases: %s\n", strings.Join(phases, ", "))
 	if !r.Success {
-		fmt.Fprintf(w, "      error_class: %s\n      error: %s\n", r.Class, oneLine(errors.New(r.Error)))
+		fmt.Fprintf(w, "      error_class: %s\n      error: %s\n", r.Class, printable(r.Error))
 	}
+}
+
+// printable escapes what came from the network (job IDs, error texts) so
+// it stays on its line: a newline in it cannot start a forged PASS line.
+func printable(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
 
 func oneLine(err error) string {

@@ -12,6 +12,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
 func run(t *testing.T, env map[string]string, args ...string) (int, string, string) {
@@ -40,6 +41,12 @@ func TestUsage(t *testing.T) {
 		{"both", []string{"--all", "--scenario", "list"}, nil, exitUsage, "exclude each other"},
 		{"bad endpoint", []string{"--all", "--endpoint", "localhost"}, nil, exitUsage, "--endpoint"},
 		{"bad timeout flag", []string{"--all", "--timeout", "soon"}, nil, exitUsage, "invalid value"},
+		{"zero timeout", []string{"--all", "--timeout", "0"}, nil, exitUsage, "--timeout"},
+		{"endpoint without host", []string{"--all", "--endpoint", ":1234"}, nil, exitUsage, "no host"},
+		{"endpoint bad host", []string{"--all", "--endpoint", "127.0.0.1#:1234"}, nil, exitUsage, "--endpoint"},
+		{"endpoint port 0", []string{"--all", "--endpoint", "127.0.0.1:0"}, nil, exitUsage, "--endpoint"},
+		{"key with newline", []string{"--all"}, map[string]string{"BACALHAU_API_HOST": "127.0.0.1", "BACALHAU_API_KEY": "k\n"}, exitUsage, "BACALHAU_API_KEY"},
+		{"key in clear text", []string{"--all", "--endpoint", "api.example:1234"}, map[string]string{"BACALHAU_API_KEY": "k"}, exitUsage, "CANARY_ALLOW_PLAINTEXT_CREDENTIALS"},
 		{"bad engine", []string{"--all", "--engine", "podman"}, nil, exitUsage, "CANARY_ENGINE"},
 		{"bad env var", []string{"--all"}, map[string]string{"BACALHAU_API_PORT": "x"}, exitUsage, "BACALHAU_API_PORT"},
 		{"secret locally", []string{"--all"}, map[string]string{"BACALHAU_API_HOST": "h", "BACALHAU_API_KEY_SECRET": "projects/p/secrets/s/versions/1"}, exitUsage, "BACALHAU_API_KEY_SECRET"},
@@ -59,6 +66,38 @@ func TestUsage(t *testing.T) {
 				t.Errorf("usage error: want one stderr line and no stdout, got stdout %q stderr %q", stdout, stderr)
 			}
 		})
+	}
+}
+
+// TestIPv6Endpoint: an IPv6 literal endpoint is dialled (and refused:
+// exit 1, not a usage error).
+func TestIPv6Endpoint(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	code, stdout, stderr := run(t, nil, "--scenario", "list", "--endpoint", addr, "--metrics", "none")
+	if code != exitFail || !strings.Contains(stdout, "unavailable") {
+		t.Errorf("exit %d stdout %q stderr %q: want a refused connection, class unavailable", code, stdout, stderr)
+	}
+}
+
+func TestTextOutputCannotBeForged(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	printResult(&buf, scenarios.Result{Scenario: "list", JobID: "j-1\nPASS  list", Class: scenarios.ErrProtocol,
+		Error: "reply said \"ok\"\nPASS  submit  0.1s"})
+	out := buf.String()
+	if n := strings.Count(out, "\n"); n != 4 {
+		t.Errorf("%d lines, want 4: %q", n, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "PASS") {
+			t.Errorf("forged line %q in %q", line, out)
+		}
 	}
 }
 

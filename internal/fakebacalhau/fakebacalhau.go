@@ -5,6 +5,7 @@
 package fakebacalhau
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -20,6 +21,10 @@ import (
 type API struct {
 	// Key, when set, is the bearer token every request must carry (401 otherwise).
 	Key string
+	// ListPad, when set, pads the listed job's name to that many bytes and
+	// gzips the reply when the client accepts it: the largest reply a
+	// canary reads, for memory measurements.
+	ListPad int
 
 	srv *http.Server
 	lis net.Listener
@@ -84,5 +89,15 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	job := &models.Job{ID: "j-fake-1", CreateTime: now.UnixNano(), State: models.NewJobState(models.JobStateTypeCompleted)}
+	if a.ListPad > 0 {
+		job.Name = strings.Repeat("n", a.ListPad)
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			gz := gzip.NewWriter(w)
+			defer gz.Close()
+			_ = json.NewEncoder(gz).Encode(apimodels.ListJobsResponse{Items: []*models.Job{job}})
+			return
+		}
+	}
 	_ = json.NewEncoder(w).Encode(apimodels.ListJobsResponse{Items: []*models.Job{job}})
 }

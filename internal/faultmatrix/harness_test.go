@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,10 +87,16 @@ type tcase struct {
 	// byVersion: where a release answers the fault differently (every-version rows).
 	byVersion map[devnet.Version]versionOutcome
 	proxy     func(p *faultproxy.Proxy)
-	mon       func(m *monitor)
-	before    func(fx *fixture) error                      // runs before the canary
-	during    func(ctx context.Context, fx *fixture) error // runs beside the canary
-	secrets   []string                                     // values that must appear nowhere
+	// download, when set, puts a second injecting proxy in front of the
+	// result download: the API's result URLs are rewritten to it.
+	download func(p *faultproxy.Proxy)
+	// resultUser and resultQuery decorate the rewritten result URLs
+	// (user:password@, ?signature=…) with credentials that must not show.
+	resultUser, resultQuery string
+	mon                     func(m *monitor)
+	before                  func(fx *fixture) error                      // runs before the canary
+	during                  func(ctx context.Context, fx *fixture) error // runs beside the canary
+	secrets                 []string                                     // values that must appear nowhere
 }
 
 // versionOutcome is what a case expects on one release instead.
@@ -146,6 +153,7 @@ func TestMain(m *testing.M) {
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	os.RemoveAll(bodyDir)
 	os.Exit(code)
 }
 
@@ -205,6 +213,40 @@ func binary(t *testing.T, v via) string {
 	return bins[v]
 }
 
+// --- replies written to disk ---------------------------------------------
+
+// Large or binary replies (bombs) are written to disk once by the test
+// and served from there by the proxies.
+var (
+	bodyDir    = filepath.Join(os.TempDir(), fmt.Sprintf("canary-faultmatrix-bodies-%d", os.Getpid()))
+	bodyGen    = map[string]func() []byte{}
+	bodiesOnce sync.Once
+	bodiesErr  error
+)
+
+// onDisk names a reply body that gen makes, written before the cases run.
+func onDisk(name string, gen func() []byte) string {
+	bodyGen[name] = gen
+	return filepath.Join(bodyDir, name)
+}
+
+func writeBodies(t *testing.T) {
+	t.Helper()
+	bodiesOnce.Do(func() {
+		if bodiesErr = os.MkdirAll(bodyDir, 0o700); bodiesErr != nil {
+			return
+		}
+		for name, gen := range bodyGen {
+			if bodiesErr = os.WriteFile(filepath.Join(bodyDir, name), gen(), 0o600); bodiesErr != nil {
+				return
+			}
+		}
+	})
+	if bodiesErr != nil {
+		t.Fatalf("writing reply bodies: %v", bodiesErr)
+	}
+}
+
 // --- a fake Monitoring with faults --------------------------------------
 
 // monitor is the fake Cloud Monitoring, optionally slowed down: a gRPC
@@ -216,6 +258,7 @@ type monitor struct {
 	addr  string
 
 	slowFirst time.Duration // delay of the first call; a front server when set
+	hang      bool          // every call hangs until its caller gives up; a front server
 
 	mu    sync.Mutex
 	calls int
@@ -251,6 +294,9 @@ func (m *monitor) CreateTimeSeries(ctx context.Context, req *monitoringpb.Create
 	if m.calls == 0 {
 		d = m.slowFirst
 	}
+	if m.hang {
+		d = time.Hour
+	}
 	m.calls++
 	m.mu.Unlock()
 	select {
@@ -264,14 +310,15 @@ func (m *monitor) CreateTimeSeries(ctx context.Context, req *monitoringpb.Create
 // --- running a case ------------------------------------------------------
 
 type fixture struct {
-	mu    sync.Mutex
-	proc  *os.Process // the canary's process, once started
-	t     *testing.T
-	c     tcase
-	net   *devnet.Network // nil for netNone
-	proxy *faultproxy.Proxy
-	mon   *monitor
-	md    *fakegcp.Metadata
+	mu      sync.Mutex
+	proc    *os.Process // the canary's process, once started
+	t       *testing.T
+	c       tcase
+	net     *devnet.Network // nil for netNone
+	proxy   *faultproxy.Proxy
+	results *faultproxy.Proxy // in front of the result download, when the case has one
+	mon     *monitor
+	md      *fakegcp.Metadata
 }
 
 // target is host and port the canary is pointed at.
@@ -342,9 +389,23 @@ func runCase(t *testing.T, c tcase) {
 	if c.mon != nil {
 		c.mon(fx.mon)
 	}
-	if fx.mon.slowFirst > 0 {
+	if fx.mon.slowFirst > 0 || fx.mon.hang {
 		fx.mon.startFront(t)
 	}
+	if c.download != nil {
+		// Never forwards: each download fault answers by itself.
+		rp, err := faultproxy.Start("127.0.0.1:9", faultproxy.Options{MaxHold: c.deadline + 5*time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(rp.Close)
+		fx.results = rp
+		c.download(rp)
+		p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/results", Fault: faultproxy.Fault{
+			Kind: faultproxy.Rewrite, From: `"URL":"http://[^"/]+/([^"?]*)[^"]*"`,
+			Body: `"URL":"http://` + c.resultUser + net.JoinHostPort(rp.Host(), strconv.Itoa(rp.Port())) + `/$1` + c.resultQuery + `"`}})
+	}
+	writeBodies(t)
 	fx.md, err = fakegcp.StartMetadata(fakegcp.CloudRun())
 	if err != nil {
 		t.Fatal(err)
@@ -575,10 +636,11 @@ func (fx *fixture) checkMetrics(o outcome) {
 			}
 		}
 	}
-	// A canary-class run writes no success point: it is neither a pass
-	// nor a failure of the network.
-	if wantSuccess := c.class != scenarios.ErrCanary; success != wantSuccess || failure != (c.class != "") {
-		t.Errorf("recorded success=%v failure=%v, want success=%v failure=%v", success, failure, wantSuccess, c.class != "")
+	// A canary-class run is neither a pass nor a network failure: it
+	// writes no success point (pkg/metrics).
+	wantSuccess := c.class != scenarios.ErrCanary
+	if success != wantSuccess || failure != (c.class != "") {
+		t.Errorf("recorded success=%v failure=%v, want success=%v and failure=%v", success, failure, wantSuccess, c.class != "")
 	}
 }
 

@@ -1,12 +1,18 @@
 package faultmatrix
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,6 +27,7 @@ import (
 
 	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/internal/faultproxy"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
@@ -116,7 +123,7 @@ var cases = []tcase{
 			p.Add(faultproxy.Rule{Method: "PUT", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Hang}})
 		}},
 	{name: "submit-no-id", fault: `PUT job submitted, but the reply has no job ID`, scenario: "submit", via: viaJob, net: netShared, class: scenarios.ErrProtocol, exit: 1, deadline: 3 * time.Second, cleanup: cleanTerminal,
-		note: "the canary cannot know the job; the tiny job completes by itself",
+		note: "the canary finds the job by its run label and stops it, unless the tiny job completed first",
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Method: "PUT", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Replace, Body: `{"JobID":""}`}})
 		}},
@@ -157,6 +164,107 @@ var cases = []tcase{
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Fault: faultproxy.Fault{Kind: faultproxy.Echo, Code: 400}})
 		}},
+
+	// Replies that lie (issue: survives a lying network). Crashes: the
+	// client would panic normalising these.
+	{name: "poll-null", fault: "GET job answers 200 with the body null", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Reply, Body: "null"})},
+	{name: "poll-null-task", fault: `GET job answers a job with Tasks [null]`, scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Reply, Body: `{"Job":{"ID":"j-x","Type":"batch","Tasks":[null]}}`})},
+	{name: "stop-null", fault: "GET job answers 500, then the stop answers null (after stopping upstream)", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanTerminal, spec: sleeper,
+		note: "the stop's unusable reply is in the error text; the run still ends with its line",
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath, After: 1, Fault: status(500)},
+				faultproxy.Rule{Method: "DELETE", Path: jobPath, Fault: faultproxy.Fault{Kind: faultproxy.Replace, Body: "null"}})
+		}},
+	{name: "list-null-item", fault: `list answers {"Items":[null]}`, scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrProtocol, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Reply, Body: `{"Items":[null]}`}})
+		}},
+	// Bounds.
+	{name: "poll-gzip-bomb", fault: "GET job answers 64 KiB of gzip that inflate to 64 MiB", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+		note:  "the reply is read to its bound (" + replyBound + ") and no further",
+		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Reply, BodyFile: gzipBomb, Header: map[string]string{"Content-Encoding": "gzip", "Content-Type": "application/json"}})},
+	{name: "list-huge", fault: "list answers 3 MiB of valid JSON", scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrProtocol, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Reply, BodyFile: hugeList}})
+		}},
+	{name: "download-bomb", fault: "the result's stdout inflates to 64 MiB", scenario: "submitAndGet", via: viaJob, net: netShared, class: scenarios.ErrOutputMismatch, exit: 1, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "stdout is read to a few times the expected text",
+		download: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Fault: faultproxy.Fault{Kind: faultproxy.Reply, BodyFile: resultBomb}})
+		}},
+	{name: "download-not-gzip", fault: "the result is not gzip", scenario: "submitAndGet", via: viaRunner, net: netShared, class: scenarios.ErrPublisher, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		download: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Fault: faultproxy.Fault{Kind: faultproxy.Reply, Body: "<html>login</html>"}})
+		}},
+	{name: "download-404", fault: "the publisher answers 404", scenario: "submitAndGet", via: viaRunner, net: netShared, class: scenarios.ErrPublisher, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		download: func(p *faultproxy.Proxy) { p.Add(faultproxy.Rule{Fault: status(404)}) }},
+	// Redirects: API calls follow none; downloads only under the address rules.
+	{name: "submit-307", fault: "PUT job answers 307 to another host", scenario: "submit", via: viaJob, net: netShared, class: scenarios.ErrProtocol, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		note: "not replayed there (the target is a closed port: following it would be unavailable)",
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "PUT", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Status, Code: 307, Header: map[string]string{"Location": "http://127.0.0.1:9" + jobsPath}}})
+		}},
+	{name: "poll-302-no-location", fault: "GET job answers 302 without Location", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Status, Code: 302, Header: map[string]string{}})},
+	{name: "download-redirect-metadata", fault: "the publisher redirects to 169.254.169.254", scenario: "submitAndGet", via: viaRunner, net: netShared, class: scenarios.ErrPublisher, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "refused at the dial, without connecting",
+		download: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Fault: faultproxy.Fault{Kind: faultproxy.Status, Code: 302, Header: map[string]string{"Location": "http://169.254.169.254/computeMetadata/v1/"}}})
+		}},
+	{name: "result-url-metadata", fault: "the node advertises http://metadata.google.internal/… as its result", scenario: "submitAndGet", via: viaJob, net: netShared, class: scenarios.ErrPublisher, exit: 1, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "refused before any lookup or connection",
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/results", Fault: faultproxy.Fault{Kind: faultproxy.Rewrite, From: `http://[^"/]+/`, Body: "http://metadata.google.internal/"}})
+		}},
+	// Secrets in other forms.
+	{name: "key-escaped-echoed", fault: `the server quotes a key holding " and \ in a 400`, scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrBadRequest, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		auth: auth{key: oddKey}, secrets: forms(oddKey),
+		note: "raw, %q- and JSON-escaped forms all redacted",
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Fault: faultproxy.Fault{Kind: faultproxy.Echo, Code: 400}})
+		}},
+	{name: "download-signed-url", fault: "the result URL carries userinfo and X-Amz-Signature; the publisher answers 403", scenario: "submitAndGet", via: viaJob, net: netShared, class: scenarios.ErrPublisher, exit: 1, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		secrets:    []string{"fmpass0a1b2c", "fmsig9f8e7d6c", "fmcredAKIA77"},
+		resultUser: "fmuser:fmpass0a1b2c@", resultQuery: "?X-Amz-Credential=fmcredAKIA77&X-Amz-Signature=fmsig9f8e7d6c",
+		download: func(p *faultproxy.Proxy) { p.Add(faultproxy.Rule{Fault: status(403)}) }},
+	// Classes of replies the canary cannot use.
+	{name: "poll-201", fault: "GET job answers 201", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Status, Code: 201, Body: "{}"})},
+	{name: "poll-empty-200", fault: "GET job answers 200 with an empty body", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Reply})},
+	{name: "poll-bad-gzip", fault: "GET job answers a body labelled gzip that is not", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Reply, Body: `{"Job":{}}`, Header: map[string]string{"Content-Encoding": "gzip"}})},
+	{name: "list-500-v17-auth", fault: "list answers Bacalhau v1.7's HTTP 500 for a refused API key", scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrAuth, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Status, Code: 500, Body: v17AuthBody}})
+		}},
+	{name: "list-500-other", fault: "list answers HTTP 500 with another APIServer error", scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrServer, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Status, Code: 500, Body: strings.Replace(v17AuthBody, "authentication failed: invalid API key", "failed to list jobs: database is locked", 1)}})
+		}},
+	{name: "sigterm-download", fault: "the job gets SIGTERM while it downloads the result", scenario: "submitAndGet", via: viaJob, net: netShared, class: scenarios.ErrCanary, exit: 1, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note:     "an interrupted run is the canary's, not the publisher's",
+		download: func(p *faultproxy.Proxy) { p.Add(faultproxy.Rule{Fault: faultproxy.Fault{Kind: faultproxy.Hang}}) },
+		during:   sigtermOnDownload},
+	// Untrusted text and leaked jobs.
+	{name: "submit-huge-id", fault: "PUT job submitted, the reply's job ID is 300 KB with a newline", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+		note: "the ID is not taken; the job is found by its run label and stopped; the line stays bounded",
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "PUT", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Replace, Body: `{"JobID":"j-` + strings.Repeat("x", 300<<10) + `\nPASS"}`}})
+		}},
+	{name: "submit-reply-lost", fault: "PUT job submitted, the reply is cut by a reset", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrUnavailable, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+		note: "found by its run label (canary_run) and stopped",
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "PUT", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Reset}})
+		}},
+	// Shutdown.
+	{name: "sigterm-monitoring-hung", fault: "SIGTERM mid-run, and Monitoring never answers", scenario: "submit", via: viaJob, net: netShared, class: scenarios.ErrCanary, exit: 3, deadline: 5 * time.Second, record: 5 * time.Second, cleanup: cleanTerminal,
+		note:   "the result line is logged first; the process exits within 5 s of the signal",
+		proxy:  onGet(0, faultproxy.Fault{Kind: faultproxy.Latency, Delay: 2 * time.Second}),
+		mon:    func(m *monitor) { m.hang = true },
+		during: sigterm},
 
 	// The recording side.
 	{name: "monitoring-slow", fault: "Monitoring answers the first write after 11 s (past the 10 s attempt timeout)", scenario: "list", via: viaJob, net: netShared, exit: 0, deadline: 3 * time.Second, record: 15 * time.Second, cleanup: cleanNoJob,
@@ -226,6 +334,12 @@ var cases = []tcase{
 	usage("monitoring-endpoint", "CANARY_MONITORING_ENDPOINT not host:port", "CANARY_MONITORING_ENDPOINT", viaJob, env("CANARY_MONITORING_ENDPOINT", "monitoring.invalid")),
 	usage("secretmanager-endpoint", "CANARY_SECRETMANAGER_ENDPOINT not host:port", "CANARY_SECRETMANAGER_ENDPOINT", viaJob, env("CANARY_SECRETMANAGER_ENDPOINT", "http://127.0.0.1:1/")),
 	usage("project", "GOOGLE_CLOUD_PROJECT not a project ID", "GOOGLE_CLOUD_PROJECT", viaJob, env("GOOGLE_CLOUD_PROJECT", "My Project")),
+	usage("host-hash", "BACALHAU_API_HOST=127.0.0.1# (a stray character)", "BACALHAU_API_HOST", viaJob, env("BACALHAU_API_HOST", "127.0.0.1#")),
+	usage("host-numeric", "BACALHAU_API_HOST=2130706433 (a numeric form)", "BACALHAU_API_HOST", viaJob, env("BACALHAU_API_HOST", "2130706433")),
+	usage("key-newline", "BACALHAU_API_KEY ends in a newline", "BACALHAU_API_KEY", viaJob, env("BACALHAU_API_KEY", apiKey+"\n")),
+	usage("key-plaintext", "an API key for a non-loopback host without TLS", "CANARY_ALLOW_PLAINTEXT_CREDENTIALS", viaJob, env("BACALHAU_API_HOST", "api.example", "BACALHAU_API_KEY", apiKey)),
+	usage("local-no-host", "--endpoint :1234 (no host)", "--endpoint", viaLocal, nil, "--scenario", "list", "--endpoint", ":1234"),
+	usage("local-timeout-zero", "--timeout 0", "--timeout", viaLocal, nil, "--scenario", "list", "--timeout", "0"),
 	usage("local-flag", "unknown flag", "-verbose", viaLocal, nil, "--scenario", "list", "--verbose"),
 	usage("local-endpoint", "--endpoint without a port", "--endpoint", viaLocal, nil, "--scenario", "list", "--endpoint", "127.0.0.1"),
 	usage("local-both", "--scenario and --all together", "--scenario and --all", viaLocal, nil, "--scenario", "list", "--all"),
@@ -290,6 +404,64 @@ func mustSelectors(s string) []*models.LabelSelectorRequirement {
 		panic(err)
 	}
 	return sel
+}
+
+// Bodies the proxies serve from disk.
+var (
+	gzipBomb   = onDisk("gzip-bomb.gz", func() []byte { return gzipOf(make([]byte, 64<<20)) })
+	hugeList   = onDisk("huge-list.json", func() []byte { return []byte(`{"Items":[{"ID":"j-1","Name":"` + strings.Repeat("n", 3<<20) + `"}]}`) })
+	resultBomb = onDisk("result-bomb.tar.gz", func() []byte { return tarGzOf("stdout", make([]byte, 64<<20)) })
+)
+
+// replyBound is the API reply bound as the table states it.
+var replyBound = fmt.Sprintf("%d MiB", bacalhau.MaxReplyBytes>>20)
+
+// v17AuthBody is Bacalhau v1.7.0's answer to a wrong API key: HTTP 500
+// from its authorization middleware through the API's error handler.
+const v17AuthBody = `{"Status":500,"Message":"authentication failed: invalid API key","RequestID":"","Code":"InternalError","Component":"APIServer"}`
+
+// oddKey holds the characters that escape differently in each form.
+const oddKey = `fm-"qk\\ey-5e7b`
+
+// forms are a secret's escaped forms that must not appear either.
+func forms(s string) []string {
+	q := strconv.Quote(s)
+	j, _ := json.Marshal(s)
+	return []string{s, q[1 : len(q)-1], string(j[1 : len(j)-1]), url.QueryEscape(s)}
+}
+
+func gzipOf(b []byte) []byte {
+	var buf bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	return buf.Bytes()
+}
+
+func tarGzOf(name string, body []byte) []byte {
+	var buf bytes.Buffer
+	gz, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	tw := tar.NewWriter(gz)
+	_ = tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+	_, _ = tw.Write(body)
+	_ = tw.Close()
+	_ = gz.Close()
+	return buf.Bytes()
+}
+
+// sigtermOnDownload interrupts the job process once it asks for its result.
+func sigtermOnDownload(ctx context.Context, fx *fixture) error {
+	ctx, cancel := context.WithTimeout(ctx, fx.c.deadline)
+	defer cancel()
+	for len(fx.results.Requests()) == 0 || fx.process() == nil {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the result was never asked for: %w", ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	return fx.process().Signal(syscall.SIGTERM)
 }
 
 // sigterm interrupts the job process once its job is submitted.
@@ -443,6 +615,9 @@ func renderDoc(cs []tcase) string {
 
 func runsAs(c tcase) string {
 	where := map[network]string{netNone: "no network", netShared: "proxy → devnet", netDirect: "devnet, every version", netOwn: "own devnet, every version"}[c.net]
+	if c.download != nil {
+		where += ", result proxy"
+	}
 	return string(c.via) + ", " + where
 }
 
@@ -471,7 +646,9 @@ canary job: sleep, exit code, expected text); ` + "`job`" + ` is the built Cloud
 fake Monitoring; ` + "`local`" + ` is the built local runner. The devnet is the real Bacalhau test network on a
 second "host": a network namespace the test creates, reached over a private veth link (loopback, with a
 note in the test log, where the machine cannot make one); ` + "`proxy → devnet`" + ` rows run against v1.7.0,
-rows marked "every version" once per supported release (v1.7.0 and v1.9.3).
+rows marked "every version" once per supported release (v1.7.0 and v1.9.3). "result proxy": a second
+injecting proxy in front of the result download (the API proxy rewrites the result URLs to it); bombs and
+other large replies are written to disk by the test and served from there.
 
 `
 

@@ -21,6 +21,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +43,7 @@ const (
 	Replace   Kind = "replace"   // forward, answer 200 with Body instead (valid JSON of the wrong shape)
 	Reply     Kind = "reply"     // answer 200 with Body without forwarding
 	Echo      Kind = "echo"      // answer Code with an error quoting the request's Authorization header (a careless server)
+	Rewrite   Kind = "rewrite"   // forward, answer with the reply's matches of From replaced by Body (a regexp template)
 )
 
 // Fault is one fault to inject.
@@ -48,7 +51,30 @@ type Fault struct {
 	Kind  Kind
 	Code  int           // Status: the HTTP status
 	Delay time.Duration // Latency: added before forwarding
-	Body  string        // Status, Replace, Reply: the body to answer
+	Body  string        // Status, Replace, Reply: the body to answer; Rewrite: the replacement
+	// BodyFile, when set, is read for the body instead of Body (large or
+	// binary replies the test wrote to disk).
+	BodyFile string
+	Header   map[string]string // Status, Replace, Reply: extra reply headers (Content-Encoding, Location)
+	From     string            // Rewrite: a regexp of what to replace
+}
+
+// body is the fault's reply body.
+func (f *Fault) body() []byte {
+	if f.BodyFile != "" {
+		b, err := os.ReadFile(f.BodyFile)
+		if err != nil {
+			return []byte("faultproxy: " + err.Error())
+		}
+		return b
+	}
+	return []byte(f.Body)
+}
+
+func (f *Fault) headers(w http.ResponseWriter) {
+	for k, v := range f.Header {
+		w.Header().Set(k, v)
+	}
 }
 
 // Rule selects the requests a fault applies to.
@@ -336,19 +362,22 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		p.pass(w, r, i)
 	case Status:
-		if f.Body == "" {
+		if f.Body == "" && f.BodyFile == "" && f.Header == nil {
 			p.writeError(w, i, f.Code, http.StatusText(f.Code)+" (injected)")
 			return
 		}
-		w.Header().Set("Content-Type", contentType(f.Body))
+		body := f.body()
+		w.Header().Set("Content-Type", contentType(string(body)))
+		f.headers(w)
 		w.WriteHeader(f.Code)
-		_, _ = io.WriteString(w, f.Body)
+		_, _ = w.Write(body)
 		p.answered(i, f.Code)
 	case Reply:
-		p.write(w, i, http.StatusOK, []byte(f.Body))
+		f.headers(w)
+		p.write(w, i, http.StatusOK, f.body())
 	case Echo:
 		p.writeError(w, i, f.Code, "request refused; it carried Authorization: "+r.Header.Get("Authorization"))
-	case Reset, Truncate, Malformed, Replace:
+	case Reset, Truncate, Malformed, Replace, Rewrite:
 		status, body, err := p.forward(r)
 		if err != nil {
 			p.writeError(w, i, http.StatusBadGateway, "faultproxy: "+err.Error())
@@ -362,7 +391,15 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		case Malformed:
 			p.write(w, i, status, append([]byte("<html>bad gateway</html>"), body...))
 		case Replace:
-			p.write(w, i, status, []byte(f.Body))
+			f.headers(w)
+			p.write(w, i, status, f.body())
+		case Rewrite:
+			re, err := regexp.Compile(f.From)
+			if err != nil {
+				p.writeError(w, i, http.StatusInternalServerError, "faultproxy: "+err.Error())
+				return
+			}
+			p.write(w, i, status, re.ReplaceAll(body, []byte(f.Body)))
 		}
 	default:
 		p.writeError(w, i, http.StatusInternalServerError, "faultproxy: unknown fault "+string(f.Kind))
@@ -406,7 +443,9 @@ func (p *Proxy) forward(r *http.Request) (int, []byte, error) {
 }
 
 func (p *Proxy) write(w http.ResponseWriter, i, status int, body []byte) {
-	w.Header().Set("Content-Type", contentType(string(body)))
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", contentType(string(body)))
+	}
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -150,5 +151,39 @@ func TestAuthAndBounds(t *testing.T) {
 		t.Errorf("the link host refused: %v", err)
 	} else {
 		lp.Close()
+	}
+}
+
+func TestRewriteHeadersAndBodyFiles(t *testing.T) {
+	p, _ := start(t)
+	file := t.TempDir() + "/body"
+	if err := os.WriteFile(file, []byte("from disk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.Add(Rule{Path: "/rewrite", Fault: Fault{Kind: Rewrite, From: `"ID":"(j-\d)"`, Body: `"ID":"x-$1"`}},
+		Rule{Path: "/file", Fault: Fault{Kind: Reply, BodyFile: file, Header: map[string]string{"Content-Encoding": "gzip"}}},
+		Rule{Path: "/redirect", Fault: Fault{Kind: Status, Code: 307, Header: map[string]string{"Location": "http://127.0.0.1:9/"}}})
+	noRedirect := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableCompression: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	_, body, err := get(t, noRedirect, p, "GET", "/rewrite")
+	if err != nil || !strings.Contains(body, `"ID":"x-j-1"`) || !strings.Contains(body, `"ID":"x-j-2"`) {
+		t.Errorf("rewrite: %q, %v", body, err)
+	}
+	resp, err := noRedirect.Get("http://" + p.Addr() + "/file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "from disk" || resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("body file: %q, Content-Encoding %q", b, resp.Header.Get("Content-Encoding"))
+	}
+	resp, err = noRedirect.Get("http://" + p.Addr() + "/redirect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 307 || resp.Header.Get("Location") != "http://127.0.0.1:9/" {
+		t.Errorf("redirect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

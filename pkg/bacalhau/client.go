@@ -1,12 +1,12 @@
-// Package bacalhau connects the canary to a Bacalhau v1.7 orchestrator: the
-// official client for the API and a plain HTTP fetcher for published results.
+// Package bacalhau connects the canary to a Bacalhau orchestrator: the
+// official client for the API, behind a layer that bounds, checks and
+// classes every reply before the client decodes it, and a fetcher for
+// published results that refuses local and metadata addresses.
 package bacalhau
 
 import (
-	"context"
+	"crypto/tls"
 	"encoding/base64"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -19,7 +19,7 @@ import (
 
 // Options say where the API is and how to authenticate.
 type Options struct {
-	Host     string
+	Host     string // a name or an IP address, without brackets
 	Port     int
 	TLS      bool
 	APIKey   string // bearer token
@@ -38,7 +38,7 @@ func (o Options) Address() string {
 }
 
 // New returns the job API of the orchestrator and a fetcher for results.
-func New(o Options) (*clientv2.Jobs, scenarios.Fetcher) {
+func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
 	headers := http.Header{}
 	switch {
 	case o.APIKey != "":
@@ -46,51 +46,30 @@ func New(o Options) (*clientv2.Jobs, scenarios.Fetcher) {
 	case o.Username != "":
 		headers.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(o.Username+":"+o.Password)))
 	}
+	base := &http.Transport{
+		Proxy:                  nil, // the canary talks to the API it is given, never through a proxy of the environment
+		DialContext:            (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:    10 * time.Second,
+		MaxIdleConnsPerHost:    4,
+		IdleConnTimeout:        30 * time.Second,
+		ResponseHeaderTimeout:  o.Timeout,
+		DisableCompression:     true, // the checking transport inflates, bounded
+		ForceAttemptHTTP2:      true,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+	hc := &http.Client{
+		Timeout:   o.Timeout,
+		Transport: &checkingTransport{base: base},
+		// API calls follow no redirect: a 3xx is a reply the canary
+		// cannot use (the transport judges it protocol), and following
+		// it would replay the call, and the credentials, elsewhere.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	api := clientv2.New(o.Address(),
-		clientv2.WithTimeout(o.Timeout),
-		clientv2.WithTLS(o.TLS),
+		clientv2.WithHTTPClient(hc),
 		clientv2.WithHeaders(headers),
 		clientv2.WithAppID("bacalhau-canary"),
 	)
-	return api.Jobs(), &Fetcher{Client: &http.Client{Timeout: o.Timeout}}
+	return &checkedJobs{jobs: api.Jobs()}, NewFetcher(o.Host, o.Timeout)
 }
-
-var _ scenarios.Jobs = (*clientv2.Jobs)(nil)
-
-// Fetcher downloads published results over HTTP(S).
-type Fetcher struct {
-	Client *http.Client
-}
-
-var _ scenarios.Fetcher = (*Fetcher)(nil)
-
-// Fetch GETs url and returns the body of a 200 reply.
-func (f *Fetcher) Fetch(ctx context.Context, url string) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("result URL %q: %v: %w", url, err, scenarios.ErrPublisher)
-	}
-	resp, err := f.Client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		return nil, &StatusError{Code: resp.StatusCode, URL: url}
-	}
-	return resp.Body, nil
-}
-
-// StatusError is a non-200 reply to a download.
-type StatusError struct {
-	Code int
-	URL  string
-}
-
-func (e *StatusError) Error() string {
-	return fmt.Sprintf("GET %s: HTTP %d", e.URL, e.Code)
-}
-
-// Unwrap gives the error its class: whatever the publisher answers, it is
-// the result path that failed, not the API.
-func (e *StatusError) Unwrap() error { return scenarios.ErrPublisher }

@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/sethvargo/go-envconfig"
@@ -33,6 +35,9 @@ type Config struct {
 	APIPassword string `env:"BACALHAU_API_PASSWORD"`
 	// APIKeySecret names a Secret Manager version holding the API key.
 	APIKeySecret string `env:"BACALHAU_API_KEY_SECRET"`
+	// AllowPlaintextCredentials lets an API key or password go to a
+	// non-loopback host without TLS.
+	AllowPlaintextCredentials bool `env:"CANARY_ALLOW_PLAINTEXT_CREDENTIALS, default=false"`
 
 	Scenario      string        `env:"CANARY_SCENARIO"`
 	Env           string        `env:"CANARY_ENV, default=dev"`
@@ -123,8 +128,10 @@ func (c Config) Validate(needHost bool) error {
 	if needHost && c.APIHost == "" {
 		return errorf("BACALHAU_API_HOST: required")
 	}
-	if c.APIHost != "" && strings.ContainsAny(c.APIHost, "/ :") && !strings.HasPrefix(c.APIHost, "[") {
-		return errorf("BACALHAU_API_HOST: %q is not a host name or IP address (no scheme, port or path)", c.APIHost)
+	if c.APIHost != "" {
+		if _, err := ParseHost(c.APIHost); err != nil {
+			return errorf("BACALHAU_API_HOST: %v", err)
+		}
 	}
 	if c.APIPort < 1 || c.APIPort > 65535 {
 		return errorf("BACALHAU_API_PORT: %d is not a port (1-65535)", c.APIPort)
@@ -137,6 +144,23 @@ func (c Config) Validate(needHost bool) error {
 	}
 	if (c.APIUsername == "") != (c.APIPassword == "") {
 		return errorf("BACALHAU_API_USERNAME: needs BACALHAU_API_PASSWORD too (basic auth takes both)")
+	}
+	for _, v := range []struct{ name, value string }{
+		{"BACALHAU_API_KEY", c.APIKey}, {"BACALHAU_API_USERNAME", c.APIUsername}, {"BACALHAU_API_PASSWORD", c.APIPassword},
+	} {
+		// The value is never shown: it is a secret.
+		if strings.ContainsFunc(v.value, unicode.IsControl) {
+			return errorf("%s: holds a control character (a newline?); an HTTP header cannot carry it", v.name)
+		}
+		if v.value != "" && strings.TrimSpace(v.value) != v.value {
+			return errorf("%s: starts or ends with white space; an HTTP header would lose it", v.name)
+		}
+	}
+	if strings.Contains(c.APIUsername, ":") {
+		return errorf("BACALHAU_API_USERNAME: holds a colon, which basic auth cannot carry")
+	}
+	if err := c.checkPlaintext(); err != nil {
+		return err
 	}
 	if c.APIKeySecret != "" && !validSecretVersion(c.APIKeySecret) {
 		return errorf("BACALHAU_API_KEY_SECRET: %q is not a secret version name (projects/P/secrets/S/versions/V)", c.APIKeySecret)
@@ -181,6 +205,74 @@ func (c Config) Validate(needHost bool) error {
 		}
 	}
 	return nil
+}
+
+// checkPlaintext refuses to send credentials in clear text to a host
+// that is not loopback, unless CANARY_ALLOW_PLAINTEXT_CREDENTIALS says so.
+func (c Config) checkPlaintext() error {
+	if c.APITLS || c.AllowPlaintextCredentials || c.APIHost == "" || IsLoopbackHost(c.APIHost) {
+		return nil
+	}
+	name := ""
+	switch {
+	case c.APIKey != "":
+		name = "BACALHAU_API_KEY"
+	case c.APIPassword != "":
+		name = "BACALHAU_API_PASSWORD"
+	case c.APIKeySecret != "":
+		name = "BACALHAU_API_KEY_SECRET"
+	default:
+		return nil
+	}
+	return errorf("%s: would go in clear text to %q; set BACALHAU_API_TLS=true (or CANARY_ALLOW_PLAINTEXT_CREDENTIALS=true to accept that)", name, c.APIHost)
+}
+
+// ParseHost checks a host for the API: a DNS name or an IP address (IPv6
+// with or without brackets), nothing else (no scheme, port, path, or
+// numeric forms other than the canonical ones). It returns the host
+// without brackets.
+func ParseHost(s string) (string, error) {
+	if len(s) > 253 {
+		return "", fmt.Errorf("%q is longer than a host name can be", s[:40]+"…")
+	}
+	if inner, ok := strings.CutPrefix(s, "["); ok {
+		inner, ok = strings.CutSuffix(inner, "]")
+		if a, err := netip.ParseAddr(inner); ok && err == nil && a.Is6() && a.Zone() == "" {
+			return inner, nil
+		}
+		return "", fmt.Errorf("%q is not an IPv6 address in brackets", s)
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Zone() != "" {
+			return "", fmt.Errorf("%q has an IPv6 zone, which the API URL cannot carry", s)
+		}
+		return s, nil
+	}
+	if _, ok := bacalhau.ParseLegacyIPv4(s); ok {
+		return "", fmt.Errorf("%q is not a host name, nor an IP address in the usual dotted form", s)
+	}
+	name := strings.TrimSuffix(s, ".")
+	if name == "" {
+		return "", fmt.Errorf("%q is not a host name or IP address (no scheme, port or path)", s)
+	}
+	for _, label := range strings.Split(name, ".") {
+		if !hostLabel.MatchString(label) {
+			return "", fmt.Errorf("%q is not a host name or IP address (no scheme, port or path)", s)
+		}
+	}
+	return s, nil
+}
+
+var hostLabel = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$`)
+
+// IsLoopbackHost says whether host is a loopback address or localhost.
+func IsLoopbackHost(host string) bool {
+	host = strings.TrimSuffix(strings.Trim(strings.ToLower(host), "[]"), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // projectID accepts project IDs (also domain-scoped, example.com:p) and numbers.
@@ -253,8 +345,12 @@ func IsError(err error) bool {
 
 // Bacalhau returns the client options for the configured orchestrator.
 func (c Config) Bacalhau() bacalhau.Options {
+	host, err := ParseHost(c.APIHost)
+	if err != nil {
+		host = c.APIHost // Validate refuses it first
+	}
 	return bacalhau.Options{
-		Host:     c.APIHost,
+		Host:     host,
 		Port:     c.APIPort,
 		TLS:      c.APITLS,
 		APIKey:   c.APIKey,

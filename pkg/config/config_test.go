@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -182,6 +183,122 @@ func FuzzParseSelectors(f *testing.F) {
 			if err := r.Validate(); err != nil {
 				t.Fatalf("accepted an invalid requirement %v: %v", r, err)
 			}
+		}
+	})
+}
+
+func TestHosts(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in, want string // want "" : refused
+	}{
+		{"bootstrap.example.org", "bootstrap.example.org"},
+		{"bootstrap.example.org.", "bootstrap.example.org."},
+		{"api_1.internal", "api_1.internal"},
+		{"127.0.0.1", "127.0.0.1"},
+		{"::1", "::1"},
+		{"[::1]", "::1"},
+		{"[fd00::1]", "fd00::1"},
+		{"fe80::1%eth0", ""},
+		{"127.0.0.1#", ""},
+		{"127.0.0.1:1234", ""},
+		{"http://x", ""},
+		{"x/y", ""},
+		{"a b", ""},
+		{"[127.0.0.1]", ""},
+		{"[::1", ""},
+		{"2130706433", ""},
+		{"0x7f.1", ""},
+		{"-x.example", ""},
+		{"x..example", ""},
+		{".", ""},
+		{"ünï.example", ""},
+		{strings.Repeat("a", 64) + ".example", ""},
+	} {
+		got, err := ParseHost(tt.in)
+		if tt.want == "" {
+			if err == nil {
+				t.Errorf("ParseHost(%q) = %q, want refused", tt.in, got)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("ParseHost(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestAddressOfIPv6Host(t *testing.T) {
+	t.Parallel()
+	for _, h := range []string{"::1", "[::1]"} {
+		c := Config{APIHost: h, APIPort: 1234}
+		if got := c.Bacalhau().Address(); got != "http://[::1]:1234" {
+			t.Errorf("%s: address %s", h, got)
+		}
+	}
+}
+
+func TestCredentials(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"BACALHAU_API_HOST": "api.example"}
+	for _, tt := range []struct {
+		name   string
+		env    map[string]string
+		naming string // "" : accepted
+	}{
+		{"key-newline", map[string]string{"BACALHAU_API_KEY": "abc\n", "BACALHAU_API_TLS": "true"}, "BACALHAU_API_KEY"},
+		{"key-cr", map[string]string{"BACALHAU_API_KEY": "a\rb", "BACALHAU_API_TLS": "true"}, "BACALHAU_API_KEY"},
+		{"key-space", map[string]string{"BACALHAU_API_KEY": "abc ", "BACALHAU_API_TLS": "true"}, "BACALHAU_API_KEY"},
+		{"password-nul", map[string]string{"BACALHAU_API_USERNAME": "u", "BACALHAU_API_PASSWORD": "p\x00", "BACALHAU_API_TLS": "true"}, "BACALHAU_API_PASSWORD"},
+		{"user-colon", map[string]string{"BACALHAU_API_USERNAME": "u:v", "BACALHAU_API_PASSWORD": "p", "BACALHAU_API_TLS": "true"}, "BACALHAU_API_USERNAME"},
+		{"key-plaintext", map[string]string{"BACALHAU_API_KEY": "k"}, "BACALHAU_API_KEY"},
+		{"password-plaintext", map[string]string{"BACALHAU_API_USERNAME": "u", "BACALHAU_API_PASSWORD": "p"}, "BACALHAU_API_PASSWORD"},
+		{"secret-plaintext", map[string]string{"BACALHAU_API_KEY_SECRET": "projects/p/secrets/s/versions/1"}, "BACALHAU_API_KEY_SECRET"},
+		{"key-tls", map[string]string{"BACALHAU_API_KEY": "k", "BACALHAU_API_TLS": "true"}, ""},
+		{"key-opt-in", map[string]string{"BACALHAU_API_KEY": "k", "CANARY_ALLOW_PLAINTEXT_CREDENTIALS": "true"}, ""},
+		{"key-loopback", map[string]string{"BACALHAU_API_KEY": "k", "BACALHAU_API_HOST": "127.0.0.1"}, ""},
+		{"key-loopback6", map[string]string{"BACALHAU_API_KEY": "k", "BACALHAU_API_HOST": "[::1]"}, ""},
+		{"key-localhost", map[string]string{"BACALHAU_API_KEY": "k", "BACALHAU_API_HOST": "localhost"}, ""},
+		{"no-credentials", map[string]string{}, ""},
+	} {
+		env := map[string]string{}
+		for k, v := range base {
+			env[k] = v
+		}
+		for k, v := range tt.env {
+			env[k] = v
+		}
+		c, err := Load(t.Context(), envconfig.MapLookuper(env))
+		if err == nil {
+			err = c.Validate(true)
+		}
+		switch {
+		case tt.naming == "" && err != nil:
+			t.Errorf("%s: %v, want accepted", tt.name, err)
+		case tt.naming != "" && (err == nil || !IsError(err) || !strings.HasPrefix(err.Error(), tt.naming+":")):
+			t.Errorf("%s: %v, want a config error naming %s", tt.name, err, tt.naming)
+		case err != nil && (strings.Contains(err.Error(), "abc") || strings.Contains(err.Error(), "\n")):
+			t.Errorf("%s: error %q shows the secret or breaks the line", tt.name, err)
+		}
+	}
+}
+
+func FuzzParseHost(f *testing.F) {
+	for _, s := range []string{"a.example", "127.0.0.1", "[::1]", "::ffff:1.2.3.4", "127.0.0.1#", "x:1", "0x7f.1", "fe80::1%eth0", "a..b", "_x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		host, err := ParseHost(s)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("%q: error on two lines: %q", s, err)
+			}
+			return
+		}
+		addr := Config{APIHost: s, APIPort: 1234}.Bacalhau().Address()
+		u, err := url.Parse(addr)
+		if err != nil || u.Hostname() != strings.SplitN(host, "%", 2)[0] && u.Hostname() != host || u.Port() != "1234" || u.Path != "" {
+			t.Fatalf("%q: accepted, but the address %q is not http://<host>:1234 (%v)", s, addr, err)
 		}
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/bacalhau-project/bacalhau/pkg/bacerrors"
 	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // fakeJobs is an in-memory orchestrator with the rules of the real one that
@@ -33,6 +34,7 @@ type fakeJobs struct {
 	hang    map[string]bool // block until the context ends
 	stops   []string
 	calls   map[string]int
+	putLost error // Put stores the job, then answers this (a lost reply)
 }
 
 type fakeJob struct {
@@ -88,14 +90,18 @@ func (f *fakeJobs) Put(ctx context.Context, r *apimodels.PutJobRequest) (*apimod
 	fj := &fakeJob{job: &j}
 	fj.history(models.JobStateTypePending)
 	f.jobs[id] = fj
+	if f.putLost != nil {
+		return nil, f.putLost
+	}
 	return &apimodels.PutJobResponse{JobID: id}, nil
 }
 
 func (fj *fakeJob) history(s models.JobStateType) {
 	fj.hist = append(fj.hist, &models.JobHistory{
-		Type:  models.JobHistoryTypeJobLevel,
-		JobID: fj.job.ID,
-		Event: models.Event{Message: s.String(), Details: map[string]string{models.DetailsKeyNewState: s.String()}},
+		SeqNum: uint64(len(fj.hist) + 1),
+		Type:   models.JobHistoryTypeJobLevel,
+		JobID:  fj.job.ID,
+		Event:  models.Event{Message: s.String(), Details: map[string]string{models.DetailsKeyNewState: s.String()}},
 	})
 }
 
@@ -118,7 +124,7 @@ func (f *fakeJobs) advance(fj *fakeJob) {
 				ComputeState:   models.NewExecutionState(models.ExecutionStateRunning),
 			}
 			fj.execs = append(fj.execs, e)
-			fj.hist = append(fj.hist, &models.JobHistory{Type: models.JobHistoryTypeExecutionLevel, JobID: fj.job.ID, ExecutionID: e.ID})
+			fj.hist = append(fj.hist, &models.JobHistory{SeqNum: uint64(len(fj.hist) + 1), Type: models.JobHistoryTypeExecutionLevel, JobID: fj.job.ID, ExecutionID: e.ID})
 		}
 		return
 	}
@@ -211,7 +217,13 @@ func (f *fakeJobs) List(ctx context.Context, r *apimodels.ListJobsRequest) (*api
 	var items []*models.Job
 	for i := len(f.jobs); i >= 1 && uint32(len(items)) < r.Limit; i-- {
 		j := *f.jobs[fmt.Sprintf("j-%d", i)].job
-		items = append(items, &j)
+		matches := true
+		for _, req := range r.Labels {
+			matches = matches && req.Matches(labels.Set(j.Labels))
+		}
+		if matches {
+			items = append(items, &j)
+		}
 	}
 	return &apimodels.ListJobsResponse{Items: items}, nil
 }

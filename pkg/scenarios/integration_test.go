@@ -335,7 +335,7 @@ func sleepingExecution(t *testing.T, n *devnet.Network, sleep, deadline time.Dur
 	t.Helper()
 	jobs := api(n)
 	job, err := scenarios.JobSpec{Engine: scenarios.EngineWasm, Publisher: scenarios.PublisherLocal, SleepMS: uint32(sleep.Milliseconds())}.
-		Build("stopTest", "test", 1, deadline)
+		Build("stopTest", "test", "stop-test", 1, deadline)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,18 @@
 package scenarios
 
 import (
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"time"
 
 	dockermodels "github.com/bacalhau-project/bacalhau/pkg/executor/docker/models"
 	wasmmodels "github.com/bacalhau-project/bacalhau/pkg/executor/wasm/models"
 	"github.com/bacalhau-project/bacalhau/pkg/models"
+	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/wasi"
 )
@@ -24,6 +29,7 @@ const (
 	LabelCanary   = "bacalhau_canary"
 	LabelScenario = "canary_scenario"
 	LabelEnv      = "canary_env"
+	LabelRun      = "canary_run" // unique per run: finds the job of a submit whose reply was lost
 )
 
 // PublisherLocal is the default publisher of the canary job: the compute
@@ -68,7 +74,7 @@ func (s JobSpec) expected() string {
 
 // Build returns the job to submit for scenario, with count executions and
 // a task timeout safely below the run's deadline.
-func (s JobSpec) Build(scenario, env string, count int, deadline time.Duration) (*models.Job, error) {
+func (s JobSpec) Build(scenario, env, runID string, count int, deadline time.Duration) (*models.Job, error) {
 	task := &models.Task{
 		Name:     "canary",
 		Timeouts: taskTimeouts(deadline),
@@ -112,10 +118,29 @@ func (s JobSpec) Build(scenario, env string, count int, deadline time.Duration) 
 			LabelCanary:   "true",
 			LabelScenario: scenario,
 			LabelEnv:      env,
+			LabelRun:      runID,
 		},
 		Constraints: s.Selectors,
 		Tasks:       []*models.Task{task},
 	}, nil
+}
+
+// newRunID returns a run's unique label value (16 hex digits).
+func newRunID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// runListRequest lists the jobs labelled with a run's ID.
+func runListRequest(runID string) (*apimodels.ListJobsRequest, error) {
+	req, err := labels.NewRequirement(LabelRun, selection.Equals, []string{runID})
+	if err != nil {
+		return nil, fmt.Errorf("label %s=%s: %v: %w", LabelRun, runID, err, ErrCanary)
+	}
+	r := &apimodels.ListJobsRequest{Labels: []labels.Requirement{*req}}
+	r.Limit = 10
+	return r, nil
 }
 
 // taskTimeouts keeps the job's own timeout below the run deadline, so a job

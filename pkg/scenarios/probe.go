@@ -36,12 +36,14 @@ type Probe struct {
 	Spec     JobSpec
 	scenario string
 	env      string
+	runID    string // the canary_run label of this run's jobs
 	deadline time.Duration
 	progress func(string)
 
-	phases   []Phase
-	jobID    string
-	terminal bool // the submitted job reached a terminal state
+	phases      []Phase
+	jobID       string
+	submitTried bool // a submit was sent, whatever came back
+	terminal    bool // the submitted job reached a terminal state
 
 	extraExecutions int // executions beyond one completed per partition (concurrency)
 }
@@ -64,10 +66,11 @@ func (p *Probe) Phase(name string, fn func() error) error {
 // Submit puts the canary job with count executions and remembers its ID so
 // the runner can stop it if the run fails.
 func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
-	job, err := p.Spec.Build(p.scenario, p.env, count, p.deadline)
+	job, err := p.Spec.Build(p.scenario, p.env, p.runID, count, p.deadline)
 	if err != nil {
 		return "", fmt.Errorf("building job: %v: %w", err, ErrCanary)
 	}
+	p.submitTried = true
 	resp, err := p.Jobs.Put(ctx, &apimodels.PutJobRequest{Job: job})
 	if err != nil {
 		return "", fmt.Errorf("submitting job: %w", err)
@@ -75,8 +78,21 @@ func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
 	if resp == nil || resp.JobID == "" {
 		return "", fmt.Errorf("submitting job: reply has no job ID: %w", ErrProtocol)
 	}
+	if len(resp.JobID) > maxJobIDText || strings.ContainsFunc(resp.JobID, notIDRune) {
+		// Not a job ID this canary could put in a URL or a log line;
+		// the job is found by its run label and stopped.
+		return "", fmt.Errorf("submitting job: reply's job ID %s is not an ID: %w", Quote(resp.JobID, 64), ErrProtocol)
+	}
 	p.jobID = resp.JobID
 	return resp.JobID, nil
+}
+
+// maxMessageText bounds a server's message quoted in an error text.
+const maxMessageText = 300
+
+// notIDRune says r cannot be in a job ID (Bacalhau's are j-<uuid>).
+func notIDRune(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
 }
 
 // submitPhase submits the canary job with count executions, timed as the
@@ -107,7 +123,7 @@ func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 		}
 		job := resp.Job
 		if job.ID != id {
-			return nil, fmt.Errorf("getting job state: asked for job %s, got %q: %w", id, job.ID, ErrProtocol)
+			return nil, fmt.Errorf("getting job state: asked for job %s, got %s: %w", id, Quote(job.ID, maxJobIDText), ErrProtocol)
 		}
 		state := job.State.StateType
 		if state.IsTerminal() {
@@ -117,9 +133,9 @@ func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 			switch {
 			case state == models.JobStateTypeFailed && strings.Contains(strings.ToLower(job.State.Message), "timed out"):
 				// The job's own task timeout (set below the run's deadline) fired.
-				return job, fmt.Errorf("job ended %s: %s: %w", state, job.State.Message, ErrTimeout)
+				return job, fmt.Errorf("job ended %s: %s: %w", state, Quote(job.State.Message, maxMessageText), ErrTimeout)
 			case state != models.JobStateTypeCompleted:
-				return job, fmt.Errorf("job ended %s: %s: %w", state, job.State.Message, ErrJobFailed)
+				return job, fmt.Errorf("job ended %s: %s: %w", Quote(state.String(), 40), Quote(job.State.Message, maxMessageText), ErrJobFailed)
 			}
 			return job, nil
 		}
@@ -154,7 +170,7 @@ func (p *Probe) Executions(ctx context.Context, id string) ([]*models.Execution,
 			return nil, fmt.Errorf("listing executions: an execution without ID: %w", ErrProtocol)
 		}
 		if e.JobID != id {
-			return nil, fmt.Errorf("listing executions: execution %s belongs to job %q, not %s: %w", e.ID, e.JobID, id, ErrProtocol)
+			return nil, fmt.Errorf("listing executions: execution %s belongs to job %s, not %s: %w", Quote(e.ID, maxJobIDText), Quote(e.JobID, maxJobIDText), id, ErrProtocol)
 		}
 	}
 	return resp.Items, nil
@@ -169,7 +185,7 @@ func checkExitCodes(execs []*models.Execution) error {
 		}
 		completed++
 		if e.RunOutput != nil && e.RunOutput.ExitCode != 0 {
-			return fmt.Errorf("execution %s exited %d: %w", e.ID, e.RunOutput.ExitCode, ErrJobFailed)
+			return fmt.Errorf("execution %s exited %d: %w", Quote(e.ID, maxJobIDText), e.RunOutput.ExitCode, ErrJobFailed)
 		}
 	}
 	if completed == 0 {

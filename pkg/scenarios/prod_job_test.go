@@ -74,7 +74,7 @@ func TestProdJobSpecPassesBacalhauValidation(t *testing.T) {
 		spec := c.JobSpec(scenarios.EngineWasm)
 		for _, s := range scenarios.All() {
 			for _, count := range []int{1, 3} {
-				job, err := spec.Build(s.Name, "prod", count, deadline)
+				job, err := spec.Build(s.Name, "prod", "prod-check", count, deadline)
 				if err != nil {
 					t.Fatalf("publisher %q, %s: %v", pub, s.Name, err)
 				}
@@ -118,7 +118,7 @@ func checkProdJob(t *testing.T, job *models.Job, publisher, selectors string) {
 func TestBacalhauValidationRefusesBrokenJobs(t *testing.T) {
 	t.Parallel()
 	build := func() *models.Job {
-		job, err := scenarios.JobSpec{Engine: scenarios.EngineDocker}.Build("submit", "prod", 1, 45*time.Second)
+		job, err := scenarios.JobSpec{Engine: scenarios.EngineDocker}.Build("submit", "prod", "prod-check", 1, 45*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,7 +12,8 @@ type Result struct {
 	Success  bool
 	Class    Class  // empty on success
 	Error    string // empty on success; never holds a secret
-	JobID    string // the job the run submitted, if any
+	JobID    string // the job the run submitted, if any (bounded, redacted)
+	RunID    string // the run's canary_run label
 	Stopped  bool   // the runner stopped that job after a failure
 	Start    time.Time
 	Duration time.Duration
@@ -43,6 +44,7 @@ func (r Result) LogAttrs() []slog.Attr {
 		slog.String("error_class", string(r.Class)),
 		slog.String("error", r.Error),
 		slog.String("job_id", r.JobID),
+		slog.String("run_id", r.RunID),
 		slog.Bool("job_stopped", r.Stopped),
 		slog.Int("extra_executions", r.ExtraExecutions),
 		slog.Time("start", r.Start),

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
+	"path"
+	"runtime"
 	"strings"
 	"time"
 
@@ -30,16 +31,19 @@ type Runner struct {
 	Secrets  []string      // values never to appear in an error text
 }
 
-// Run runs s once and returns its result. It never panics: a scenario that
-// panics fails as ErrCanary.
-func (r *Runner) Run(ctx context.Context, s Scenario) Result {
-	res := Result{Scenario: s.Name, Env: r.Env, Start: time.Now()}
+// Run runs s once and returns its result. It never panics: a panic in the
+// scenario or in the stop of its job fails the run as ErrCanary (the Jobs
+// layer turns a reply that makes the client panic into ErrProtocol), and
+// the result line is logged in every case.
+func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
+	res = Result{Scenario: s.Name, Env: r.Env, Start: time.Now()}
 	p := &Probe{
 		Jobs:     r.Jobs,
 		Fetcher:  r.Fetcher,
 		Spec:     r.Spec,
 		scenario: s.Name,
 		env:      r.Env,
+		runID:    newRunID(),
 		deadline: r.Timeout,
 		progress: r.Progress,
 		phases:   make([]Phase, len(s.Phases)),
@@ -47,58 +51,104 @@ func (r *Runner) Run(ctx context.Context, s Scenario) Result {
 	for i, name := range s.Phases {
 		p.phases[i].Name = name
 	}
-
 	runCtx, cancel := context.WithTimeout(ctx, r.Timeout)
-	err := safeRun(runCtx, s, p)
+	err := safely(s.Name+" run", func() error {
+		if s.Run == nil {
+			return fmt.Errorf("scenario %s has no Run: %w", s.Name, ErrCanary)
+		}
+		return s.Run(runCtx, p)
+	})
 	deadlinePassed := errors.Is(runCtx.Err(), context.DeadlineExceeded)
 	cancel()
 
-	if err != nil && p.jobID != "" && !p.terminal {
-		switch stopErr := r.stop(ctx, p.jobID, s.Name); {
-		case stopErr == nil:
-			res.Stopped = true
-		case !errors.Is(stopErr, errAlreadyEnded):
-			err = fmt.Errorf("%w (and stopping job %s failed: %v)", err, p.jobID, stopErr)
+	if err != nil {
+		jobs := r.Jobs // a step may have replaced it (the API key read from Secret Manager)
+		switch {
+		case p.jobID != "" && !p.terminal:
+			stopErr := safely("stopping job", func() error { return r.stop(ctx, jobs, p.jobID, s.Name) })
+			switch {
+			case stopErr == nil:
+				res.Stopped = true
+			case !errors.Is(stopErr, errAlreadyEnded):
+				err = fmt.Errorf("%w (and stopping job %s failed: %v)", err, p.jobID, stopErr)
+			}
+		case p.jobID == "" && p.submitTried:
+			// The submit failed or its reply was lost: the job may
+			// exist all the same. Find it by the run's label.
+			var found string
+			var stopped bool
+			stopErr := safely("stopping job", func() (err error) {
+				found, stopped, err = r.stopByRun(ctx, jobs, p.runID, s.Name)
+				return err
+			})
+			p.jobID, res.Stopped = found, stopped
+			if stopErr != nil {
+				err = fmt.Errorf("%w (and finding the run's job by label %s=%s failed: %v)", err, LabelRun, p.runID, stopErr)
+			}
 		}
 	}
 
+	// Built now: a step may have added a secret (the key read from Secret Manager).
+	redactor := NewRedactor(r.Secrets...)
 	res.Duration = time.Since(res.Start)
 	res.Phases = p.phases
-	res.JobID = p.jobID
+	res.RunID = p.runID
+	res.JobID = clipTo(redactor.Redact(p.jobID), maxJobIDText)
 	res.ExtraExecutions = p.extraExecutions
 	res.Success = err == nil
 	if err != nil {
 		res.Class = Classify(err)
-		if deadlinePassed && ctx.Err() == nil {
+		switch {
+		case deadlinePassed && ctx.Err() == nil:
 			res.Class = ErrTimeout
 			if !errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("run deadline of %s passed: %w", r.Timeout, err)
 			}
+		case ctx.Err() != nil:
+			// Interrupted (SIGTERM, Ctrl-C): whatever the step in
+			// flight made of it, the network is not to blame.
+			res.Class = ErrCanary
+			err = fmt.Errorf("run interrupted: %w", err)
 		}
-		res.Error = clipMiddle(r.redact(err.Error()), maxErrorText)
+		res.Error = clipMiddle(redactor.Redact(err.Error()), maxErrorText)
 	}
 	r.log(res)
 	return res
 }
 
-func safeRun(ctx context.Context, s Scenario, p *Probe) (err error) {
+// safely calls fn and turns a panic into an ErrCanary error naming where
+// it happened (no stack: the error text is a log field).
+func safely(what string, fn func() error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("scenario %s panicked: %v\n%s: %w", s.Name, v, debug.Stack(), ErrCanary)
+			err = fmt.Errorf("%s panicked: %s%s: %w", what, Quote(fmt.Sprint(v), 300), panicSite(), ErrCanary)
 		}
 	}()
-	if s.Run == nil {
-		return fmt.Errorf("scenario %s has no Run: %w", s.Name, ErrCanary)
+	return fn()
+}
+
+// panicSite is " at func (file:line)" of the frame that panicked.
+func panicSite() string {
+	pcs := make([]uintptr, 32)
+	n := runtime.Callers(3, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, "runtime.") && f.Function != "" {
+			return fmt.Sprintf(" at %s (%s:%d)", f.Function, path.Base(f.File), f.Line)
+		}
+		if !more {
+			return ""
+		}
 	}
-	return s.Run(ctx, p)
 }
 
 // stop stops a job the failed run left running. It outlives the run's
 // deadline on purpose, bounded by stopBudget.
-func (r *Runner) stop(parent context.Context, jobID, scenario string) error {
+func (r *Runner) stop(parent context.Context, jobs Jobs, jobID, scenario string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), stopBudget)
 	defer cancel()
-	_, err := r.Jobs.Stop(ctx, &apimodels.StopJobRequest{
+	_, err := jobs.Stop(ctx, &apimodels.StopJobRequest{
 		JobID:  jobID,
 		Reason: "bacalhau-canary: " + scenario + " run failed or timed out",
 	})
@@ -108,12 +158,50 @@ func (r *Runner) stop(parent context.Context, jobID, scenario string) error {
 	// A job that ended while the canary was not looking (its own task
 	// timeout, or it completed during a hung poll) cannot be stopped, and
 	// needs not be: only a job still running is a leak.
-	if resp, getErr := r.Jobs.Get(ctx, &apimodels.GetJobRequest{JobIDOrName: jobID}); getErr == nil &&
+	if resp, getErr := jobs.Get(ctx, &apimodels.GetJobRequest{JobIDOrName: jobID}); getErr == nil &&
 		resp != nil && resp.Job != nil && resp.Job.State.StateType.IsTerminal() {
 		return errAlreadyEnded
 	}
 	return err
 }
+
+// stopByRun finds the job of a run whose submit failed or lost its reply,
+// by the run's label, and stops it when it is still running. It returns
+// the job's ID ("" when the run left no job) and whether it stopped it.
+// Only called after a failed submit: a label-filtered list reads the whole
+// job store on v1.7 and v1.9.
+func (r *Runner) stopByRun(parent context.Context, jobs Jobs, runID, scenario string) (found string, stopped bool, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), stopBudget)
+	defer cancel()
+	req, err := runListRequest(runID)
+	if err != nil {
+		return "", false, err
+	}
+	resp, err := jobs.List(ctx, req)
+	if err != nil || resp == nil {
+		return "", false, err
+	}
+	for _, j := range resp.Items {
+		if j == nil || j.ID == "" || j.Labels[LabelRun] != runID || len(j.ID) > maxJobIDText {
+			continue // a server that ignores the filter: not this run's job
+		}
+		found = j.ID
+		if j.State.StateType.IsTerminal() {
+			continue
+		}
+		if _, err := jobs.Stop(ctx, &apimodels.StopJobRequest{
+			JobID:  j.ID,
+			Reason: "bacalhau-canary: " + scenario + " run failed at its submit",
+		}); err != nil {
+			return found, stopped, fmt.Errorf("stopping job %s: %w", Quote(j.ID, maxJobIDText), err)
+		}
+		stopped = true
+	}
+	return found, stopped, nil
+}
+
+// maxJobIDText bounds a job ID in the result: Bacalhau's are ~40 bytes.
+const maxJobIDText = 128
 
 // errAlreadyEnded says the failed run's job had ended by itself.
 var errAlreadyEnded = errors.New("job already ended")
@@ -128,18 +216,9 @@ func clipMiddle(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	note := fmt.Sprintf(" …[%d bytes cut]… ", len(s)-max)
+	note := fmt.Sprintf(clipNote+"%d bytes cut]… ", len(s)-max)
 	head, tail := max*3/4, max/4
 	return strings.ToValidUTF8(s[:head]+note+s[len(s)-tail:], "")
-}
-
-func (r *Runner) redact(s string) string {
-	for _, secret := range r.Secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[REDACTED]")
-		}
-	}
-	return s
 }
 
 func (r *Runner) log(res Result) {

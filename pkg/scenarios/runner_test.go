@@ -310,7 +310,7 @@ func TestJobSpec(t *testing.T) {
 	t.Parallel()
 	sel := []*models.LabelSelectorRequirement{{Key: "owner", Operator: "=", Values: []string{"bacalhau"}}}
 	for _, engine := range []string{EngineDocker, EngineWasm} {
-		job, err := JobSpec{Engine: engine, Selectors: sel, Publisher: PublisherLocal}.Build("submit", "prod", 3, 90*time.Second)
+		job, err := JobSpec{Engine: engine, Selectors: sel, Publisher: PublisherLocal}.Build("submit", "prod", "r1", 3, 90*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -335,7 +335,7 @@ func TestJobSpec(t *testing.T) {
 			t.Errorf("%s: Bacalhau rejects the job: %v", engine, err)
 		}
 	}
-	if _, err := (JobSpec{Engine: "podman"}).Build("submit", "dev", 1, time.Second); err == nil {
+	if _, err := (JobSpec{Engine: "podman"}).Build("submit", "dev", "r1", 1, time.Second); err == nil {
 		t.Error("unknown engine accepted")
 	}
 	if to := taskTimeouts(300 * time.Millisecond); to.TotalTimeout != 1 {

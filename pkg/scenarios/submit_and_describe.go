@@ -1,9 +1,11 @@
 package scenarios
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
@@ -44,7 +46,7 @@ var SubmitAndDescribe = Scenario{
 			}
 			completed = completedIDs(execs)
 			if !slices.Equal(completed, described) {
-				return fmt.Errorf("executions list completed %v, job description says %v: %w", completed, described, ErrProtocol)
+				return fmt.Errorf("executions list completed %s, job description says %s: %w", quoteIDs(completed), quoteIDs(described), ErrProtocol)
 			}
 			return nil
 		}); err != nil {
@@ -67,7 +69,7 @@ func describe(ctx context.Context, p *Probe, id string) ([]string, error) {
 	case resp == nil || resp.Job == nil:
 		return nil, fmt.Errorf("describing job: reply has no job: %w", ErrProtocol)
 	case resp.Job.ID != id:
-		return nil, fmt.Errorf("describing job %s: got job %q: %w", id, resp.Job.ID, ErrProtocol)
+		return nil, fmt.Errorf("describing job %s: got job %s: %w", id, Quote(resp.Job.ID, maxJobIDText), ErrProtocol)
 	case resp.Job.State.StateType != models.JobStateTypeCompleted:
 		return nil, fmt.Errorf("describing job %s: state %s after it was Completed: %w", id, resp.Job.State.StateType, ErrProtocol)
 	case resp.Job.Labels[LabelCanary] != "true":
@@ -97,12 +99,23 @@ func checkHistory(ctx context.Context, p *Probe, id string, completed []string) 
 	if resp == nil || len(resp.Items) == 0 {
 		return fmt.Errorf("listing history: no events for job %s: %w", id, ErrProtocol)
 	}
-	var states []models.JobStateType
-	execEvents := map[string]int{}
 	for _, h := range resp.Items {
 		if h == nil || h.JobID != id {
 			return fmt.Errorf("listing history: an event belongs to another job: %w", ErrProtocol)
 		}
+	}
+	// The order of events is their sequence number (then time), not the
+	// reply's order.
+	events := slices.Clone(resp.Items)
+	slices.SortStableFunc(events, func(a, b *models.JobHistory) int {
+		if c := cmp.Compare(a.SeqNum, b.SeqNum); c != 0 {
+			return c
+		}
+		return a.Time.Compare(b.Time)
+	})
+	var states []models.JobStateType
+	execEvents := map[string]int{}
+	for _, h := range events {
 		switch h.Type {
 		case models.JobHistoryTypeJobLevel:
 			state, err := h.Event.GetJobStateIfPresent()
@@ -121,10 +134,24 @@ func checkHistory(ctx context.Context, p *Probe, id string, completed []string) 
 	}
 	for _, e := range completed {
 		if execEvents[e] == 0 {
-			return fmt.Errorf("listing history: no events for completed execution %s: %w", e, ErrProtocol)
+			return fmt.Errorf("listing history: no events for completed execution %s: %w", Quote(e, maxJobIDText), ErrProtocol)
 		}
 	}
 	return nil
+}
+
+// quoteIDs quotes a bounded number of IDs that came from the network.
+func quoteIDs(ids []string) string {
+	const most = 5
+	out := make([]string, 0, most+1)
+	for i, id := range ids {
+		if i == most {
+			out = append(out, fmt.Sprintf("and %d more", len(ids)-most))
+			break
+		}
+		out = append(out, Quote(id, maxJobIDText))
+	}
+	return "[" + strings.Join(out, " ") + "]"
 }
 
 func completedIDs(execs []*models.Execution) []string {

@@ -13,8 +13,20 @@ import (
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
 )
 
-// maxResultBytes bounds what the canary reads of a published result.
-const maxResultBytes = 1 << 20
+// Bounds of a published result: the compressed download, the archive as
+// it inflates (every entry read through, stdout or not), and its stdout,
+// a few times the expected text.
+const (
+	maxResultBytes   = 1 << 20
+	maxArchiveBytes  = 4 << 20
+	minStdoutAllowed = 4 << 10
+)
+
+// maxStdout is the most of a result's stdout the canary reads: a few times
+// what the job prints.
+func maxStdout(want string) int64 {
+	return max(int64(4*len(want)), minStdoutAllowed)
+}
 
 // SubmitAndGet submits the canary job, waits, then downloads its published
 // result and checks stdout byte for byte.
@@ -40,11 +52,12 @@ var SubmitAndGet = Scenario{
 			return err
 		}
 		return p.Phase("download", func() error {
-			stdout, err := downloadStdout(ctx, p.Fetcher, url)
+			want := p.Spec.expected()
+			stdout, err := downloadStdout(ctx, p.Fetcher, url, maxStdout(want))
 			if err != nil {
 				return err
 			}
-			if want := p.Spec.expected(); stdout != want {
+			if stdout != want {
 				return fmt.Errorf("downloaded stdout is %q, want %q: %w", clip(stdout), clip(want), ErrOutputMismatch)
 			}
 			return nil
@@ -65,7 +78,7 @@ func resultURL(ctx context.Context, p *Probe, id string) (string, error) {
 			continue
 		}
 		if e.RunOutput.STDOUT != "" && e.RunOutput.STDOUT != want {
-			return "", fmt.Errorf("execution %s reports stdout %q, want %q: %w", e.ID, clip(e.RunOutput.STDOUT), clip(want), ErrOutputMismatch)
+			return "", fmt.Errorf("execution %s reports stdout %q, want %q: %w", Quote(e.ID, maxJobIDText), clip(e.RunOutput.STDOUT), clip(want), ErrOutputMismatch)
 		}
 	}
 	resp, err := p.Jobs.Results(ctx, &apimodels.ListJobResultsRequest{JobID: id})
@@ -83,12 +96,16 @@ func resultURL(ctx context.Context, p *Probe, id string) (string, error) {
 			return u, nil
 		}
 	}
-	return "", fmt.Errorf("listing results: no downloadable result among %d (type %q): %w", len(resp.Items), resp.Items[0].Type, ErrProtocol)
+	typ := ""
+	if resp.Items[0] != nil {
+		typ = resp.Items[0].Type
+	}
+	return "", fmt.Errorf("listing results: no downloadable result among %d (type %s): %w", len(resp.Items), Quote(typ, 40), ErrProtocol)
 }
 
 // downloadStdout fetches a published result (a tar.gz of the output
-// directory) and returns its stdout file.
-func downloadStdout(ctx context.Context, f Fetcher, url string) (string, error) {
+// directory) and returns its stdout file, read to at most maxStdout bytes.
+func downloadStdout(ctx context.Context, f Fetcher, url string, maxStdout int64) (string, error) {
 	body, err := f.Fetch(ctx, url)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -98,15 +115,20 @@ func downloadStdout(ctx context.Context, f Fetcher, url string) (string, error) 
 		return "", fmt.Errorf("downloading result: %w: %w", err, ErrPublisher)
 	}
 	defer body.Close()
-	return stdoutFromTarGz(io.LimitReader(body, maxResultBytes))
+	stdout, err := stdoutFromTarGz(io.LimitReader(body, maxResultBytes), maxStdout)
+	if err != nil && ctx.Err() != nil {
+		return "", fmt.Errorf("downloading result: %v: %w", err, ctx.Err())
+	}
+	return stdout, err
 }
 
-func stdoutFromTarGz(r io.Reader) (string, error) {
+func stdoutFromTarGz(r io.Reader, maxStdout int64) (string, error) {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return "", fmt.Errorf("reading result: not gzip: %v: %w", err, ErrPublisher)
 	}
-	tr := tar.NewReader(gz)
+	inflated := &boundedReader{r: gz, left: maxArchiveBytes}
+	tr := tar.NewReader(inflated)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -118,12 +140,34 @@ func stdoutFromTarGz(r io.Reader) (string, error) {
 		if h.Typeflag != tar.TypeReg || path.Clean(h.Name) != "stdout" {
 			continue
 		}
-		b, err := io.ReadAll(tr)
+		if h.Size > maxStdout {
+			return "", fmt.Errorf("result stdout is %d bytes, more than the %d read of it: %w", h.Size, maxStdout, ErrOutputMismatch)
+		}
+		b, err := io.ReadAll(io.LimitReader(tr, maxStdout))
 		if err != nil {
 			return "", fmt.Errorf("reading result stdout: %v: %w", err, ErrPublisher)
 		}
 		return string(b), nil
 	}
+}
+
+// boundedReader fails once more than left bytes were read: a result that
+// inflates past it is not the small archive the canary job published.
+type boundedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, fmt.Errorf("archive inflates past %d bytes", maxArchiveBytes)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 // clip keeps error texts short when a job prints a lot.

@@ -1,0 +1,72 @@
+package bacalhau
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
+	clientv2 "github.com/bacalhau-project/bacalhau/pkg/publicapi/client/v2"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+)
+
+// checkedJobs is the client's job API behind the checking transport: each
+// call returns the transport's verdict on its reply when there is one
+// (the client turns transport errors into text), and a reply that still
+// makes the client panic is a protocol error, not a crash.
+type checkedJobs struct {
+	jobs *clientv2.Jobs
+}
+
+var _ scenarios.Jobs = (*checkedJobs)(nil)
+
+func call[T any](ctx context.Context, name string, fn func(context.Context) (T, error)) (out T, err error) {
+	ctx, v := withVerdict(ctx)
+	defer func() {
+		if p := recover(); p != nil {
+			var zero T
+			out = zero
+			err = fmt.Errorf("%s: the reply made the Bacalhau client panic (%s): %w",
+				name, scenarios.Quote(fmt.Sprint(p), 200), scenarios.ErrProtocol)
+		}
+		if v.err != nil {
+			var zero T
+			out, err = zero, v.err
+		}
+	}()
+	return fn(ctx)
+}
+
+func (c *checkedJobs) Put(ctx context.Context, r *apimodels.PutJobRequest) (*apimodels.PutJobResponse, error) {
+	return call(ctx, "put job", func(ctx context.Context) (*apimodels.PutJobResponse, error) { return c.jobs.Put(ctx, r) })
+}
+
+func (c *checkedJobs) Get(ctx context.Context, r *apimodels.GetJobRequest) (*apimodels.GetJobResponse, error) {
+	return call(ctx, "get job", func(ctx context.Context) (*apimodels.GetJobResponse, error) { return c.jobs.Get(ctx, r) })
+}
+
+func (c *checkedJobs) List(ctx context.Context, r *apimodels.ListJobsRequest) (*apimodels.ListJobsResponse, error) {
+	return call(ctx, "list jobs", func(ctx context.Context) (*apimodels.ListJobsResponse, error) { return c.jobs.List(ctx, r) })
+}
+
+func (c *checkedJobs) History(ctx context.Context, r *apimodels.ListJobHistoryRequest) (*apimodels.ListJobHistoryResponse, error) {
+	return call(ctx, "job history", func(ctx context.Context) (*apimodels.ListJobHistoryResponse, error) {
+		return c.jobs.History(ctx, r)
+	})
+}
+
+func (c *checkedJobs) Executions(ctx context.Context, r *apimodels.ListJobExecutionsRequest) (*apimodels.ListJobExecutionsResponse, error) {
+	return call(ctx, "job executions", func(ctx context.Context) (*apimodels.ListJobExecutionsResponse, error) {
+		return c.jobs.Executions(ctx, r)
+	})
+}
+
+func (c *checkedJobs) Results(ctx context.Context, r *apimodels.ListJobResultsRequest) (*apimodels.ListJobResultsResponse, error) {
+	return call(ctx, "job results", func(ctx context.Context) (*apimodels.ListJobResultsResponse, error) {
+		return c.jobs.Results(ctx, r)
+	})
+}
+
+func (c *checkedJobs) Stop(ctx context.Context, r *apimodels.StopJobRequest) (*apimodels.StopJobResponse, error) {
+	return call(ctx, "stop job", func(ctx context.Context) (*apimodels.StopJobResponse, error) { return c.jobs.Stop(ctx, r) })
+}
