@@ -65,7 +65,7 @@ locals {
   error_classes = [
     { name = "unavailable", runbook = "the API did not answer (DNS, refused connection): check the orchestrator's host, load balancer and DNS; other scenarios failing the same way confirm an outage." },
     { name = "timeout", runbook = "a call or the whole scenario exceeded CANARY_TIMEOUT: look at which phase grew on the dashboard (wait = scheduling or compute nodes slow, submit = orchestrator slow)." },
-    { name = "auth", runbook = "the API refused the canary's credentials (401/403): check the API key secret's latest version and the network's auth configuration." },
+    { name = "auth", runbook = "the API refused the canary's credentials (401/403; Bacalhau v1.7 answers 500 with its authorizer's message): check the API key secret's latest version and the network's auth configuration." },
     { name = "bad_request", runbook = "the API rejected the request (4xx): usually an API change on the network; compare the network's version with the client's." },
     { name = "server", runbook = "the orchestrator answered 5xx: check its logs and health." },
     { name = "protocol", runbook = "the reply was malformed or incomplete: look for a version mismatch or a proxy in between." },
