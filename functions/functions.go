@@ -28,6 +28,7 @@ import (
 	"github.com/bacalhau-project/bacalhau-canary/pkg/canary"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/logging"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
@@ -70,7 +71,7 @@ func (s *Server) setup() (*canary.Canary, error) {
 		}
 		s.canary = canary.New(cfg, canary.Options{
 			DefaultEngine: scenarios.EngineDocker,
-			DefaultSink:   config.MetricsGCP,
+			DefaultSink:   metrics.KindGCP,
 			Log:           s.log,
 			Stdout:        s.stdout,
 		})

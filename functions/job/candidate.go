@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/bacalhau-project/bacalhau-canary/pkg/canary"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
@@ -12,15 +13,15 @@ import (
 // the network, passes (a red network must not block a canary fix); class
 // canary fails. Exit 2 and 3 never reach here and keep failing.
 func candidateExit(log *slog.Logger, code int, class scenarios.Class) int {
-	if code == exitPass {
-		return exitPass
+	if code == canary.ExitPass {
+		return canary.ExitPass
 	}
 	if class == scenarios.ErrCanary {
 		log.LogAttrs(context.Background(), slog.LevelError, "candidate rejected: the run failed as class canary",
 			slog.String("error_class", string(class)))
-		return exitFail
+		return canary.ExitFail
 	}
 	log.LogAttrs(context.Background(), slog.LevelWarn, "candidate accepted: the run failed for a reason of the network, not of the canary",
 		slog.String("error_class", string(class)))
-	return exitPass
+	return canary.ExitPass
 }

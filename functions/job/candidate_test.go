@@ -9,6 +9,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/bacalhau-project/bacalhau-canary/pkg/canary"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/logging"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
@@ -20,18 +21,18 @@ func TestCandidateExit(t *testing.T) {
 		class scenarios.Class
 		want  int
 	}{
-		{exitPass, "", exitPass},
-		{exitFail, scenarios.ErrUnavailable, exitPass},
-		{exitFail, scenarios.ErrJobFailed, exitPass},
-		{exitFail, scenarios.ErrPublisher, exitPass},
-		{exitFail, scenarios.ErrCanary, exitFail},
+		{canary.ExitPass, "", canary.ExitPass},
+		{canary.ExitFail, scenarios.ErrUnavailable, canary.ExitPass},
+		{canary.ExitFail, scenarios.ErrJobFailed, canary.ExitPass},
+		{canary.ExitFail, scenarios.ErrPublisher, canary.ExitPass},
+		{canary.ExitFail, scenarios.ErrCanary, canary.ExitFail},
 	}
 	for _, tt := range tests {
 		var out bytes.Buffer
 		if got := candidateExit(logging.New(&out), tt.code, tt.class); got != tt.want {
 			t.Errorf("candidateExit(%d, %q) = %d, want %d", tt.code, tt.class, got, tt.want)
 		}
-		if tt.code != exitPass && !strings.Contains(out.String(), "candidate") {
+		if tt.code != canary.ExitPass && !strings.Contains(out.String(), "candidate") {
 			t.Errorf("class %q: no candidate verdict logged: %q", tt.class, out.String())
 		}
 	}
@@ -60,9 +61,9 @@ func TestCandidateRun(t *testing.T) {
 		extra map[string]string
 		want  int
 	}{
-		{"not a candidate", nil, exitFail},
-		{"candidate", map[string]string{"CANARY_CANDIDATE": "true"}, exitPass},
-		{"candidate, bad configuration", map[string]string{"CANARY_CANDIDATE": "true", "CANARY_TIMEOUT": "soon"}, exitUsage},
+		{"not a candidate", nil, canary.ExitFail},
+		{"candidate", map[string]string{"CANARY_CANDIDATE": "true"}, canary.ExitPass},
+		{"candidate, bad configuration", map[string]string{"CANARY_CANDIDATE": "true", "CANARY_TIMEOUT": "soon"}, canary.ExitUsage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -77,7 +78,7 @@ func TestCandidateRun(t *testing.T) {
 			if got := realMain(t.Context(), envconfig.MapLookuper(env), &stdout, &stderr); got != tc.want {
 				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", got, tc.want, stdout.String(), stderr.String())
 			}
-			if tc.want != exitUsage && !strings.Contains(stdout.String(), `"error_class":"unavailable"`) {
+			if tc.want != canary.ExitUsage && !strings.Contains(stdout.String(), `"error_class":"unavailable"`) {
 				t.Errorf("result line does not say unavailable: %s", stdout.String())
 			}
 		})

@@ -24,6 +24,7 @@ import (
 
 	"github.com/bacalhau-project/bacalhau-canary/internal/fakegcp"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/canary"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
@@ -59,8 +60,8 @@ func TestSIGTERMWithMonitoringHung(t *testing.T) {
 	if d := r.ended.Sub(signalled); d > 5*time.Second {
 		t.Errorf("exited %s after SIGTERM, want ≤ 5 s", d)
 	}
-	if r.code != exitRecorder {
-		t.Errorf("exit %d, want %d (result not recorded)\n%s%s", r.code, exitRecorder, r.stdout, r.stderr)
+	if r.code != canary.ExitRecorder {
+		t.Errorf("exit %d, want %d (result not recorded)\n%s%s", r.code, canary.ExitRecorder, r.stdout, r.stderr)
 	}
 	if len(r.lines) < 2 || r.lines[0]["message"] != "scenario failed" || r.lines[0]["error_class"] != "canary" ||
 		r.lines[len(r.lines)-1]["message"] != "result not recorded" {

@@ -28,6 +28,7 @@ import (
 	"github.com/bacalhau-project/bacalhau-canary/pkg/canary"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/logging"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
@@ -37,14 +38,6 @@ func main() {
 	stop()
 	os.Exit(code)
 }
-
-// Exit statuses.
-const (
-	exitPass     = 0
-	exitFail     = 1
-	exitUsage    = 2
-	exitRecorder = 3
-)
 
 // shutdownGrace bounds the job's life after SIGTERM, whatever Monitoring
 // does: Cloud Run kills the task 10 s after the signal, and the job must
@@ -62,12 +55,12 @@ func realMain(ctx context.Context, env envconfig.Lookuper, stdout, stderr io.Wri
 	cfg, s, err := load(ctx, env)
 	if err != nil {
 		fmt.Fprintln(stderr, "job:", err)
-		return exitUsage
+		return canary.ExitUsage
 	}
 	log := logging.New(stdout).With(taskAttrs(env)...)
 	c := canary.New(cfg, canary.Options{
 		DefaultEngine: scenarios.EngineDocker,
-		DefaultSink:   config.MetricsGCP,
+		DefaultSink:   metrics.KindGCP,
 		Log:           log,
 		Stdout:        stdout,
 	})
@@ -104,7 +97,7 @@ func realMain(ctx context.Context, env envconfig.Lookuper, stdout, stderr io.Wri
 				slog.String("metrics", c.Config().Metrics),
 				slog.String("reason", fmt.Sprintf("interrupted; the run or its metric write did not end within %s", shutdownGrace)),
 			)
-			return exitRecorder
+			return canary.ExitRecorder
 		}
 	}
 	if err != nil {
@@ -115,11 +108,11 @@ func realMain(ctx context.Context, env envconfig.Lookuper, stdout, stderr io.Wri
 			slog.String("metrics", c.Config().Metrics),
 			slog.String("reason", err.Error()),
 		)
-		return exitRecorder
+		return canary.ExitRecorder
 	}
-	code := exitPass
+	code := canary.ExitPass
 	if !res.Success {
-		code = exitFail
+		code = canary.ExitFail
 	}
 	if cfg.Candidate {
 		return candidateExit(log, code, res.Class)

@@ -25,6 +25,7 @@ import (
 	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/internal/fakebacalhau"
 	"github.com/bacalhau-project/bacalhau-canary/internal/fakegcp"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/canary"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
 )
 
@@ -83,7 +84,7 @@ func TestBadConfig(t *testing.T) {
 			}
 			var stdout, stderr bytes.Buffer
 			code := realMain(context.Background(), envconfig.MapLookuper(env), &stdout, &stderr)
-			if code != exitUsage {
+			if code != canary.ExitUsage {
 				t.Errorf("exit %d, want 2", code)
 			}
 			lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
@@ -260,7 +261,7 @@ func TestBadConfigBinary(t *testing.T) {
 		"CANARY_MONITORING_ENDPOINT": m.Addr(),
 		"GCE_METADATA_HOST":          md.Host(),
 	})
-	if r.code != exitUsage || r.stdout != "" || r.stderr != "job: BACALHAU_API_HOST: required\n" {
+	if r.code != canary.ExitUsage || r.stdout != "" || r.stderr != "job: BACALHAU_API_HOST: required\n" {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 2 and one line naming BACALHAU_API_HOST", r.code, r.stdout, r.stderr)
 	}
 	if m.Requests() != 0 || len(md.Requests()) != 0 {
@@ -364,7 +365,7 @@ func TestJobAgainstDevnet(t *testing.T) {
 	t.Run("pass", func(t *testing.T) {
 		m := startMonitoring(t)
 		r := execJob(t, env(m, "submit"))
-		if r.code != exitPass {
+		if r.code != canary.ExitPass {
 			t.Fatalf("exit %d, want 0\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 		}
 		if len(r.lines) != 1 {
@@ -396,7 +397,7 @@ func TestJobAgainstDevnet(t *testing.T) {
 		m := startMonitoring(t)
 		m.Refuse(codes.Unavailable, "The service is currently unavailable.")
 		r := execJob(t, env(m, "list"))
-		if r.code != exitRecorder {
+		if r.code != canary.ExitRecorder {
 			t.Fatalf("exit %d, want 3\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 		}
 		if l := r.line("scenario passed"); l == nil || l["scenario"] != "list" {
@@ -413,11 +414,11 @@ func TestJobAgainstDevnet(t *testing.T) {
 
 	t.Run("written too often", func(t *testing.T) {
 		m := startMonitoring(t)
-		if r := execJob(t, env(m, "list")); r.code != exitPass {
+		if r := execJob(t, env(m, "list")); r.code != canary.ExitPass {
 			t.Fatalf("first run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		r := execJob(t, env(m, "list"))
-		if r.code != exitRecorder {
+		if r.code != canary.ExitRecorder {
 			t.Fatalf("second run within 5 s: exit %d, want 3\n%s", r.code, r.stdout)
 		}
 		l := r.line("result not recorded")
@@ -438,7 +439,7 @@ func TestJobAgainstDevnet(t *testing.T) {
 		}
 		m := startMonitoring(t)
 		r := execJob(t, env(m, "submit"))
-		if r.code != exitFail {
+		if r.code != canary.ExitFail {
 			t.Fatalf("exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		l := r.line("scenario failed")
@@ -530,7 +531,7 @@ func TestJobSecret(t *testing.T) {
 	for _, tc := range []struct {
 		secret string
 		code   int
-	}{{found, exitPass}, {denied, exitFail}} {
+	}{{found, canary.ExitPass}, {denied, canary.ExitFail}} {
 		m := startMonitoring(t)
 		r := execJob(t, map[string]string{
 			"CANARY_SCENARIO":               "list",
@@ -548,7 +549,7 @@ func TestJobSecret(t *testing.T) {
 		if strings.Contains(r.stdout+r.stderr, key) {
 			t.Errorf("%s: the key was printed", tc.secret)
 		}
-		if tc.code == exitFail {
+		if tc.code == canary.ExitFail {
 			l := r.line("scenario failed")
 			if l == nil || l["error_class"] != "canary" || !strings.Contains(l["error"].(string), "secretAccessor") {
 				t.Errorf("result line %v", l)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/canary"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/logging"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
@@ -38,14 +39,6 @@ func main() {
 	stop()
 	os.Exit(code)
 }
-
-// Exit statuses, as in the canary job.
-const (
-	exitPass     = 0
-	exitFail     = 1
-	exitUsage    = 2
-	exitRecorder = 3
-)
 
 type flags struct {
 	timeoutSet bool // --timeout given, even as 0
@@ -152,11 +145,11 @@ func (f flags) apply(c *config.Config) error {
 func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout, stderr io.Writer) int {
 	f, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
-		return exitPass
+		return canary.ExitPass
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "local:", err)
-		return exitUsage
+		return canary.ExitUsage
 	}
 	cfg, err := config.Load(ctx, env)
 	if err == nil {
@@ -167,18 +160,18 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "local:", err)
-		return exitUsage
+		return canary.ExitUsage
 	}
 	if cfg.APIKeySecret != "" {
 		fmt.Fprintln(stderr, "local: BACALHAU_API_KEY_SECRET is for the deployed job; set BACALHAU_API_KEY locally")
-		return exitUsage
+		return canary.ExitUsage
 	}
 	if cfg.Metrics == "" {
-		cfg.Metrics = config.MetricsStdout
+		cfg.Metrics = metrics.KindStdout
 	}
-	if cfg.Metrics == config.MetricsGCP && cfg.Project == "" {
+	if cfg.Metrics == metrics.KindGCP && cfg.Project == "" {
 		fmt.Fprintln(stderr, "local: GOOGLE_CLOUD_PROJECT: required with CANARY_METRICS=gcp (the local runner does not ask the metadata server)")
-		return exitUsage
+		return canary.ExitUsage
 	}
 	sink, err := metrics.New(ctx, metrics.Options{
 		Kind: cfg.Metrics, Project: cfg.Project, Location: cfg.Location, Endpoint: cfg.MonitoringEndpoint,
@@ -186,7 +179,7 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "local: metrics:", err)
-		return exitRecorder
+		return canary.ExitRecorder
 	}
 	defer metrics.Close(sink)
 
@@ -202,7 +195,7 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 		net, err := devnet.Start(ctx, devnet.Options{Progress: func(msg string) { fmt.Fprintln(stderr, "local:", msg) }})
 		if err != nil {
 			fmt.Fprintln(stderr, "local: embedded devnet:", oneLine(err))
-			return exitFail
+			return canary.ExitFail
 		}
 		defer func() {
 			if err := net.Stop(); err != nil {
@@ -227,22 +220,22 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 	if f.json {
 		runner.Log = logging.New(stdout)
 	}
-	code := exitPass
+	code := canary.ExitPass
 	for _, s := range list {
 		if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "local: interrupted")
-			return exitFail
+			return canary.ExitFail
 		}
 		res := runner.Run(ctx, s)
 		if !f.json {
 			printResult(stdout, res)
 		}
-		if !res.Success && code == exitPass {
-			code = exitFail
+		if !res.Success && code == canary.ExitPass {
+			code = canary.ExitFail
 		}
 		if err := sink.Record(ctx, res); err != nil {
 			fmt.Fprintln(stderr, "local: result not recorded:", err)
-			code = exitRecorder
+			code = canary.ExitRecorder
 		}
 	}
 	return code

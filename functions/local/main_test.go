@@ -12,6 +12,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/canary"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
@@ -34,23 +35,23 @@ func TestUsage(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{"help", []string{"--help"}, nil, exitPass, "submitAndDescribe"},
-		{"nothing to run", nil, nil, exitUsage, "--scenario NAME or --all"},
-		{"unknown flag", []string{"--scenerio", "submit"}, nil, exitUsage, "flag provided but not defined"},
-		{"unknown scenario", []string{"--scenario", "nope"}, nil, exitUsage, "CANARY_SCENARIO: unknown scenario"},
-		{"both", []string{"--all", "--scenario", "list"}, nil, exitUsage, "exclude each other"},
-		{"bad endpoint", []string{"--all", "--endpoint", "localhost"}, nil, exitUsage, "--endpoint"},
-		{"bad timeout flag", []string{"--all", "--timeout", "soon"}, nil, exitUsage, "invalid value"},
-		{"zero timeout", []string{"--all", "--timeout", "0"}, nil, exitUsage, "--timeout"},
-		{"endpoint without host", []string{"--all", "--endpoint", ":1234"}, nil, exitUsage, "no host"},
-		{"endpoint bad host", []string{"--all", "--endpoint", "127.0.0.1#:1234"}, nil, exitUsage, "--endpoint"},
-		{"endpoint port 0", []string{"--all", "--endpoint", "127.0.0.1:0"}, nil, exitUsage, "--endpoint"},
-		{"key with newline", []string{"--all"}, map[string]string{"BACALHAU_API_HOST": "127.0.0.1", "BACALHAU_API_KEY": "k\n"}, exitUsage, "BACALHAU_API_KEY"},
-		{"key in clear text", []string{"--all", "--endpoint", "api.example:1234"}, map[string]string{"BACALHAU_API_KEY": "k"}, exitUsage, "CANARY_ALLOW_PLAINTEXT_CREDENTIALS"},
-		{"bad engine", []string{"--all", "--engine", "podman"}, nil, exitUsage, "CANARY_ENGINE"},
-		{"bad env var", []string{"--all"}, map[string]string{"BACALHAU_API_PORT": "x"}, exitUsage, "BACALHAU_API_PORT"},
-		{"secret locally", []string{"--all"}, map[string]string{"BACALHAU_API_HOST": "h", "BACALHAU_API_KEY_SECRET": "projects/p/secrets/s/versions/1"}, exitUsage, "BACALHAU_API_KEY_SECRET"},
-		{"stray argument", []string{"--all", "submit"}, nil, exitUsage, "unexpected argument"},
+		{"help", []string{"--help"}, nil, canary.ExitPass, "submitAndDescribe"},
+		{"nothing to run", nil, nil, canary.ExitUsage, "--scenario NAME or --all"},
+		{"unknown flag", []string{"--scenerio", "submit"}, nil, canary.ExitUsage, "flag provided but not defined"},
+		{"unknown scenario", []string{"--scenario", "nope"}, nil, canary.ExitUsage, "CANARY_SCENARIO: unknown scenario"},
+		{"both", []string{"--all", "--scenario", "list"}, nil, canary.ExitUsage, "exclude each other"},
+		{"bad endpoint", []string{"--all", "--endpoint", "localhost"}, nil, canary.ExitUsage, "--endpoint"},
+		{"bad timeout flag", []string{"--all", "--timeout", "soon"}, nil, canary.ExitUsage, "invalid value"},
+		{"zero timeout", []string{"--all", "--timeout", "0"}, nil, canary.ExitUsage, "--timeout"},
+		{"endpoint without host", []string{"--all", "--endpoint", ":1234"}, nil, canary.ExitUsage, "no host"},
+		{"endpoint bad host", []string{"--all", "--endpoint", "127.0.0.1#:1234"}, nil, canary.ExitUsage, "--endpoint"},
+		{"endpoint port 0", []string{"--all", "--endpoint", "127.0.0.1:0"}, nil, canary.ExitUsage, "--endpoint"},
+		{"key with newline", []string{"--all"}, map[string]string{"BACALHAU_API_HOST": "127.0.0.1", "BACALHAU_API_KEY": "k\n"}, canary.ExitUsage, "BACALHAU_API_KEY"},
+		{"key in clear text", []string{"--all", "--endpoint", "api.example:1234"}, map[string]string{"BACALHAU_API_KEY": "k"}, canary.ExitUsage, "CANARY_ALLOW_PLAINTEXT_CREDENTIALS"},
+		{"bad engine", []string{"--all", "--engine", "podman"}, nil, canary.ExitUsage, "CANARY_ENGINE"},
+		{"bad env var", []string{"--all"}, map[string]string{"BACALHAU_API_PORT": "x"}, canary.ExitUsage, "BACALHAU_API_PORT"},
+		{"secret locally", []string{"--all"}, map[string]string{"BACALHAU_API_HOST": "h", "BACALHAU_API_KEY_SECRET": "projects/p/secrets/s/versions/1"}, canary.ExitUsage, "BACALHAU_API_KEY_SECRET"},
+		{"stray argument", []string{"--all", "submit"}, nil, canary.ExitUsage, "unexpected argument"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +63,7 @@ func TestUsage(t *testing.T) {
 			if !strings.Contains(stderr, tt.stderr) {
 				t.Errorf("stderr %q does not mention %q", stderr, tt.stderr)
 			}
-			if tt.code == exitUsage && (stdout != "" || strings.Count(strings.TrimSpace(stderr), "\n") > 0 && !strings.Contains(stderr, "Usage")) {
+			if tt.code == canary.ExitUsage && (stdout != "" || strings.Count(strings.TrimSpace(stderr), "\n") > 0 && !strings.Contains(stderr, "Usage")) {
 				t.Errorf("usage error: want one stderr line and no stdout, got stdout %q stderr %q", stdout, stderr)
 			}
 		})
@@ -80,7 +81,7 @@ func TestIPv6Endpoint(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	code, stdout, stderr := run(t, nil, "--scenario", "list", "--endpoint", addr, "--metrics", "none")
-	if code != exitFail || !strings.Contains(stdout, "unavailable") {
+	if code != canary.ExitFail || !strings.Contains(stdout, "unavailable") {
 		t.Errorf("exit %d stdout %q stderr %q: want a refused connection, class unavailable", code, stdout, stderr)
 	}
 }
@@ -110,7 +111,7 @@ func TestRefusedEndpointExitsOne(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	code, stdout, _ := run(t, nil, "--scenario", "submit", "--endpoint", addr, "--engine", "wasm")
-	if code != exitFail || !strings.Contains(stdout, "FAIL") || !strings.Contains(stdout, "error_class: unavailable") {
+	if code != canary.ExitFail || !strings.Contains(stdout, "FAIL") || !strings.Contains(stdout, "error_class: unavailable") {
 		t.Errorf("exit %d, stdout %q; want 1 and an unavailable failure", code, stdout)
 	}
 }
@@ -127,7 +128,7 @@ func TestAllAgainstEndpoint(t *testing.T) {
 	defer n.Stop()
 	env := map[string]string{"BACALHAU_API_HOST": n.Host, "BACALHAU_API_PORT": strconv.Itoa(n.Port), "CANARY_ENGINE": "wasm", "CANARY_METRICS": "none"}
 	code, stdout, stderr := run(t, env, "--all", "--json")
-	if code != exitPass {
+	if code != canary.ExitPass {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
@@ -151,7 +152,7 @@ func TestEmbeddedNetworkByDefault(t *testing.T) {
 	}
 	t.Parallel()
 	code, stdout, stderr := run(t, nil, "--scenario", "submit")
-	if code != exitPass || !strings.HasPrefix(stdout, "PASS  submit") {
+	if code != canary.ExitPass || !strings.HasPrefix(stdout, "PASS  submit") {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
 	if !strings.Contains(stderr, "embedded devnet") {
@@ -171,7 +172,7 @@ func TestFailingScenarioExitsOne(t *testing.T) {
 	}
 	defer n.Stop()
 	code, stdout, _ := run(t, nil, "--scenario", "submitWithConcurrency", "--endpoint", n.Addr(), "--engine", "wasm")
-	if code != exitFail || !strings.Contains(stdout, "error_class: concurrency") {
+	if code != canary.ExitFail || !strings.Contains(stdout, "error_class: concurrency") {
 		t.Errorf("exit %d, stdout %q; want 1 and a concurrency failure", code, stdout)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bacalhau-project/bacalhau-canary/internal/fakebacalhau"
 	"github.com/bacalhau-project/bacalhau-canary/internal/fakegcp"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/canary"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
 )
 
@@ -26,7 +27,7 @@ func fakeAPI(t *testing.T) string {
 
 func TestMetricsStdoutByDefault(t *testing.T) {
 	code, stdout, stderr := run(t, nil, "--scenario", "list", "--endpoint", fakeAPI(t))
-	if code != exitPass {
+	if code != canary.ExitPass {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
 	var pts []string
@@ -48,13 +49,13 @@ func TestMetricsGCP(t *testing.T) {
 	}
 	defer m.Close()
 	env := map[string]string{"CANARY_MONITORING_ENDPOINT": m.Addr()}
-	if code, _, stderr := run(t, env, "--scenario", "list", "--endpoint", fakeAPI(t), "--metrics", "gcp"); code != exitUsage ||
+	if code, _, stderr := run(t, env, "--scenario", "list", "--endpoint", fakeAPI(t), "--metrics", "gcp"); code != canary.ExitUsage ||
 		!strings.HasPrefix(stderr, "local: GOOGLE_CLOUD_PROJECT: required") {
 		t.Errorf("gcp without a project: exit %d, %q", code, stderr)
 	}
 	env["GOOGLE_CLOUD_PROJECT"] = "demo"
 	code, stdout, stderr := run(t, env, "--scenario", "list", "--endpoint", fakeAPI(t), "--metrics", "gcp")
-	if code != exitPass || len(m.Accepted()) != 3 {
+	if code != canary.ExitPass || len(m.Accepted()) != 3 {
 		t.Fatalf("exit %d, %d series written\n%s%s", code, len(m.Accepted()), stdout, stderr)
 	}
 	if loc := m.Accepted()[0].Series.GetResource().GetLabels()["location"]; loc != "global" {
@@ -62,7 +63,7 @@ func TestMetricsGCP(t *testing.T) {
 	}
 	m.Refuse(codes.PermissionDenied, "Permission monitoring.timeSeries.create denied (or the resource may not exist).")
 	code, stdout, stderr = run(t, env, "--scenario", "list", "--endpoint", fakeAPI(t), "--metrics", "gcp")
-	if code != exitRecorder || !strings.Contains(stderr, "local: result not recorded:") || !strings.HasPrefix(stdout, "PASS") {
+	if code != canary.ExitRecorder || !strings.Contains(stderr, "local: result not recorded:") || !strings.HasPrefix(stdout, "PASS") {
 		t.Errorf("write refused: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
 }

@@ -47,7 +47,7 @@ func New(cfg config.Config, o Options) *Canary {
 	if cfg.Metrics == "" {
 		cfg.Metrics = o.DefaultSink
 		if cfg.Metrics == "" {
-			cfg.Metrics = config.MetricsGCP
+			cfg.Metrics = metrics.KindGCP
 		}
 	}
 	return &Canary{cfg: cfg, engine: o.DefaultEngine, log: o.Log, stdout: o.Stdout}

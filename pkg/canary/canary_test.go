@@ -213,7 +213,7 @@ func TestSecretWithinDeadline(t *testing.T) {
 	p, _ := strconv.Atoi(port)
 	cfg := config.Config{
 		APIHost: host, APIPort: p, APIKeySecret: found, SecretManagerEndpoint: silent,
-		Env: "test", Timeout: 500 * time.Millisecond, Metrics: config.MetricsNone,
+		Env: "test", Timeout: 500 * time.Millisecond, Metrics: metrics.KindNone,
 	}
 	start := time.Now()
 	res, err := canary.New(cfg, canary.Options{}).Run(context.Background(), scenarios.List)

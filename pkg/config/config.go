@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
@@ -112,13 +113,6 @@ var envLabel = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,29}$`)
 // PublisherNetworkDefault leaves the canary job's publisher to the network.
 const PublisherNetworkDefault = "default"
 
-// Metrics sinks.
-const (
-	MetricsGCP    = "gcp"
-	MetricsStdout = "stdout"
-	MetricsNone   = "none"
-)
-
 // MaxTimeout bounds CANARY_TIMEOUT: a canary run longer than this is not a canary.
 const MaxTimeout = time.Hour
 
@@ -189,7 +183,7 @@ func (c Config) Validate(needHost bool) error {
 		return errorf("CANARY_TIMEOUT: %s is out of range (more than 0, at most %s)", c.Timeout, MaxTimeout)
 	}
 	switch c.Metrics {
-	case "", MetricsGCP, MetricsStdout, MetricsNone:
+	case "", metrics.KindGCP, metrics.KindStdout, metrics.KindNone:
 	default:
 		return errorf("CANARY_METRICS: unknown sink %q (gcp, stdout or none)", c.Metrics)
 	}
