@@ -3,11 +3,13 @@ package scenarios
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,18 +25,19 @@ import (
 // Running → terminal over successive polls, unknown jobs are 404s, and a job
 // in a terminal state cannot be stopped. Hooks inject failures per method.
 type fakeJobs struct {
-	mu      sync.Mutex
-	jobs    map[string]*fakeJob
-	nodes   int    // compute nodes available (default 3)
-	polls   int    // Get calls a job stays Running before it ends
-	outcome string // what each execution prints (default DefaultText)
-	exit    int    // exit code of executions
-	badNode string // executions on this node fail and are retried on a spare node, as Bacalhau retries a partition
-	failErr map[string]error
-	hang    map[string]bool // block until the context ends
-	stops   []string
-	calls   map[string]int
-	putLost error // Put stores the job, then answers this (a lost reply)
+	mu         sync.Mutex
+	jobs       map[string]*fakeJob
+	lastCreate int64  // CreateTime of the newest job
+	nodes      int    // compute nodes available (default 3)
+	polls      int    // Get calls a job stays Running before it ends
+	outcome    string // what each execution prints (default DefaultText)
+	exit       int    // exit code of executions
+	badNode    string // executions on this node fail and are retried on a spare node, as Bacalhau retries a partition
+	failErr    map[string]error
+	hang       map[string]bool // block until the context ends
+	stops      []string
+	calls      map[string]int
+	putLost    error // Put stores the job, then answers this (a lost reply)
 }
 
 type fakeJob struct {
@@ -85,7 +88,9 @@ func (f *fakeJobs) Put(ctx context.Context, r *apimodels.PutJobRequest) (*apimod
 	id := fmt.Sprintf("j-%d", len(f.jobs)+1)
 	j := *job
 	j.ID, j.Name = id, id
-	j.CreateTime = time.Now().UnixNano()
+	// Distinct, increasing creation times, as the store's order needs.
+	f.lastCreate = max(time.Now().UnixNano(), f.lastCreate+1)
+	j.CreateTime, j.ModifyTime = f.lastCreate, f.lastCreate
 	j.State = models.NewJobState(models.JobStateTypePending)
 	fj := &fakeJob{job: &j}
 	fj.history(models.JobStateTypePending)
@@ -212,17 +217,43 @@ func (f *fakeJobs) List(ctx context.Context, r *apimodels.ListJobsRequest) (*api
 	if err := f.enter(ctx, "List"); err != nil {
 		return nil, err
 	}
+	// As the real job store: sort every job by created_at (the default)
+	// or modified_at, ascending unless Reverse, refuse other orders, then
+	// filter by the selector, then cut to the limit.
+	var key func(j *models.Job) int64
+	switch r.OrderBy {
+	case "", "created_at":
+		key = func(j *models.Job) int64 { return j.CreateTime }
+	case "modified_at":
+		key = func(j *models.Job) int64 { return j.ModifyTime }
+	default:
+		return nil, bacerrors.Newf("OrderBy %s not supported for listJobs", r.OrderBy).WithHTTPStatusCode(http.StatusBadRequest)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	all := make([]*models.Job, 0, len(f.jobs))
+	for _, fj := range f.jobs {
+		j := *fj.job
+		all = append(all, &j)
+	}
+	slices.SortStableFunc(all, func(a, b *models.Job) int {
+		c := cmp.Compare(key(a), key(b))
+		if r.Reverse {
+			c = -c
+		}
+		return c
+	})
 	var items []*models.Job
-	for i := len(f.jobs); i >= 1 && uint32(len(items)) < r.Limit; i-- {
-		j := *f.jobs[fmt.Sprintf("j-%d", i)].job
+	for _, j := range all {
+		if r.Limit > 0 && uint32(len(items)) >= r.Limit {
+			break
+		}
 		matches := true
 		for _, req := range r.Labels {
 			matches = matches && req.Matches(labels.Set(j.Labels))
 		}
 		if matches {
-			items = append(items, &j)
+			items = append(items, j)
 		}
 	}
 	return &apimodels.ListJobsResponse{Items: items}, nil
