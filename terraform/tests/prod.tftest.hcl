@@ -1,7 +1,13 @@
-# Plan-mode checks of the prod configuration. They run offline against the
-# schema-only stand-in provider (scripts/tf-check.sh), so they can only look
-# at what a plan knows: configuration values, not IDs or emails the API
-# assigns.
+# Plan-mode checks of the prod configuration. The google provider is mocked
+# (mock_provider below): OpenTofu neither configures it nor asks it to plan,
+# read a data source or open an ephemeral resource, so the tests touch no API
+# and need no credentials, both offline (scripts/tf-check.sh, the stand-in
+# provider) and in Cloud Build (the real provider, real credentials). The
+# provider still validates the configuration against its schema. Values the
+# API would assign (IDs, emails) are made-up strings: assert on
+# configuration values only.
+
+mock_provider "google" {}
 
 variables {
   env                        = "prod"
@@ -329,4 +335,33 @@ run "timeout_longer_than_interval_rejected" {
   }
 
   expect_failures = [google_cloud_run_v2_job.scenario]
+}
+
+run "candidate_env_prod" {
+  command = plan
+
+  assert {
+    condition     = startswith(output.candidate_env_vars, "^@^")
+    error_message = "candidate_env_vars must start with gcloud's delimiter escape ^@^."
+  }
+
+  assert {
+    # Parsed as gcloud does: KEY=VALUE pairs split on @, a value may hold "=".
+    condition = {
+      for kv in split("@", trimprefix(output.candidate_env_vars, "^@^")) :
+      split("=", kv)[0] => join("=", slice(split("=", kv), 1, length(split("=", kv))))
+      } == merge(
+      { for e in google_cloud_run_v2_job.scenario["submit"].template[0].template[0].containers[0].env : e.name => e.value },
+      { CANARY_METRICS = "none", CANARY_CANDIDATE = "true" },
+    )
+    error_message = "The candidate runs with the submit job's environment, CANARY_METRICS=none and CANARY_CANDIDATE=true."
+  }
+
+  assert {
+    condition = alltrue([
+      for pair in ["CANARY_SCENARIO=submit", "CANARY_METRICS=none", "CANARY_CANDIDATE=true", "CANARY_ENV=prod"] :
+      contains(split("@", trimprefix(output.candidate_env_vars, "^@^")), pair)
+    ])
+    error_message = "candidate_env_vars must carry CANARY_SCENARIO=submit, CANARY_METRICS=none, CANARY_CANDIDATE=true and the env."
+  }
 }
