@@ -320,3 +320,36 @@ run "candidate_env_dev" {
     error_message = "candidate_env_vars must carry CANARY_SCENARIO=submit, CANARY_METRICS=none, CANARY_CANDIDATE=true and the env."
   }
 }
+
+run "slo_goal_of_one_rejected" {
+  command = plan
+
+  variables {
+    slo_goal = 1
+  }
+
+  expect_failures = [var.slo_goal]
+}
+
+run "slo_goal_below_half_rejected" {
+  command = plan
+
+  variables {
+    slo_goal = 0.3
+  }
+
+  expect_failures = [var.slo_goal]
+}
+
+run "slo_window_follows_schedule" {
+  command = plan
+
+  variables {
+    interval_minutes = { submitAndGet = 15 }
+  }
+
+  assert {
+    condition     = google_monitoring_slo.scenario["submitAndGet"].windows_based_sli[0].window_period == "900s" && google_monitoring_slo.scenario["list"].windows_based_sli[0].window_period == "300s"
+    error_message = "An SLO's window is its scenario's schedule slot."
+  }
+}

@@ -365,3 +365,64 @@ run "candidate_env_prod" {
     error_message = "candidate_env_vars must carry CANARY_SCENARIO=submit, CANARY_METRICS=none, CANARY_CANDIDATE=true and the env."
   }
 }
+
+run "slo_per_scenario" {
+  command = plan
+
+  assert {
+    condition     = toset(keys(google_monitoring_slo.scenario)) == toset(keys(google_cloud_run_v2_job.scenario))
+    error_message = "Every scenario has one SLO."
+  }
+
+  assert {
+    condition = alltrue([for k, s in google_monitoring_slo.scenario : (
+      s.service == google_monitoring_custom_service.canary.service_id &&
+      "bacalhau-canary-${s.slo_id}" == google_cloud_run_v2_job.scenario[k].name &&
+      s.goal == 0.99 &&
+      s.rolling_period_days == 28 &&
+      s.calendar_period == null &&
+      length(s.request_based_sli) == 0 && length(s.basic_sli) == 0
+    )])
+    error_message = "Each SLO belongs to the canary's custom service, has the default goal 0.99 over a 28-day rolling period and is windows-based."
+  }
+
+  assert {
+    condition = alltrue([for k, s in google_monitoring_slo.scenario : (
+      s.windows_based_sli[0].window_period == (contains(["list", "submit"], k) ? "60s" : "300s") &&
+      s.windows_based_sli[0].metric_mean_in_range[0].time_series == "metric.type = \"custom.googleapis.com/bacalhau_canary/success\" AND resource.type = \"generic_task\" AND resource.label.job = \"${k}\" AND metric.label.env = \"prod\"" &&
+      s.windows_based_sli[0].metric_mean_in_range[0].range[0].min == 1 &&
+      s.windows_based_sli[0].metric_mean_in_range[0].range[0].max == 2 &&
+      s.windows_based_sli[0].good_bad_metric_filter == null
+    )])
+    error_message = "A window is one schedule slot of the scenario, good when its success point is 1."
+  }
+
+  assert {
+    condition = [for t in jsondecode(google_monitoring_dashboard.canary.dashboard_json).mosaicLayout.tiles : [
+      for d in t.widget.xyChart.dataSets : d.timeSeriesQuery.timeSeriesFilter.filter
+    ] if startswith(t.widget.title, "Error budget left")] == [[for k in sort(keys(google_monitoring_slo.scenario)) : "select_slo_budget_fraction(\"projects/canary-test-project/services/bacalhau-canary/serviceLevelObjectives/${google_monitoring_slo.scenario[k].slo_id}\")"]]
+    error_message = "One error-budget chart charts every scenario's SLO by its name."
+  }
+
+  assert {
+    condition = (
+      length(google_monitoring_alert_policy.failing.conditions) +
+      length(google_monitoring_alert_policy.stopped.conditions) +
+      length(google_monitoring_alert_policy.canary.conditions)
+    ) == 3 && alltrue([for p in [google_monitoring_alert_policy.failing, google_monitoring_alert_policy.stopped, google_monitoring_alert_policy.canary] : !strcontains(jsonencode(p.conditions), "select_slo")])
+    error_message = "The SLOs add no paging condition."
+  }
+}
+
+run "slo_goal_from_variable" {
+  command = plan
+
+  variables {
+    slo_goal = 0.995
+  }
+
+  assert {
+    condition     = alltrue([for s in google_monitoring_slo.scenario : s.goal == 0.995 && strcontains(s.display_name, "99.5%")])
+    error_message = "slo_goal sets every SLO's goal."
+  }
+}
