@@ -118,7 +118,9 @@ locals {
     ]
   }
 
-  # The last row: every scenario's SLO error budget (slo.tf).
+  # The last row: every scenario's SLO error budget (slo.tf) and the result
+  # lines of every scenario's failed runs (failed phase, class, error, job
+  # ID: what the metrics cannot carry).
   footer_y = local.intro_height + length(local.scenario_order) * local.row_height
   footer_tiles = [
     {
@@ -127,7 +129,7 @@ locals {
       width  = local.dashboard_columns
       height = local.header_height
       widget = {
-        title = "Error budget"
+        title = "Error budget and failed runs"
         sectionHeader = {
           subtitle     = "SLO per scenario: ${var.slo_goal * 100}% of its scheduled runs pass over ${local.slo_rolling_days} days (no page)."
           dividerBelow = true
@@ -165,6 +167,19 @@ locals {
           }]
           yAxis        = { label = "fraction of the budget left", scale = "LINEAR" }
           chartOptions = { mode = "COLOR" }
+        }
+      }
+    },
+    {
+      xPos   = local.dashboard_columns / 2
+      yPos   = local.footer_y + local.header_height
+      width  = local.dashboard_columns / 2
+      height = local.chart_height
+      widget = {
+        title = "Failed runs: their result lines"
+        logsPanel = {
+          filter        = local.failed_runs_all_query
+          resourceNames = ["projects/${var.project_id}"]
         }
       }
     },

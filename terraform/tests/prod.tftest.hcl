@@ -426,3 +426,20 @@ run "slo_goal_from_variable" {
     error_message = "slo_goal sets every SLO's goal."
   }
 }
+
+run "failed_runs_log_panel" {
+  command = plan
+
+  assert {
+    condition = [for t in jsondecode(google_monitoring_dashboard.canary.dashboard_json).mosaicLayout.tiles : t.widget.logsPanel if can(t.widget.logsPanel)] == [{
+      filter        = "resource.type=\"cloud_run_job\" AND (${join(" OR ", [for k in sort(keys(google_cloud_run_v2_job.scenario)) : "resource.labels.job_name=\"${google_cloud_run_v2_job.scenario[k].name}\""])}) AND jsonPayload.message=\"scenario failed\""
+      resourceNames = ["projects/canary-test-project"]
+    }]
+    error_message = "One logs panel shows the result lines of every scenario's failed runs in the project."
+  }
+
+  assert {
+    condition     = strcontains(google_monitoring_alert_policy.failing.documentation[0].content, urlencode("resource.type=\"cloud_run_job\" AND resource.labels.job_name=\"bacalhau-canary-submit\" AND jsonPayload.message=\"scenario failed\""))
+    error_message = "The page links each scenario's failed result lines with the panel's filter."
+  }
+}

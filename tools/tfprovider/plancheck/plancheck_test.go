@@ -227,6 +227,7 @@ func TestDashboardDecodesAndUsesCatalogueMetrics(t *testing.T) {
 			f.checkGroupBy(t, where, mt, tsf.GetAggregation().GetGroupByFields())
 		}
 	}
+	f.checkLogsPanels(t, layout.GetTiles())
 	if overlap := overlappingTiles(layout.GetTiles()); overlap != "" {
 		t.Error(overlap)
 	}
@@ -244,6 +245,55 @@ func TestDashboardDecodesAndUsesCatalogueMetrics(t *testing.T) {
 		if !budgets[s] {
 			t.Errorf("dashboard charts no error budget for %s", s)
 		}
+	}
+}
+
+// logsFilterRE is the failed runs' panel filter: Cloud Run jobs, a
+// disjunction of job names, the runner's result line of a failed run
+// (pkg/scenarios/runner.go logs "scenario failed").
+var logsFilterRE = regexp.MustCompile(`^resource\.type="cloud_run_job" AND \(((?:resource\.labels\.job_name="[a-z0-9-]+"(?: OR )?)+)\) AND jsonPayload\.message="scenario failed"$`)
+
+var jobNameRE = regexp.MustCompile(`resource\.labels\.job_name="([a-z0-9-]+)"`)
+
+// checkLogsPanels: one logs panel, on the plan's project, showing the
+// failed result lines of exactly the deployed Cloud Run jobs.
+func (f *fixture) checkLogsPanels(t *testing.T, tiles []*dashboardpb.MosaicLayout_Tile) {
+	t.Helper()
+	var panels []*dashboardpb.LogsPanel
+	for _, tile := range tiles {
+		if lp := tile.GetWidget().GetLogsPanel(); lp != nil {
+			panels = append(panels, lp)
+		}
+	}
+	if len(panels) != 1 {
+		t.Fatalf("dashboard has %d logs panels, want 1 (failed runs)", len(panels))
+	}
+	lp := panels[0]
+	if want := []string{"projects/" + f.variables["project_id"].(string)}; !slices.Equal(lp.GetResourceNames(), want) {
+		t.Errorf("logs panel reads %v, want %v", lp.GetResourceNames(), want)
+	}
+	m := logsFilterRE.FindStringSubmatch(lp.GetFilter())
+	if m == nil {
+		t.Fatalf("logs panel filter %q is not the failed result lines of the canary's jobs", lp.GetFilter())
+	}
+	var got []string
+	for _, jm := range jobNameRE.FindAllStringSubmatch(m[1], -1) {
+		got = append(got, jm[1])
+	}
+	var want []string
+	for _, r := range f.ofType("google_cloud_run_v2_job") {
+		var v struct {
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(r.Values, &v); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, v.Name)
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("logs panel shows jobs %v, the plan deploys %v", got, want)
 	}
 }
 
