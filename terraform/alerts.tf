@@ -54,10 +54,22 @@ locals {
   ])
   broken_metric = "logging.googleapis.com/user/${local.name}-broken"
 
-  # Logs Explorer links to each scenario's failed runs.
+  # A failed run's result line: the runner's one line per run
+  # (pkg/scenarios/runner.go), "scenario failed" when the run failed. The
+  # line "result not recorded" also carries success=false, so the message,
+  # not the field, picks the result line.
+  failed_result_line = "jsonPayload.message=\"scenario failed\""
+
+  # Logs Explorer links to each scenario's failed runs, and the dashboard's
+  # panel of every scenario's.
   failed_runs_query = {
-    for key, s in local.scenarios : key => "resource.type=\"cloud_run_job\" AND resource.labels.job_name=\"${s.job_name}\" AND jsonPayload.success=false"
+    for key, s in local.scenarios : key => "resource.type=\"cloud_run_job\" AND resource.labels.job_name=\"${s.job_name}\" AND ${local.failed_result_line}"
   }
+  failed_runs_all_query = join(" AND ", [
+    "resource.type=\"cloud_run_job\"",
+    "(${join(" OR ", [for k in sort(keys(local.scenarios)) : "resource.labels.job_name=\"${local.scenarios[k].job_name}\""])})",
+    local.failed_result_line,
+  ])
   failed_runs_url = {
     for key, q in local.failed_runs_query : key => "https://console.cloud.google.com/logs/query;query=${urlencode(q)}?project=${var.project_id}"
   }

@@ -118,6 +118,73 @@ locals {
     ]
   }
 
+  # The last row: every scenario's SLO error budget (slo.tf) and the result
+  # lines of every scenario's failed runs (failed phase, class, error, job
+  # ID: what the metrics cannot carry).
+  footer_y = local.intro_height + length(local.scenario_order) * local.row_height
+  footer_tiles = [
+    {
+      xPos   = 0
+      yPos   = local.footer_y
+      width  = local.dashboard_columns
+      height = local.header_height
+      widget = {
+        title = "Error budget and failed runs"
+        sectionHeader = {
+          subtitle     = "SLO per scenario: ${var.slo_goal * 100}% of its scheduled runs pass over ${local.slo_rolling_days} days (no page)."
+          dividerBelow = true
+        }
+      }
+    },
+    {
+      xPos   = 0
+      yPos   = local.footer_y + local.header_height
+      width  = local.dashboard_columns / 2
+      height = local.chart_height
+      widget = {
+        title = "Error budget left (${local.slo_rolling_days}-day SLO, goal ${var.slo_goal * 100}%)"
+        xyChart = {
+          dataSets = [
+            for key in local.scenario_order : {
+              plotType       = "LINE"
+              legendTemplate = key
+              timeSeriesQuery = {
+                timeSeriesFilter = {
+                  filter = "select_slo_budget_fraction(\"${local.slo_names[key]}\")"
+                  aggregation = {
+                    alignmentPeriod  = "3600s"
+                    perSeriesAligner = "ALIGN_MEAN"
+                  }
+                }
+              }
+            }
+          ]
+          thresholds = [{
+            label     = "budget spent"
+            value     = 0
+            color     = "RED"
+            direction = "BELOW"
+          }]
+          yAxis        = { label = "fraction of the budget left", scale = "LINEAR" }
+          chartOptions = { mode = "COLOR" }
+        }
+      }
+    },
+    {
+      xPos   = local.dashboard_columns / 2
+      yPos   = local.footer_y + local.header_height
+      width  = local.dashboard_columns / 2
+      height = local.chart_height
+      widget = {
+        title = "Failed runs: their result lines"
+        logsPanel = {
+          filter        = local.failed_runs_all_query
+          resourceNames = ["projects/${var.project_id}"]
+        }
+      }
+    },
+  ]
+
   # Naming the dashboard fixes its ID, so the alert documentation can link
   # to it before it exists (the provider ignores `name` when diffing).
   dashboard_id = "${local.name}-${var.env}"
@@ -171,6 +238,7 @@ locals {
             ],
           )
         ]),
+        local.footer_tiles,
       )
     }
     labels = {

@@ -179,3 +179,15 @@ variable "state_bucket" {
     error_message = "The state_bucket must be a GCS bucket name."
   }
 }
+
+variable "slo_goal" {
+  description = "Goal of every scenario's windows-based SLO: the fraction of its schedule slots in a 28-day rolling period whose run passed (0.99 allows 1 failed slot in 100: about 403 of prod's 40,320 one-minute slots, 81 of 8,064 five-minute ones). The SLOs page nobody; the dashboard charts their error budgets."
+  type        = number
+  default     = 0.99
+
+  validation {
+    # Monitoring accepts goals up to 0.9999; below 0.5 an SLO says nothing.
+    condition     = var.slo_goal >= 0.5 && var.slo_goal <= 0.9999
+    error_message = "The slo_goal must be a fraction from 0.5 to 0.9999, e.g. 0.99."
+  }
+}

@@ -1,5 +1,8 @@
 # Per-env settings and the validation of inputs: what only an apply (or the
-# API) would otherwise reject.
+# API) would otherwise reject. The google provider is mocked, as in
+# prod.tftest.hcl: no test touches an API.
+
+mock_provider "google" {}
 
 variables {
   env                        = "staging"
@@ -254,4 +257,99 @@ run "prod_trigger_needs_state_bucket" {
   }
 
   expect_failures = [google_cloudbuild_trigger.deploy]
+}
+
+run "candidate_env_staging" {
+  command = plan
+
+  assert {
+    condition     = startswith(output.candidate_env_vars, "^@^")
+    error_message = "candidate_env_vars must start with gcloud's delimiter escape ^@^."
+  }
+
+  assert {
+    # Parsed as gcloud does: KEY=VALUE pairs split on @, a value may hold "=".
+    condition = {
+      for kv in split("@", trimprefix(output.candidate_env_vars, "^@^")) :
+      split("=", kv)[0] => join("=", slice(split("=", kv), 1, length(split("=", kv))))
+      } == merge(
+      { for e in google_cloud_run_v2_job.scenario["submit"].template[0].template[0].containers[0].env : e.name => e.value },
+      { CANARY_METRICS = "none", CANARY_CANDIDATE = "true" },
+    )
+    error_message = "The candidate runs with the submit job's environment, CANARY_METRICS=none and CANARY_CANDIDATE=true."
+  }
+
+  assert {
+    condition = alltrue([
+      for pair in ["CANARY_SCENARIO=submit", "CANARY_METRICS=none", "CANARY_CANDIDATE=true", "CANARY_ENV=staging"] :
+      contains(split("@", trimprefix(output.candidate_env_vars, "^@^")), pair)
+    ])
+    error_message = "candidate_env_vars must carry CANARY_SCENARIO=submit, CANARY_METRICS=none, CANARY_CANDIDATE=true and the env."
+  }
+}
+
+run "candidate_env_dev" {
+  command = plan
+
+  variables {
+    env = "dev"
+  }
+
+  assert {
+    condition     = startswith(output.candidate_env_vars, "^@^")
+    error_message = "candidate_env_vars must start with gcloud's delimiter escape ^@^."
+  }
+
+  assert {
+    # Parsed as gcloud does: KEY=VALUE pairs split on @, a value may hold "=".
+    condition = {
+      for kv in split("@", trimprefix(output.candidate_env_vars, "^@^")) :
+      split("=", kv)[0] => join("=", slice(split("=", kv), 1, length(split("=", kv))))
+      } == merge(
+      { for e in google_cloud_run_v2_job.scenario["submit"].template[0].template[0].containers[0].env : e.name => e.value },
+      { CANARY_METRICS = "none", CANARY_CANDIDATE = "true" },
+    )
+    error_message = "The candidate runs with the submit job's environment, CANARY_METRICS=none and CANARY_CANDIDATE=true."
+  }
+
+  assert {
+    condition = alltrue([
+      for pair in ["CANARY_SCENARIO=submit", "CANARY_METRICS=none", "CANARY_CANDIDATE=true", "CANARY_ENV=dev"] :
+      contains(split("@", trimprefix(output.candidate_env_vars, "^@^")), pair)
+    ])
+    error_message = "candidate_env_vars must carry CANARY_SCENARIO=submit, CANARY_METRICS=none, CANARY_CANDIDATE=true and the env."
+  }
+}
+
+run "slo_goal_of_one_rejected" {
+  command = plan
+
+  variables {
+    slo_goal = 1
+  }
+
+  expect_failures = [var.slo_goal]
+}
+
+run "slo_goal_below_half_rejected" {
+  command = plan
+
+  variables {
+    slo_goal = 0.3
+  }
+
+  expect_failures = [var.slo_goal]
+}
+
+run "slo_window_follows_schedule" {
+  command = plan
+
+  variables {
+    interval_minutes = { submitAndGet = 15 }
+  }
+
+  assert {
+    condition     = google_monitoring_slo.scenario["submitAndGet"].windows_based_sli[0].window_period == "900s" && google_monitoring_slo.scenario["list"].windows_based_sli[0].window_period == "300s"
+    error_message = "An SLO's window is its scenario's schedule slot."
+  }
 }

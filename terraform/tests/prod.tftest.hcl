@@ -1,7 +1,13 @@
-# Plan-mode checks of the prod configuration. They run offline against the
-# schema-only stand-in provider (scripts/tf-check.sh), so they can only look
-# at what a plan knows: configuration values, not IDs or emails the API
-# assigns.
+# Plan-mode checks of the prod configuration. The google provider is mocked
+# (mock_provider below): OpenTofu neither configures it nor asks it to plan,
+# read a data source or open an ephemeral resource, so the tests touch no API
+# and need no credentials, both offline (scripts/tf-check.sh, the stand-in
+# provider) and in Cloud Build (the real provider, real credentials). The
+# provider still validates the configuration against its schema. Values the
+# API would assign (IDs, emails) are made-up strings: assert on
+# configuration values only.
+
+mock_provider "google" {}
 
 variables {
   env                        = "prod"
@@ -329,4 +335,111 @@ run "timeout_longer_than_interval_rejected" {
   }
 
   expect_failures = [google_cloud_run_v2_job.scenario]
+}
+
+run "candidate_env_prod" {
+  command = plan
+
+  assert {
+    condition     = startswith(output.candidate_env_vars, "^@^")
+    error_message = "candidate_env_vars must start with gcloud's delimiter escape ^@^."
+  }
+
+  assert {
+    # Parsed as gcloud does: KEY=VALUE pairs split on @, a value may hold "=".
+    condition = {
+      for kv in split("@", trimprefix(output.candidate_env_vars, "^@^")) :
+      split("=", kv)[0] => join("=", slice(split("=", kv), 1, length(split("=", kv))))
+      } == merge(
+      { for e in google_cloud_run_v2_job.scenario["submit"].template[0].template[0].containers[0].env : e.name => e.value },
+      { CANARY_METRICS = "none", CANARY_CANDIDATE = "true" },
+    )
+    error_message = "The candidate runs with the submit job's environment, CANARY_METRICS=none and CANARY_CANDIDATE=true."
+  }
+
+  assert {
+    condition = alltrue([
+      for pair in ["CANARY_SCENARIO=submit", "CANARY_METRICS=none", "CANARY_CANDIDATE=true", "CANARY_ENV=prod"] :
+      contains(split("@", trimprefix(output.candidate_env_vars, "^@^")), pair)
+    ])
+    error_message = "candidate_env_vars must carry CANARY_SCENARIO=submit, CANARY_METRICS=none, CANARY_CANDIDATE=true and the env."
+  }
+}
+
+run "slo_per_scenario" {
+  command = plan
+
+  assert {
+    condition     = toset(keys(google_monitoring_slo.scenario)) == toset(keys(google_cloud_run_v2_job.scenario))
+    error_message = "Every scenario has one SLO."
+  }
+
+  assert {
+    condition = alltrue([for k, s in google_monitoring_slo.scenario : (
+      s.service == google_monitoring_custom_service.canary.service_id &&
+      "bacalhau-canary-${s.slo_id}" == google_cloud_run_v2_job.scenario[k].name &&
+      s.goal == 0.99 &&
+      s.rolling_period_days == 28 &&
+      s.calendar_period == null &&
+      length(s.request_based_sli) == 0 && length(s.basic_sli) == 0
+    )])
+    error_message = "Each SLO belongs to the canary's custom service, has the default goal 0.99 over a 28-day rolling period and is windows-based."
+  }
+
+  assert {
+    condition = alltrue([for k, s in google_monitoring_slo.scenario : (
+      s.windows_based_sli[0].window_period == (contains(["list", "submit"], k) ? "60s" : "300s") &&
+      s.windows_based_sli[0].metric_mean_in_range[0].time_series == "metric.type = \"custom.googleapis.com/bacalhau_canary/success\" AND resource.type = \"generic_task\" AND resource.label.job = \"${k}\" AND metric.label.env = \"prod\"" &&
+      s.windows_based_sli[0].metric_mean_in_range[0].range[0].min == 1 &&
+      s.windows_based_sli[0].metric_mean_in_range[0].range[0].max == 2 &&
+      s.windows_based_sli[0].good_bad_metric_filter == null
+    )])
+    error_message = "A window is one schedule slot of the scenario, good when its success point is 1."
+  }
+
+  assert {
+    condition = [for t in jsondecode(google_monitoring_dashboard.canary.dashboard_json).mosaicLayout.tiles : [
+      for d in t.widget.xyChart.dataSets : d.timeSeriesQuery.timeSeriesFilter.filter
+    ] if startswith(t.widget.title, "Error budget left")] == [[for k in sort(keys(google_monitoring_slo.scenario)) : "select_slo_budget_fraction(\"projects/canary-test-project/services/bacalhau-canary/serviceLevelObjectives/${google_monitoring_slo.scenario[k].slo_id}\")"]]
+    error_message = "One error-budget chart charts every scenario's SLO by its name."
+  }
+
+  assert {
+    condition = (
+      length(google_monitoring_alert_policy.failing.conditions) +
+      length(google_monitoring_alert_policy.stopped.conditions) +
+      length(google_monitoring_alert_policy.canary.conditions)
+    ) == 3 && alltrue([for p in [google_monitoring_alert_policy.failing, google_monitoring_alert_policy.stopped, google_monitoring_alert_policy.canary] : !strcontains(jsonencode(p.conditions), "select_slo")])
+    error_message = "The SLOs add no paging condition."
+  }
+}
+
+run "slo_goal_from_variable" {
+  command = plan
+
+  variables {
+    slo_goal = 0.995
+  }
+
+  assert {
+    condition     = alltrue([for s in google_monitoring_slo.scenario : s.goal == 0.995 && strcontains(s.display_name, "99.5%")])
+    error_message = "slo_goal sets every SLO's goal."
+  }
+}
+
+run "failed_runs_log_panel" {
+  command = plan
+
+  assert {
+    condition = [for t in jsondecode(google_monitoring_dashboard.canary.dashboard_json).mosaicLayout.tiles : t.widget.logsPanel if can(t.widget.logsPanel)] == [{
+      filter        = "resource.type=\"cloud_run_job\" AND (${join(" OR ", [for k in sort(keys(google_cloud_run_v2_job.scenario)) : "resource.labels.job_name=\"${google_cloud_run_v2_job.scenario[k].name}\""])}) AND jsonPayload.message=\"scenario failed\""
+      resourceNames = ["projects/canary-test-project"]
+    }]
+    error_message = "One logs panel shows the result lines of every scenario's failed runs in the project."
+  }
+
+  assert {
+    condition     = strcontains(google_monitoring_alert_policy.failing.documentation[0].content, urlencode("resource.type=\"cloud_run_job\" AND resource.labels.job_name=\"bacalhau-canary-submit\" AND jsonPayload.message=\"scenario failed\""))
+    error_message = "The page links each scenario's failed result lines with the panel's filter."
+  }
 }

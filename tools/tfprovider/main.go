@@ -2,7 +2,10 @@
 // provider. It loads the provider's schema from the JSON file named by
 // TF_STANDIN_SCHEMA (the output of `terraform providers schema -json`) and
 // lets `tofu validate` and plan-mode `tofu test` run with no network and no
-// credentials. It refuses to apply. OpenTofu starts it through a
+// credentials. It refuses to apply. With TF_STANDIN_MOCKED_ONLY=1 it also
+// refuses to configure, plan, read or open anything: `tofu test` runs under
+// it to prove that its mock_provider keeps the real provider (in Cloud
+// Build, with real credentials) out of every test. OpenTofu starts it through a
 // dev_overrides entry in a CLI configuration file.
 package main
 
@@ -16,6 +19,7 @@ import (
 
 const (
 	schemaEnv    = "TF_STANDIN_SCHEMA"
+	mockedEnv    = "TF_STANDIN_MOCKED_ONLY"
 	providerName = "hashicorp/google"
 )
 
@@ -35,7 +39,15 @@ func realMain() error {
 	if err != nil {
 		return err
 	}
+	mocked := false
+	switch v := os.Getenv(mockedEnv); v {
+	case "", "0":
+	case "1":
+		mocked = true
+	default:
+		return fmt.Errorf("%s=%q: want 1 or 0", mockedEnv, v)
+	}
 	return tf6server.Serve("registry.opentofu.org/"+providerName, func() tfprotov6.ProviderServer {
-		return &server{schema: sch}
+		return &server{schema: sch, mockedOnly: mocked}
 	})
 }

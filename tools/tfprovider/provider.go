@@ -15,11 +15,25 @@ import (
 // opens a network connection of its own.
 type server struct {
 	schema *providerSchema
+	// mockedOnly refuses every call that the real provider would answer
+	// from Google's API or with credentials (configure, plan, read, open,
+	// apply): set for `tofu test`, whose mock_provider must keep every run
+	// away from the provider (TF_STANDIN_MOCKED_ONLY=1).
+	mockedOnly bool
 }
 
 var _ tfprotov6.ProviderServer = (*server)(nil)
 
 const refusal = "This is a schema-only stand-in for the google provider, used to validate and plan the configuration offline. It makes no API calls. Use the real provider to apply."
+
+// refused reports the call when the stand-in is in mocked-only mode.
+func (s *server) refused(rpc, typeName string) []*tfprotov6.Diagnostic {
+	if !s.mockedOnly {
+		return nil
+	}
+	return errorDiag("Provider called under mock_provider",
+		fmt.Sprintf("%s (%s) reached the google provider during tofu test: with the real provider it would need credentials or the API. The tests must mock the provider (mock_provider \"google\" {}).", rpc, typeName))
+}
 
 func errorDiag(summary, detail string) []*tfprotov6.Diagnostic {
 	return []*tfprotov6.Diagnostic{{
@@ -67,7 +81,7 @@ func (s *server) ValidateProviderConfig(_ context.Context, req *tfprotov6.Valida
 }
 
 func (s *server) ConfigureProvider(context.Context, *tfprotov6.ConfigureProviderRequest) (*tfprotov6.ConfigureProviderResponse, error) {
-	return &tfprotov6.ConfigureProviderResponse{}, nil
+	return &tfprotov6.ConfigureProviderResponse{Diagnostics: s.refused("ConfigureProvider", "provider")}, nil
 }
 
 func (s *server) StopProvider(context.Context, *tfprotov6.StopProviderRequest) (*tfprotov6.StopProviderResponse, error) {
@@ -109,10 +123,16 @@ func (s *server) UpgradeResourceState(_ context.Context, req *tfprotov6.UpgradeR
 }
 
 func (s *server) ReadResource(_ context.Context, req *tfprotov6.ReadResourceRequest) (*tfprotov6.ReadResourceResponse, error) {
+	if d := s.refused("ReadResource", req.TypeName); d != nil {
+		return &tfprotov6.ReadResourceResponse{Diagnostics: d}, nil
+	}
 	return &tfprotov6.ReadResourceResponse{NewState: req.CurrentState, Private: req.Private, NewIdentity: req.CurrentIdentity}, nil
 }
 
 func (s *server) PlanResourceChange(_ context.Context, req *tfprotov6.PlanResourceChangeRequest) (*tfprotov6.PlanResourceChangeResponse, error) {
+	if d := s.refused("PlanResourceChange", req.TypeName); d != nil {
+		return &tfprotov6.PlanResourceChangeResponse{Diagnostics: d}, nil
+	}
 	sch, diags := s.resourceSchema(req.TypeName)
 	if diags != nil {
 		return &tfprotov6.PlanResourceChangeResponse{Diagnostics: diags}, nil
@@ -195,6 +215,9 @@ func (s *server) ValidateEphemeralResourceConfig(_ context.Context, req *tfproto
 }
 
 func (s *server) OpenEphemeralResource(_ context.Context, req *tfprotov6.OpenEphemeralResourceRequest) (*tfprotov6.OpenEphemeralResourceResponse, error) {
+	if d := s.refused("OpenEphemeralResource", req.TypeName); d != nil {
+		return &tfprotov6.OpenEphemeralResourceResponse{Diagnostics: d}, nil
+	}
 	sch, ok := s.schema.EphemeralResources[req.TypeName]
 	if !ok {
 		return &tfprotov6.OpenEphemeralResourceResponse{Diagnostics: errorDiag("Unknown ephemeral resource", req.TypeName)}, nil

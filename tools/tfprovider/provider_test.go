@@ -232,3 +232,40 @@ func TestOpenEphemeralFillsComputedWithKnownPlaceholders(t *testing.T) {
 		t.Errorf("result %v", v)
 	}
 }
+
+// In mocked-only mode every call that the real provider would answer with
+// credentials or from the API is an error; schema and validation still work.
+func TestMockedOnlyRefusesProviderCalls(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	diags := func(s *server) map[string][]*tfprotov6.Diagnostic {
+		conf, _ := s.ConfigureProvider(ctx, &tfprotov6.ConfigureProviderRequest{})
+		read, _ := s.ReadResource(ctx, &tfprotov6.ReadResourceRequest{TypeName: "google_thing"})
+		plan, _ := s.PlanResourceChange(ctx, &tfprotov6.PlanResourceChangeRequest{TypeName: "google_thing"})
+		open, _ := s.OpenEphemeralResource(ctx, &tfprotov6.OpenEphemeralResourceRequest{TypeName: "google_secret"})
+		data, _ := s.ReadDataSource(ctx, &tfprotov6.ReadDataSourceRequest{TypeName: "google_project"})
+		apply, _ := s.ApplyResourceChange(ctx, &tfprotov6.ApplyResourceChangeRequest{TypeName: "google_thing"})
+		valid, _ := s.ValidateResourceConfig(ctx, &tfprotov6.ValidateResourceConfigRequest{TypeName: "google_thing"})
+		return map[string][]*tfprotov6.Diagnostic{
+			"ConfigureProvider": conf.Diagnostics, "ReadResource": read.Diagnostics,
+			"PlanResourceChange": plan.Diagnostics, "OpenEphemeralResource": open.Diagnostics,
+			"ReadDataSource": data.Diagnostics, "ApplyResourceChange": apply.Diagnostics,
+			"ValidateResourceConfig": valid.Diagnostics,
+		}
+	}
+	mocked := newServer(t)
+	mocked.mockedOnly = true
+	for rpc, d := range diags(mocked) {
+		refused := len(d) == 1 && d[0].Severity == tfprotov6.DiagnosticSeverityError
+		if want := rpc != "ValidateResourceConfig"; refused != want {
+			t.Errorf("mocked-only %s: refused=%v, want %v (%+v)", rpc, refused, want, d)
+		}
+		if rpc != "ValidateResourceConfig" && rpc != "ReadDataSource" && rpc != "ApplyResourceChange" &&
+			!strings.Contains(d[0].Detail, "mock_provider") {
+			t.Errorf("mocked-only %s: the refusal does not name mock_provider: %q", rpc, d[0].Detail)
+		}
+	}
+	if conf, _ := newServer(t).ConfigureProvider(ctx, &tfprotov6.ConfigureProviderRequest{}); len(conf.Diagnostics) != 0 {
+		t.Errorf("default mode refused ConfigureProvider: %+v", conf.Diagnostics)
+	}
+}

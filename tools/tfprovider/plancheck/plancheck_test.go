@@ -57,10 +57,11 @@ type resource struct {
 var filterRE = regexp.MustCompile(`^metric\.type = "([^"]+)" AND resource\.type = "generic_task" AND resource\.label\.job = "([^"]+)" AND metric\.label\.env = "([^"]+)"$`)
 
 type fixture struct {
-	cat     catalogue
-	metrics map[string]map[string]bool // metric type -> label keys
-	env     string
-	res     []resource
+	cat       catalogue
+	metrics   map[string]map[string]bool // metric type -> label keys
+	env       string
+	variables map[string]any
+	res       []resource
 }
 
 func load(t *testing.T) *fixture {
@@ -96,6 +97,10 @@ func load(t *testing.T) *fixture {
 		t.Fatalf("plan has no env variable")
 	}
 	f.env = env
+	f.variables = map[string]any{}
+	for k, v := range p.Variables {
+		f.variables[k] = v.Value
+	}
 	f.res = p.PlannedValues.RootModule.Resources
 	return f
 }
@@ -184,6 +189,8 @@ func TestDashboardDecodesAndUsesCatalogueMetrics(t *testing.T) {
 
 	titles := map[string]bool{}
 	seen := map[string]map[string]bool{} // job -> metric types charted
+	slos := f.slos(t)
+	budgets := map[string]bool{} // job -> its SLO's error budget charted
 	for i, tile := range layout.GetTiles() {
 		where := fmt.Sprintf("tile %d (%q)", i, tile.GetWidget().GetTitle())
 		titles[tile.GetWidget().GetTitle()] = true
@@ -201,6 +208,14 @@ func TestDashboardDecodesAndUsesCatalogueMetrics(t *testing.T) {
 			}
 		}
 		for _, tsf := range timeSeriesFilters(tile) {
+			if m := sloSelectorRE.FindStringSubmatch(tsf.GetFilter()); m != nil {
+				if slo, ok := slos[m[1]]; ok {
+					budgets[slo.job] = true
+				} else {
+					t.Errorf("%s: %s names no SLO of the plan", where, tsf.GetFilter())
+				}
+				continue
+			}
 			mt, job := f.checkFilter(t, where, tsf.GetFilter())
 			if mt == "" {
 				continue
@@ -212,6 +227,7 @@ func TestDashboardDecodesAndUsesCatalogueMetrics(t *testing.T) {
 			f.checkGroupBy(t, where, mt, tsf.GetAggregation().GetGroupByFields())
 		}
 	}
+	f.checkLogsPanels(t, layout.GetTiles())
 	if overlap := overlappingTiles(layout.GetTiles()); overlap != "" {
 		t.Error(overlap)
 	}
@@ -225,6 +241,171 @@ func TestDashboardDecodesAndUsesCatalogueMetrics(t *testing.T) {
 			if !seen[s][mt] {
 				t.Errorf("dashboard charts no %s for %s", mt, s)
 			}
+		}
+		if !budgets[s] {
+			t.Errorf("dashboard charts no error budget for %s", s)
+		}
+	}
+}
+
+// logsFilterRE is the failed runs' panel filter: Cloud Run jobs, a
+// disjunction of job names, the runner's result line of a failed run
+// (pkg/scenarios/runner.go logs "scenario failed").
+var logsFilterRE = regexp.MustCompile(`^resource\.type="cloud_run_job" AND \(((?:resource\.labels\.job_name="[a-z0-9-]+"(?: OR )?)+)\) AND jsonPayload\.message="scenario failed"$`)
+
+var jobNameRE = regexp.MustCompile(`resource\.labels\.job_name="([a-z0-9-]+)"`)
+
+// checkLogsPanels: one logs panel, on the plan's project, showing the
+// failed result lines of exactly the deployed Cloud Run jobs.
+func (f *fixture) checkLogsPanels(t *testing.T, tiles []*dashboardpb.MosaicLayout_Tile) {
+	t.Helper()
+	var panels []*dashboardpb.LogsPanel
+	for _, tile := range tiles {
+		if lp := tile.GetWidget().GetLogsPanel(); lp != nil {
+			panels = append(panels, lp)
+		}
+	}
+	if len(panels) != 1 {
+		t.Fatalf("dashboard has %d logs panels, want 1 (failed runs)", len(panels))
+	}
+	lp := panels[0]
+	if want := []string{"projects/" + f.variables["project_id"].(string)}; !slices.Equal(lp.GetResourceNames(), want) {
+		t.Errorf("logs panel reads %v, want %v", lp.GetResourceNames(), want)
+	}
+	m := logsFilterRE.FindStringSubmatch(lp.GetFilter())
+	if m == nil {
+		t.Fatalf("logs panel filter %q is not the failed result lines of the canary's jobs", lp.GetFilter())
+	}
+	var got []string
+	for _, jm := range jobNameRE.FindAllStringSubmatch(m[1], -1) {
+		got = append(got, jm[1])
+	}
+	var want []string
+	for _, r := range f.ofType("google_cloud_run_v2_job") {
+		var v struct {
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(r.Values, &v); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, v.Name)
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("logs panel shows jobs %v, the plan deploys %v", got, want)
+	}
+}
+
+// sloSelectorRE is the dashboard's error-budget selector of one SLO.
+var sloSelectorRE = regexp.MustCompile(`^select_slo_budget_fraction\("(projects/[^/"]+/services/[^/"]+/serviceLevelObjectives/[^/"]+)"\)$`)
+
+type slo struct {
+	job          string
+	windowPeriod string
+	timeSeries   string
+	min, max     float64
+	goal         float64
+	rollingDays  int
+}
+
+// slos returns the plan's SLOs by resource name, each checked to belong to
+// the plan's one custom service.
+func (f *fixture) slos(t *testing.T) map[string]slo {
+	t.Helper()
+	var project string
+	if v, ok := f.variables["project_id"].(string); ok {
+		project = v
+	}
+	services := f.ofType("google_monitoring_custom_service")
+	if len(services) != 1 {
+		t.Fatalf("plan has %d custom services, want 1", len(services))
+	}
+	var svc struct {
+		ServiceID string `json:"service_id"`
+	}
+	if err := json.Unmarshal(services[0].Values, &svc); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]slo{}
+	for _, r := range f.ofType("google_monitoring_slo") {
+		var v struct {
+			Service           string  `json:"service"`
+			SloID             string  `json:"slo_id"`
+			Goal              float64 `json:"goal"`
+			RollingPeriodDays int     `json:"rolling_period_days"`
+			CalendarPeriod    *string `json:"calendar_period"`
+			WindowsBasedSli   []struct {
+				WindowPeriod      string `json:"window_period"`
+				MetricMeanInRange []struct {
+					TimeSeries string `json:"time_series"`
+					Range      []struct {
+						Min float64 `json:"min"`
+						Max float64 `json:"max"`
+					} `json:"range"`
+				} `json:"metric_mean_in_range"`
+			} `json:"windows_based_sli"`
+		}
+		if err := json.Unmarshal(r.Values, &v); err != nil {
+			t.Fatalf("%s: %v", r.Address, err)
+		}
+		job, _ := r.Index.(string)
+		if v.Service != svc.ServiceID {
+			t.Errorf("%s: service %q, the plan's custom service is %q", r.Address, v.Service, svc.ServiceID)
+		}
+		if len(v.WindowsBasedSli) != 1 || len(v.WindowsBasedSli[0].MetricMeanInRange) != 1 || len(v.WindowsBasedSli[0].MetricMeanInRange[0].Range) != 1 {
+			t.Errorf("%s: not a windows-based SLI on a metric's mean in a range", r.Address)
+			continue
+		}
+		w := v.WindowsBasedSli[0]
+		name := fmt.Sprintf("projects/%s/services/%s/serviceLevelObjectives/%s", project, svc.ServiceID, v.SloID)
+		out[name] = slo{
+			job: job, windowPeriod: w.WindowPeriod, timeSeries: w.MetricMeanInRange[0].TimeSeries,
+			min: w.MetricMeanInRange[0].Range[0].Min, max: w.MetricMeanInRange[0].Range[0].Max,
+			goal: v.Goal, rollingDays: v.RollingPeriodDays,
+		}
+		if v.CalendarPeriod != nil {
+			t.Errorf("%s: calendar period %q, want a rolling period only", r.Address, *v.CalendarPeriod)
+		}
+	}
+	return out
+}
+
+// TestSLOsJudgeEachSlotOnSuccess: one SLO per deployed scenario, 28-day
+// rolling, goal in (0, 0.9999], a window per schedule slot, good exactly
+// when the slot's success point is 1 (not 0).
+func TestSLOsJudgeEachSlotOnSuccess(t *testing.T) {
+	f := load(t)
+	iv := f.intervals(t)
+	byJob := map[string]slo{}
+	for name, s := range f.slos(t) {
+		if _, dup := byJob[s.job]; dup {
+			t.Errorf("two SLOs for %s", s.job)
+		}
+		byJob[s.job] = s
+		if s.rollingDays != 28 {
+			t.Errorf("%s: rolling period %d days, want 28", name, s.rollingDays)
+		}
+		if s.goal <= 0 || s.goal > 0.9999 {
+			t.Errorf("%s: goal %v outside Monitoring's (0, 0.9999]", name, s.goal)
+		}
+		if want := fmt.Sprintf("%ds", iv[s.job]*60); s.windowPeriod != want {
+			t.Errorf("%s: window %s, want the scenario's slot %s", name, s.windowPeriod, want)
+		}
+		if mt, job := f.checkFilter(t, name, s.timeSeries); mt != f.cat.Prefix+"success" || job != s.job {
+			t.Errorf("%s: SLI on %s of %s, want success of %s", name, mt, job, s.job)
+		}
+		// Either reading of the API's range (min <= x < max, or <= max).
+		for _, x := range []float64{0, 1} {
+			halfOpen, closed := s.min <= x && x < s.max, s.min <= x && x <= s.max
+			if halfOpen != (x == 1) || closed != (x == 1) {
+				t.Errorf("%s: range [%v, %v] judges success=%v good=%v (half-open), %v (closed)", name, s.min, s.max, x, halfOpen, closed)
+			}
+		}
+	}
+	for _, j := range f.jobs(t) {
+		if _, ok := byJob[j]; !ok {
+			t.Errorf("no SLO for %s", j)
 		}
 	}
 }
