@@ -2,6 +2,9 @@
 export GOFLAGS ?= -buildvcs=false
 export GONOSUMDB ?= github.com/bacalhau-project
 # Tracked Go files; a source tree without .git (a Cloud Build checkout) lints every .go file.
+# The canary's version in its result line (pkg/canary.Version).
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unstamped)
+VERSION_FLAG = -X github.com/bacalhau-project/bacalhau-canary/pkg/canary.Version=$(VERSION)
 GO_FILES = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*')
 
 .PHONY: help
@@ -10,8 +13,8 @@ help: ## list the targets
 
 .PHONY: build
 build: ## build the Cloud Run job and the local runner into bin/
-	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o bin/job ./functions/job
-	go build -o bin/local ./functions/local
+	CGO_ENABLED=0 go build -trimpath -ldflags='-s -w $(VERSION_FLAG)' -o bin/job ./functions/job
+	go build -ldflags='$(VERSION_FLAG)' -o bin/local ./functions/local
 
 .PHONY: devnet
 devnet: ## build the Bacalhau test network once (cold: several minutes), print its path

@@ -1,11 +1,13 @@
 locals {
   dashboard_columns = 48
-  chart_width       = 12
-  chart_height      = 16
-  header_height     = 4
-  intro_height      = 6
-  row_height        = local.header_height + local.chart_height
-  scenario_order    = sort(keys(local.scenarios))
+  # Widths of a scenario row's charts: the alert, the server version beside
+  # it, duration, phases, failures (48 columns).
+  chart_widths   = [12, 6, 10, 10, 10]
+  chart_height   = 16
+  header_height  = 4
+  intro_height   = 6
+  row_height     = local.header_height + local.chart_height
+  scenario_order = sort(keys(local.scenarios))
   # Per-scenario PromQL of the alert: failed runs and recorded runs in the
   # scenario's window, the exact expressions of the "network failing"
   # condition (one selector per scenario).
@@ -44,6 +46,31 @@ locals {
             value     = local.settings.failed_runs
             color     = "RED"
             direction = "ABOVE"
+          }]
+          yAxis        = { label = "runs", scale = "LINEAR" }
+          chartOptions = { mode = "COLOR" }
+        }
+      },
+      {
+        # Beside the alert: which Bacalhau version answered each run (an
+        # upgrade that broke the canary shows as a new colour where the
+        # failures start). Old images write no server_version.
+        title = "${key}: server version"
+        xyChart = {
+          dataSets = [{
+            plotType       = "STACKED_BAR"
+            legendTemplate = "$${metric.labels.version}"
+            timeSeriesQuery = {
+              timeSeriesFilter = {
+                filter = local.filter[key].server_version
+                aggregation = {
+                  alignmentPeriod    = "${local.scenarios[key].interval_seconds}s"
+                  perSeriesAligner   = "ALIGN_MAX"
+                  crossSeriesReducer = "REDUCE_SUM"
+                  groupByFields      = ["metric.label.version"]
+                }
+              }
+            }
           }]
           yAxis        = { label = "runs", scale = "LINEAR" }
           chartOptions = { mode = "COLOR" }
@@ -229,9 +256,9 @@ locals {
             }],
             [
               for j, chart in local.scenario_charts[key] : {
-                xPos   = j * local.chart_width
+                xPos   = j == 0 ? 0 : sum(slice(local.chart_widths, 0, j))
                 yPos   = local.intro_height + i * local.row_height + local.header_height
-                width  = local.chart_width
+                width  = local.chart_widths[j]
                 height = local.chart_height
                 widget = chart
               }

@@ -19,6 +19,8 @@ locals {
         BACALHAU_API_PORT        = tostring(local.settings.bacalhau_api_port)
         BACALHAU_API_TLS         = tostring(local.settings.bacalhau_api_tls)
         BACALHAU_API_KEY_SECRET  = local.bacalhau_api_key_version
+        # Which canary ran, in the result line (canary_image).
+        CANARY_IMAGE = var.image
       } : name => value if value != ""
     }
   }
@@ -78,7 +80,11 @@ resource "google_cloud_run_v2_job" "scenario" {
     }
   }
 
+  # The descriptors first: a job writing a metric whose descriptor does not
+  # exist yet would have Monitoring create one from its point, and the
+  # descriptor's creation here would then fail.
   depends_on = [
+    google_monitoring_metric_descriptor.catalogue,
     google_project_service.required,
     google_project_iam_member.runtime,
     google_secret_manager_secret_iam_member.runtime_api_key,
@@ -89,8 +95,10 @@ locals {
   # The deploy pipeline's candidate run: the submit job's environment (or
   # the first scenario's where submit is off), recording nothing and judging
   # the canary rather than the network.
+  # CANARY_IMAGE is left out: the candidate runs the new image, not the
+  # deployed one (and a digest reference holds the delimiter "@").
   candidate_env = merge(
-    local.job_env[contains(keys(local.job_env), "submit") ? "submit" : sort(keys(local.job_env))[0]],
+    { for k, v in local.job_env[contains(keys(local.job_env), "submit") ? "submit" : sort(keys(local.job_env))[0]] : k => v if k != "CANARY_IMAGE" },
     { CANARY_METRICS = "none", CANARY_CANDIDATE = "true" },
   )
 }

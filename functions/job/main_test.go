@@ -494,7 +494,8 @@ func TestDockerfile(t *testing.T) {
 	df := string(b)
 	for _, want := range []string{
 		"CGO_ENABLED=0",
-		"go build -trimpath -ldflags='-s -w' -o /out/job ./functions/job",
+		`go build -trimpath -ldflags="-s -w -X github.com/bacalhau-project/bacalhau-canary/pkg/canary.Version=${CANARY_VERSION}" -o /out/job ./functions/job`,
+		"ARG CANARY_VERSION",
 		"FROM gcr.io/distroless/static",
 		":nonroot",
 		"USER nonroot",

@@ -216,6 +216,10 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 		Timeout:  cfg.Timeout,
 		Progress: func(msg string) { fmt.Fprintln(stderr, "local:", msg) },
 		Secrets:  cfg.Secrets(),
+
+		Endpoint:      cfg.Bacalhau().Address(),
+		CanaryVersion: canary.BuildVersion(),
+		CanaryImage:   cfg.Image,
 	}
 	if f.json {
 		runner.Log = logging.New(stdout)

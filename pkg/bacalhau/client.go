@@ -58,9 +58,12 @@ func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
 		ForceAttemptHTTP2:      true,
 		MaxResponseHeaderBytes: 64 << 10,
 	}
+	// Below the checking transport, so every reply's version header is
+	// seen, whatever the verdict on its body.
+	versions := &versionTransport{base: base}
 	hc := &http.Client{
 		Timeout:   o.Timeout,
-		Transport: &checkingTransport{base: base},
+		Transport: &checkingTransport{base: versions},
 		// API calls follow no redirect: a 3xx is a reply the canary
 		// cannot use (the transport judges it protocol), and following
 		// it would replay the call, and the credentials, elsewhere.
@@ -71,5 +74,5 @@ func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
 		clientv2.WithHeaders(headers),
 		clientv2.WithAppID("bacalhau-canary"),
 	)
-	return &checkedJobs{jobs: api.Jobs()}, NewFetcher(o.Host, o.Timeout)
+	return &checkedJobs{jobs: api.Jobs(), versions: versions}, NewFetcher(o.Host, o.Timeout)
 }

@@ -15,7 +15,8 @@ import (
 // (the client turns transport errors into text), and a reply that still
 // makes the client panic is a protocol error, not a crash.
 type checkedJobs struct {
-	jobs *clientv2.Jobs
+	jobs     *clientv2.Jobs
+	versions *versionTransport
 }
 
 var _ scenarios.Jobs = (*checkedJobs)(nil)

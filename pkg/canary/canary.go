@@ -75,6 +75,10 @@ func (c *Canary) run(ctx context.Context, s scenarios.Scenario) scenarios.Result
 		Timeout: c.cfg.Timeout,
 		Log:     c.log,
 		Secrets: c.cfg.Secrets(),
+
+		Endpoint:      opts.Address(),
+		CanaryVersion: BuildVersion(),
+		CanaryImage:   c.cfg.Image,
 	}
 	if c.cfg.APIKeySecret != "" {
 		s = withSecretKey(s, r, opts, c.cfg.APIKeySecret, c.cfg.SecretManagerEndpoint)

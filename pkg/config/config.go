@@ -53,6 +53,9 @@ type Config struct {
 	// Candidate is the deploy pipeline's smoke run of a new image: the job's
 	// exit status judges the canary, not the network (functions/job).
 	Candidate bool `env:"CANARY_CANDIDATE, default=false"`
+	// Image is the container image the job runs (Terraform passes the
+	// deployed reference, pinned by digest); only logged.
+	Image string `env:"CANARY_IMAGE"`
 
 	Project               string `env:"GOOGLE_CLOUD_PROJECT"`
 	Location              string `env:"CANARY_LOCATION"`

@@ -21,6 +21,7 @@ const (
 	Duration      = "duration_seconds"
 	PhaseDuration = "phase_duration_seconds"
 	Failure       = "failure"
+	ServerVersion = "server_version"
 )
 
 // Metric label keys.
@@ -28,6 +29,7 @@ const (
 	LabelEnv        = "env"
 	LabelPhase      = "phase"
 	LabelErrorClass = "error_class"
+	LabelVersion    = "version"
 )
 
 // Kinds and value types, spelled as in the Monitoring API.
@@ -37,6 +39,7 @@ const (
 	TypeDouble  = "DOUBLE"
 	envDoc      = "Canary environment (prod, staging, dev)."
 	phaseDoc    = "Scenario phase (list, submit, wait, describe, executions, history, results, download)."
+	versionDoc  = "Bacalhau server version (v1.7.0, v1.9.3, ...), or unknown when the replies said none or one that does not read as a version."
 	errClassDoc = "Why the run failed: unavailable, timeout, auth, bad_request, server, protocol, publisher, job_failed, output_mismatch, concurrency, canary."
 )
 
@@ -91,6 +94,13 @@ func Catalogue() Catalog {
 				Name: Failure, Kind: KindGauge, ValueType: TypeInt64, Unit: "1",
 				Description: "1 for a failed run, labelled with its error class; written only on failure.",
 				Labels:      []Label{env, {Key: LabelErrorClass, Description: errClassDoc}},
+			},
+			{
+				// A metric type of its own: a descriptor's labels cannot
+				// change in place, so the version is no label of success.
+				Name: ServerVersion, Kind: KindGauge, ValueType: TypeInt64, Unit: "1",
+				Description: "1 for every recorded run, labelled with the Bacalhau server version its API replies said (X-Bacalhau-Git-Version), or unknown.",
+				Labels:      []Label{env, {Key: LabelVersion, Description: versionDoc}},
 			},
 		},
 	}

@@ -148,7 +148,7 @@ func TestPoints(t *testing.T) {
 			if !ok {
 				wantFailure = 1
 			}
-			if count[metrics.Success] != 1 || count[metrics.Duration] != 1 || count[metrics.Failure] != wantFailure ||
+			if count[metrics.Success] != 1 || count[metrics.Duration] != 1 || count[metrics.Failure] != wantFailure || count[metrics.ServerVersion] != 1 ||
 				count[metrics.PhaseDuration] != len(s.Phases) || len(phases) != len(s.Phases) {
 				t.Errorf("%s success=%v: points per metric %v, phases %v", s.Name, ok, count, phases)
 			}
@@ -344,27 +344,28 @@ func TestGCPSamplingPeriodAndSummary(t *testing.T) {
 	if err := g.Record(context.Background(), result(s, true, end)); err != nil {
 		t.Fatal(err)
 	}
-	// One second later a failed run: success, duration and phase come too
-	// soon after their previous points; failure is a new series and lands.
+	// One second later a failed run: success, duration, phase and
+	// server_version come too soon after their previous points; failure is
+	// a new series and lands.
 	err := g.Record(context.Background(), result(s, false, end.Add(time.Second)))
 	if err == nil || !strings.Contains(err.Error(), fakegcp.MsgSamplingPeriod) {
 		t.Fatalf("second write: %v, want the sampling period error", err)
 	}
 	sum := metrics.Summary(errors.Unwrap(err))
-	if sum == nil || sum.GetTotalPointCount() != 4 || sum.GetSuccessPointCount() != 1 {
-		t.Fatalf("summary %v, want 4 points, 1 written", sum)
+	if sum == nil || sum.GetTotalPointCount() != 5 || sum.GetSuccessPointCount() != 1 {
+		t.Fatalf("summary %v, want 5 points, 1 written", sum)
 	}
 	var line map[string]any
 	if err := json.Unmarshal(logBuf.Bytes(), &line); err != nil {
 		t.Fatalf("summary log line: %v: %q", err, logBuf.String())
 	}
 	if line["message"] != "metric write partly failed" || line["severity"] != "ERROR" ||
-		line["total_point_count"] != 4.0 || line["success_point_count"] != 1.0 {
+		line["total_point_count"] != 5.0 || line["success_point_count"] != 1.0 {
 		t.Errorf("summary line %v", line)
 	}
 	errs, _ := line["errors"].(map[string]any)
 	first, _ := errs["0"].(map[string]any)
-	if first["code"] != "InvalidArgument" || first["message"] != fakegcp.MsgSamplingPeriod || first["point_count"] != 3.0 {
+	if first["code"] != "InvalidArgument" || first["message"] != fakegcp.MsgSamplingPeriod || first["point_count"] != 4.0 {
 		t.Errorf("summary errors %v", errs)
 	}
 	if n := m.Requests(); n != 2 {
@@ -384,11 +385,18 @@ func TestStdout(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 5 { // success, duration, 2 phases, failure
-		t.Fatalf("%d lines, want 5:\n%s", len(lines), buf.String())
+	if len(lines) != 6 { // success, duration, 2 phases, server_version, failure
+		t.Fatalf("%d lines, want 6:\n%s", len(lines), buf.String())
+	}
+	var version metrics.StdoutLine
+	if err := json.Unmarshal([]byte(lines[4]), &version); err != nil {
+		t.Fatal(err)
+	}
+	if version.Metric != metrics.Prefix+"server_version" || version.Value != 1.0 || version.Labels["version"] != "unknown" {
+		t.Errorf("server_version line %+v: a run whose replies said no version is labelled unknown", version)
 	}
 	var last metrics.StdoutLine
-	if err := json.Unmarshal([]byte(lines[4]), &last); err != nil {
+	if err := json.Unmarshal([]byte(lines[5]), &last); err != nil {
 		t.Fatal(err)
 	}
 	if last.Metric != metrics.Prefix+"failure" || last.Value != 1.0 || last.Labels["error_class"] != "unavailable" ||
@@ -445,5 +453,38 @@ func TestNewFromMetadata(t *testing.T) {
 	metrics.Close(sink2)
 	if got := md.Requests()[before:]; len(got) != 1 || got[0] != "project/project-id" {
 		t.Errorf("with a location set, metadata requests %v", got)
+	}
+}
+
+// The server version label is the sanitised version, "unknown" for none or
+// for anything that does not read as a version (it came from the network).
+func TestServerVersionLabel(t *testing.T) {
+	t.Parallel()
+	s, _ := scenarios.Lookup("list")
+	for _, tc := range []struct{ in, want string }{
+		{"v1.9.3", "v1.9.3"},
+		{"v1.7.0", "v1.7.0"},
+		{"v1.8.0-rc.1", "v1.8.0-rc.1"},
+		{"", "unknown"},
+		{"unknown", "unknown"},
+		{"v1.9.3; rm -rf /", "unknown"},
+		{"v1.9.3\n", "unknown"},
+		{"v1.9.3-" + strings.Repeat("a", 40), "unknown"},
+		{"<script>", "unknown"},
+	} {
+		r := result(s, true, time.Now())
+		r.ServerVersion = tc.in
+		var got []string
+		for _, p := range metrics.Points(r) {
+			if p.Metric == metrics.ServerVersion {
+				got = append(got, p.Labels[metrics.LabelVersion])
+				if p.Int64 != 1 {
+					t.Errorf("%q: server_version value %d, want 1", tc.in, p.Int64)
+				}
+			}
+		}
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("server version %q: labels %v, want [%s]", tc.in, got, tc.want)
+		}
 	}
 }

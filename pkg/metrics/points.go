@@ -33,11 +33,12 @@ func Time(r scenarios.Result) time.Time { return r.Start.Add(r.Duration) }
 // Points are what one run writes: success (not for a canary-class run,
 // which says nothing about the network: it counts neither as a pass nor as
 // a failure), duration_seconds, one phase_duration_seconds per phase of the
-// scenario (0 when not reached) and, on failure only, failure labelled with
+// scenario (0 when not reached), server_version (1, labelled with the
+// sanitised server version) and, on failure only, failure labelled with
 // the error class.
 func Points(r scenarios.Result) []Point {
 	env := r.Env
-	pts := make([]Point, 0, 3+len(r.Phases))
+	pts := make([]Point, 0, 4+len(r.Phases))
 	class := r.Class
 	if !r.Success && class == "" {
 		class = scenarios.ErrCanary
@@ -56,6 +57,10 @@ func Points(r scenarios.Result) []Point {
 			Labels: map[string]string{LabelEnv: env, LabelPhase: ph.Name},
 		})
 	}
+	pts = append(pts, Point{
+		Metric: ServerVersion, ValueType: TypeInt64, Int64: 1,
+		Labels: map[string]string{LabelEnv: env, LabelVersion: scenarios.SanitizeVersion(r.ServerVersion)},
+	})
 	if !r.Success {
 		pts = append(pts, Point{
 			Metric: Failure, ValueType: TypeInt64, Int64: 1,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,8 @@ type Probe struct {
 	progress func(string)
 
 	phases      []Phase
+	failedPhase string
+	nodeIDs     []string
 	jobID       string
 	submitTried bool // a submit was sent, whatever came back
 	terminal    bool // the submitted job reached a terminal state
@@ -58,6 +61,9 @@ func (p *Probe) Phase(name string, fn func() error) error {
 		err := fn()
 		p.phases[i].Duration += time.Since(start)
 		p.phases[i].Reached = true
+		if err != nil {
+			p.failedPhase = name
+		}
 		return err
 	}
 	return fmt.Errorf("phase %q is not declared by scenario %s: %w", name, p.scenario, ErrCanary)
@@ -173,7 +179,41 @@ func (p *Probe) Executions(ctx context.Context, id string) ([]*models.Execution,
 			return nil, fmt.Errorf("listing executions: execution %s belongs to job %s, not %s: %w", Quote(e.ID, maxJobIDText), Quote(e.JobID, maxJobIDText), id, ErrProtocol)
 		}
 	}
+	for _, e := range resp.Items {
+		p.noteNode(e.NodeID)
+	}
 	return resp.Items, nil
+}
+
+// At most maxNodeIDs node IDs of at most maxNodeIDLen bytes go into the
+// result line: they came from the network.
+const (
+	maxNodeIDs   = 8
+	maxNodeIDLen = 64
+)
+
+// noteNode adds a node of the job's executions, once, sanitised.
+func (p *Probe) noteNode(id string) {
+	id = sanitizeID(id, maxNodeIDLen)
+	if id == "" || len(p.nodeIDs) >= maxNodeIDs || slices.Contains(p.nodeIDs, id) {
+		return
+	}
+	p.nodeIDs = append(p.nodeIDs, id)
+}
+
+// sanitizeID keeps letters, digits and ._:- of at most max bytes of s;
+// anything else becomes '_'.
+func sanitizeID(s string, max int) string {
+	if len(s) > max {
+		s = s[:max]
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune("._:-", r):
+			return r
+		}
+		return '_'
+	}, s)
 }
 
 // checkExitCodes fails when a completed execution reports a non-zero exit.

@@ -22,6 +22,19 @@ type Result struct {
 	// partition: retried (Failed), rejected or cancelled ones. Reported,
 	// never a failure by itself (submitWithConcurrency).
 	ExtraExecutions int
+	// FailedPhase is the phase a failed run was in when it failed (the
+	// last phase that returned an error); empty on success, and when the
+	// run failed outside every phase (reading the API key).
+	FailedPhase string
+	// ServerVersion is what the API's replies said (VersionSource), or
+	// UnknownVersion.
+	ServerVersion string
+	// CanaryVersion and CanaryImage say which canary ran: the version
+	// stamped at build time and the image Terraform deployed.
+	CanaryVersion string
+	CanaryImage   string
+	Endpoint      string   // the API's base URL
+	NodeIDs       []string // nodes of the job's executions the run listed (bounded, sanitised)
 }
 
 // Phase is the time spent in one phase; zero when it was not reached.
@@ -50,6 +63,20 @@ func (r Result) LogAttrs() []slog.Attr {
 		slog.Time("start", r.Start),
 		slog.Float64("duration_seconds", r.Duration.Seconds()),
 		slog.Group("phase_duration_seconds", phases...),
+		slog.String("failed_phase", r.FailedPhase),
+		slog.String("server_version", r.ServerVersion),
+		slog.String("canary_version", r.CanaryVersion),
+		slog.String("canary_image", r.CanaryImage),
+		slog.String("endpoint", r.Endpoint),
+		slog.Any("node_ids", nodeIDs(r.NodeIDs)),
 	}
 	return attrs
+}
+
+// nodeIDs is never null in the log line.
+func nodeIDs(ids []string) []string {
+	if ids == nil {
+		return []string{}
+	}
+	return ids
 }

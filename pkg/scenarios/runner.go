@@ -29,6 +29,11 @@ type Runner struct {
 	Log      *slog.Logger  // gets the result line; nil: no line
 	Progress func(string)  // notes on long waits; nil: none
 	Secrets  []string      // values never to appear in an error text
+	// Endpoint, CanaryVersion and CanaryImage go into the result as they
+	// are: where the API is and which canary ran.
+	Endpoint      string
+	CanaryVersion string
+	CanaryImage   string
 }
 
 // Run runs s once and returns its result. It never panics: a panic in the
@@ -95,8 +100,15 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 	res.RunID = p.runID
 	res.JobID = clipTo(redactor.Redact(p.jobID), maxJobIDText)
 	res.ExtraExecutions = p.extraExecutions
+	res.NodeIDs = p.nodeIDs
+	res.Endpoint, res.CanaryVersion, res.CanaryImage = r.Endpoint, r.CanaryVersion, r.CanaryImage
+	res.ServerVersion = UnknownVersion
+	if vs, ok := r.Jobs.(VersionSource); ok {
+		res.ServerVersion = SanitizeVersion(vs.ServerVersion())
+	}
 	res.Success = err == nil
 	if err != nil {
+		res.FailedPhase = p.failedPhase
 		res.Class = Classify(err)
 		switch {
 		case deadlinePassed && ctx.Err() == nil:

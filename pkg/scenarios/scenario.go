@@ -6,6 +6,7 @@ package scenarios
 
 import (
 	"context"
+	"regexp"
 	"slices"
 
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
@@ -29,6 +30,29 @@ type Jobs interface {
 	Executions(ctx context.Context, r *apimodels.ListJobExecutionsRequest) (*apimodels.ListJobExecutionsResponse, error)
 	Results(ctx context.Context, r *apimodels.ListJobResultsRequest) (*apimodels.ListJobResultsResponse, error)
 	Stop(ctx context.Context, r *apimodels.StopJobRequest) (*apimodels.StopJobResponse, error)
+}
+
+// VersionSource is a Jobs that knows the server's version from its replies
+// (bacalhau.Jobs reads Bacalhau's version header).
+type VersionSource interface {
+	ServerVersion() string
+}
+
+// UnknownVersion is the server version of a run whose API replies said
+// none (or one that does not read as a version).
+const UnknownVersion = "unknown"
+
+// versionRE is what a server version may look like to become a metric
+// label: v1.9.3, v1.7.0-rc1, 1.8.0+build.5; at most 48 bytes.
+var versionRE = regexp.MustCompile(`^v?[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,6}([-+][0-9A-Za-z.-]{1,32})?$`)
+
+// SanitizeVersion returns v when it reads as a version, else
+// UnknownVersion: the value came from the network.
+func SanitizeVersion(v string) string {
+	if !versionRE.MatchString(v) {
+		return UnknownVersion
+	}
+	return v
 }
 
 // all is every scenario, in the order operators read them: the one list

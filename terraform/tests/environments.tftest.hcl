@@ -273,7 +273,7 @@ run "candidate_env_staging" {
       for kv in split("@", trimprefix(output.candidate_env_vars, "^@^")) :
       split("=", kv)[0] => join("=", slice(split("=", kv), 1, length(split("=", kv))))
       } == merge(
-      { for e in google_cloud_run_v2_job.scenario["submit"].template[0].template[0].containers[0].env : e.name => e.value },
+      { for e in google_cloud_run_v2_job.scenario["submit"].template[0].template[0].containers[0].env : e.name => e.value if e.name != "CANARY_IMAGE" },
       { CANARY_METRICS = "none", CANARY_CANDIDATE = "true" },
     )
     error_message = "The candidate runs with the submit job's environment, CANARY_METRICS=none and CANARY_CANDIDATE=true."
@@ -306,7 +306,7 @@ run "candidate_env_dev" {
       for kv in split("@", trimprefix(output.candidate_env_vars, "^@^")) :
       split("=", kv)[0] => join("=", slice(split("=", kv), 1, length(split("=", kv))))
       } == merge(
-      { for e in google_cloud_run_v2_job.scenario["submit"].template[0].template[0].containers[0].env : e.name => e.value },
+      { for e in google_cloud_run_v2_job.scenario["submit"].template[0].template[0].containers[0].env : e.name => e.value if e.name != "CANARY_IMAGE" },
       { CANARY_METRICS = "none", CANARY_CANDIDATE = "true" },
     )
     error_message = "The candidate runs with the submit job's environment, CANARY_METRICS=none and CANARY_CANDIDATE=true."

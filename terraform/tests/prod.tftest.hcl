@@ -80,6 +80,7 @@ run "job_names_and_environment" {
           BACALHAU_API_PORT        = "1234"
           BACALHAU_API_TLS         = "true"
           BACALHAU_API_KEY_SECRET  = "projects/canary-test-project/secrets/bacalhau-api-key/versions/latest"
+          CANARY_IMAGE             = "europe-west1-docker.pkg.dev/canary-test-project/bacalhau-canary/canary@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
         }
       )
     ])
@@ -351,7 +352,7 @@ run "candidate_env_prod" {
       for kv in split("@", trimprefix(output.candidate_env_vars, "^@^")) :
       split("=", kv)[0] => join("=", slice(split("=", kv), 1, length(split("=", kv))))
       } == merge(
-      { for e in google_cloud_run_v2_job.scenario["submit"].template[0].template[0].containers[0].env : e.name => e.value },
+      { for e in google_cloud_run_v2_job.scenario["submit"].template[0].template[0].containers[0].env : e.name => e.value if e.name != "CANARY_IMAGE" },
       { CANARY_METRICS = "none", CANARY_CANDIDATE = "true" },
     )
     error_message = "The candidate runs with the submit job's environment, CANARY_METRICS=none and CANARY_CANDIDATE=true."
@@ -441,5 +442,25 @@ run "failed_runs_log_panel" {
   assert {
     condition     = strcontains(google_monitoring_alert_policy.failing.documentation[0].content, urlencode("resource.type=\"cloud_run_job\" AND resource.labels.job_name=\"bacalhau-canary-submit\" AND jsonPayload.message=\"scenario failed\""))
     error_message = "The page links each scenario's failed result lines with the panel's filter."
+  }
+}
+
+run "server_version_beside_success" {
+  command = plan
+
+  assert {
+    condition = alltrue([for k in keys(google_cloud_run_v2_job.scenario) : length([
+      for t in jsondecode(google_monitoring_dashboard.canary.dashboard_json).mosaicLayout.tiles : t
+      if t.widget.title == "${k}: server version" &&
+      t.xPos == 12 &&
+      t.widget.xyChart.dataSets[0].timeSeriesQuery.timeSeriesFilter.filter == "metric.type = \"custom.googleapis.com/bacalhau_canary/server_version\" AND resource.type = \"generic_task\" AND resource.label.job = \"${k}\" AND metric.label.env = \"prod\"" &&
+      t.widget.xyChart.dataSets[0].timeSeriesQuery.timeSeriesFilter.aggregation.groupByFields == ["metric.label.version"]
+    ]) == 1])
+    error_message = "Every scenario charts its server version, by version, right beside its alert chart."
+  }
+
+  assert {
+    condition     = google_monitoring_metric_descriptor.catalogue["server_version"].type == "custom.googleapis.com/bacalhau_canary/server_version" && toset([for l in google_monitoring_metric_descriptor.catalogue["server_version"].labels : l.key]) == toset(["env", "version"])
+    error_message = "server_version is a metric type of its own with the labels env and version."
   }
 }
