@@ -150,6 +150,13 @@ func TestScenariosAgainstDevnet(t *testing.T) {
 					t.Errorf("%s: phase %s: reached=%v duration=%s", s.Name, p.Name, p.Reached, p.Duration)
 				}
 			}
+			// The real server's version header, read from its replies.
+			if res.ServerVersion != string(v) {
+				t.Errorf("%s: server version %q, want %s", s.Name, res.ServerVersion, v)
+			}
+			if s.Name != "list" && len(res.NodeIDs) == 0 {
+				t.Errorf("%s: no node IDs of the executions", s.Name)
+			}
 		}
 		assertNoCanaryJobRunning(t, n)
 	})
