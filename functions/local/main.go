@@ -25,7 +25,6 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
-	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/canary"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/logging"
@@ -173,16 +172,6 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 		fmt.Fprintln(stderr, "local: GOOGLE_CLOUD_PROJECT: required with CANARY_METRICS=gcp (the local runner does not ask the metadata server)")
 		return canary.ExitUsage
 	}
-	sink, err := metrics.New(ctx, metrics.Options{
-		Kind: cfg.Metrics, Project: cfg.Project, Location: cfg.Location, Endpoint: cfg.MonitoringEndpoint,
-		Log: logging.New(stderr), Stdout: stdout,
-	})
-	if err != nil {
-		fmt.Fprintln(stderr, "local: metrics:", err)
-		return canary.ExitRecorder
-	}
-	defer metrics.Close(sink)
-
 	list := scenarios.All()
 	if !f.all {
 		s, _ := scenarios.Lookup(cfg.Scenario)
@@ -207,37 +196,33 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 		defaultEngine = scenarios.EngineWasm
 	}
 
-	jobs, fetcher := bacalhau.New(cfg.Bacalhau())
-	runner := &scenarios.Runner{
-		Jobs:     jobs,
-		Fetcher:  fetcher,
-		Spec:     cfg.JobSpec(defaultEngine),
-		Env:      cfg.Env,
-		Timeout:  cfg.Timeout,
-		Progress: func(msg string) { fmt.Fprintln(stderr, "local:", msg) },
-		Secrets:  cfg.Secrets(),
-
-		Endpoint:      cfg.Bacalhau().Address(),
-		CanaryVersion: canary.BuildVersion(),
-		CanaryImage:   cfg.Image,
+	o := canary.Options{
+		DefaultEngine: defaultEngine,
+		DefaultSink:   metrics.KindStdout,
+		SinkLog:       logging.New(stderr),
+		Stdout:        stdout,
+		Progress:      func(msg string) { fmt.Fprintln(stderr, "local:", msg) },
+		NoMetadata:    true,
 	}
 	if f.json {
-		runner.Log = logging.New(stdout)
+		o.Log = logging.New(stdout)
 	}
+	c := canary.New(cfg, o)
+	defer c.Close()
 	code := canary.ExitPass
 	for _, s := range list {
 		if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "local: interrupted")
 			return canary.ExitFail
 		}
-		res := runner.Run(ctx, s)
+		res := c.Check(ctx, s)
 		if !f.json {
 			printResult(stdout, res)
 		}
 		if !res.Success && code == canary.ExitPass {
 			code = canary.ExitFail
 		}
-		if err := sink.Record(ctx, res); err != nil {
+		if err := c.Record(ctx, res); err != nil {
 			fmt.Fprintln(stderr, "local: result not recorded:", err)
 			code = canary.ExitRecorder
 		}

@@ -25,6 +25,7 @@ type Canary struct {
 	engine string
 	log    *slog.Logger
 	stdout io.Writer
+	o      Options
 
 	mu   sync.Mutex
 	sink metrics.Sink
@@ -34,8 +35,11 @@ type Canary struct {
 type Options struct {
 	DefaultEngine string       // when CANARY_ENGINE is unset; docker when empty
 	DefaultSink   string       // when CANARY_METRICS is unset; gcp when empty
-	Log           *slog.Logger // the result line and the sink's notes
+	Log           *slog.Logger // the result line and the sink's notes; nil: no result line
+	SinkLog       *slog.Logger // the sink's notes when not Log
 	Stdout        io.Writer    // for the stdout sink
+	Progress      func(string) // notes on long waits; nil: none
+	NoMetadata    bool         // never ask the metadata server (the local runner)
 }
 
 // New returns a Canary for a validated configuration. It makes no network
@@ -50,7 +54,10 @@ func New(cfg config.Config, o Options) *Canary {
 			cfg.Metrics = metrics.KindGCP
 		}
 	}
-	return &Canary{cfg: cfg, engine: o.DefaultEngine, log: o.Log, stdout: o.Stdout}
+	if o.SinkLog == nil {
+		o.SinkLog = o.Log
+	}
+	return &Canary{cfg: cfg, engine: o.DefaultEngine, log: o.Log, stdout: o.Stdout, o: o}
 }
 
 // Config is the configuration in use, defaults applied.
@@ -60,21 +67,24 @@ func (c *Canary) Config() config.Config { return c.cfg }
 // recorded) and records it. A non-nil error means the result could not be
 // recorded.
 func (c *Canary) Run(ctx context.Context, s scenarios.Scenario) (scenarios.Result, error) {
-	res := c.run(ctx, s)
+	res := c.Check(ctx, s)
 	return res, c.Record(ctx, res)
 }
 
-func (c *Canary) run(ctx context.Context, s scenarios.Scenario) scenarios.Result {
+// Check runs s once and logs its result line, without recording it (the
+// local runner prints the result before its metric points).
+func (c *Canary) Check(ctx context.Context, s scenarios.Scenario) scenarios.Result {
 	opts := c.cfg.Bacalhau()
 	jobs, fetcher := bacalhau.New(opts)
 	r := &scenarios.Runner{
-		Jobs:    jobs,
-		Fetcher: fetcher,
-		Spec:    c.cfg.JobSpec(c.engine),
-		Env:     c.cfg.Env,
-		Timeout: c.cfg.Timeout,
-		Log:     c.log,
-		Secrets: c.cfg.Secrets(),
+		Jobs:     jobs,
+		Fetcher:  fetcher,
+		Spec:     c.cfg.JobSpec(c.engine),
+		Env:      c.cfg.Env,
+		Timeout:  c.cfg.Timeout,
+		Log:      c.log,
+		Progress: c.o.Progress,
+		Secrets:  c.cfg.Secrets(),
 
 		Endpoint:      opts.Address(),
 		CanaryVersion: BuildVersion(),
@@ -131,8 +141,8 @@ func (c *Canary) getSink(ctx context.Context) (metrics.Sink, error) {
 		Project:  c.cfg.Project,
 		Location: c.cfg.Location,
 		Endpoint: c.cfg.MonitoringEndpoint,
-		Metadata: true,
-		Log:      c.log,
+		Metadata: !c.o.NoMetadata,
+		Log:      c.o.SinkLog,
 		Stdout:   c.stdout,
 		Interval: c.cfg.Interval,
 	})
