@@ -1,5 +1,5 @@
-// Package canary runs one configured scenario the way the deployed entry
-// points do (the Cloud Run job and the HTTP functions): the Bacalhau client,
+// Package canary runs one configured scenario the way every entry point
+// does (the Cloud Run job, the HTTP functions, the local runner): the Bacalhau client,
 // with the API key read from Secret Manager when BACALHAU_API_KEY_SECRET is
 // set; the runner and its result log line; then the metrics sink.
 package canary
