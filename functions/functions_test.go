@@ -84,8 +84,8 @@ func TestPass(t *testing.T) {
 	if _, ok := resp.PhaseDurationSeconds["list"]; !ok || resp.DurationSeconds <= 0 {
 		t.Errorf("timings missing: %s", body)
 	}
-	if f.mon.Requests() != 1 || len(f.mon.Accepted()) != 4 {
-		t.Errorf("%d writes, %d series; want 1 write of success, duration, the list phase and server_version", f.mon.Requests(), len(f.mon.Accepted()))
+	if f.mon.Requests() != 1 || len(f.mon.Accepted()) != 5 {
+		t.Errorf("%d writes, %d series; want 1 write of success, duration, the connect and list phases and server_version", f.mon.Requests(), len(f.mon.Accepted()))
 	}
 	if !strings.Contains(f.log.String(), `"message":"scenario passed"`) {
 		t.Errorf("no result line in the log:\n%s", f.log.String())
@@ -110,8 +110,8 @@ func TestFail(t *testing.T) {
 	if code != http.StatusServiceUnavailable || resp.Success || !resp.Recorded || resp.ErrorClass != "unavailable" {
 		t.Fatalf("HTTP %d %s; want 503, recorded, unavailable", code, body)
 	}
-	if len(resp.PhaseDurationSeconds) != 2 {
-		t.Errorf("phases %v, want both of submit", resp.PhaseDurationSeconds)
+	if len(resp.PhaseDurationSeconds) != 3 {
+		t.Errorf("phases %v, want connect and both of submit", resp.PhaseDurationSeconds)
 	}
 	var failure bool
 	for _, w := range f.mon.Accepted() {

@@ -1,11 +1,12 @@
 // Package catalogue renders the scenario registry (pkg/scenarios) as
-// terraform/scenarios.json, the one file Terraform, the models and the docs
-// read the scenario names, slugs, phases and docs from. `go generate
-// ./internal/catalogue` rewrites it; TestScenariosJSONIsFresh fails when it
-// is stale.
+// terraform/scenarios.json, the one file Terraform and the models read the
+// scenario names, slugs, phases and docs from, and as the phases table of
+// docs/metrics.md; and the metric catalogue (pkg/metrics) as
+// terraform/metrics.json. `go generate ./internal/catalogue` rewrites them;
+// the Fresh tests fail when one is stale.
 package catalogue
 
-//go:generate go run ./gen -out ../../terraform/scenarios.json
+//go:generate go run ./gen -scenarios ../../terraform/scenarios.json -metrics ../../terraform/metrics.json -docs ../../docs/metrics.md
 
 import (
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
@@ -42,16 +44,48 @@ func Slug(name string) string {
 func Build() File {
 	f := File{Comment: "Generated from pkg/scenarios by `go generate ./internal/catalogue`; do not edit."}
 	for _, s := range scenarios.All() {
-		f.Scenarios = append(f.Scenarios, Scenario{Name: s.Name, Slug: Slug(s.Name), Doc: s.Doc, Phases: s.Phases})
+		f.Scenarios = append(f.Scenarios, Scenario{Name: s.Name, Slug: Slug(s.Name), Doc: s.Doc, Phases: s.AllPhases()})
 	}
 	return f
 }
 
 // Render is Build as the bytes of scenarios.json.
-func Render() ([]byte, error) {
-	b, err := json.MarshalIndent(Build(), "", "  ")
+func Render() ([]byte, error) { return encode("scenarios.json", Build()) }
+
+// RenderMetrics is the bytes of metrics.json: metrics.Catalogue().
+func RenderMetrics() ([]byte, error) { return encode("metrics.json", metrics.Catalogue()) }
+
+func encode(name string, v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("encoding scenarios.json: %w", err)
+		return nil, fmt.Errorf("encoding %s: %w", name, err)
 	}
 	return append(b, '\n'), nil
+}
+
+// Markers of the generated phases table in docs/metrics.md.
+const (
+	TableBegin = "<!-- phases:begin (go generate ./internal/catalogue) -->\n"
+	TableEnd   = "<!-- phases:end -->"
+)
+
+// PhasesTable is the markdown table of every scenario's phases, in order.
+func PhasesTable() string {
+	var b strings.Builder
+	b.WriteString("| scenario | phases |\n|---|---|\n")
+	for _, s := range Build().Scenarios {
+		b.WriteString("| `" + s.Name + "` | `" + strings.Join(s.Phases, "`, `") + "` |\n")
+	}
+	return b.String()
+}
+
+// WithPhasesTable returns doc with the text between its markers replaced
+// by PhasesTable.
+func WithPhasesTable(doc []byte) ([]byte, error) {
+	s := string(doc)
+	i, j := strings.Index(s, TableBegin), strings.Index(s, TableEnd)
+	if i < 0 || j < i {
+		return nil, fmt.Errorf("no %q ... %q markers", strings.TrimSpace(TableBegin), TableEnd)
+	}
+	return []byte(s[:i+len(TableBegin)] + PhasesTable() + s[j:]), nil
 }

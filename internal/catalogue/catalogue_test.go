@@ -11,20 +11,41 @@ import (
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
-const path = "../../terraform/scenarios.json"
-
-func TestScenariosJSONIsFresh(t *testing.T) {
+func TestGeneratedFilesAreFresh(t *testing.T) {
 	t.Parallel()
-	want, err := Render()
+	for path, render := range map[string]func() ([]byte, error){
+		"../../terraform/scenarios.json": Render,
+		"../../terraform/metrics.json":   RenderMetrics,
+	} {
+		want, err := render()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.FromSlash(path))
+		if err != nil {
+			t.Fatalf("%v (run go generate ./internal/catalogue)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s is stale: run go generate ./internal/catalogue", path)
+		}
+	}
+}
+
+func TestPhasesTableIsFresh(t *testing.T) {
+	t.Parallel()
+	got, err := os.ReadFile(filepath.FromSlash("../../docs/metrics.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := os.ReadFile(filepath.FromSlash(path))
+	want, err := WithPhasesTable(got)
 	if err != nil {
-		t.Fatalf("%v (run go generate ./internal/catalogue)", err)
+		t.Fatalf("docs/metrics.md: %v", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("terraform/scenarios.json is stale: run go generate ./internal/catalogue")
+		t.Errorf("docs/metrics.md's phases table is stale: run go generate ./internal/catalogue")
+	}
+	if _, err := WithPhasesTable([]byte("no markers")); err == nil {
+		t.Errorf("a file without markers got a table")
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package canary runs one configured scenario the way every entry point
-// does (the Cloud Run job, the HTTP functions, the local runner): the Bacalhau client,
-// with the API key read from Secret Manager when BACALHAU_API_KEY_SECRET is
-// set; the runner and its result log line; then the metrics sink.
+// does (the Cloud Run job, the HTTP functions, the local runner): the
+// runner, whose connect phase builds the Bacalhau client (with the API key
+// read from Secret Manager when BACALHAU_API_KEY_SECRET is set), and its
+// result log line; then the metrics sink.
 package canary
 
 import (
@@ -74,11 +75,8 @@ func (c *Canary) Run(ctx context.Context, s scenarios.Scenario) (scenarios.Resul
 // Check runs s once and logs its result line, without recording it (the
 // local runner prints the result before its metric points).
 func (c *Canary) Check(ctx context.Context, s scenarios.Scenario) scenarios.Result {
-	opts := c.cfg.Bacalhau()
-	jobs, fetcher := bacalhau.New(opts)
 	r := &scenarios.Runner{
-		Jobs:     jobs,
-		Fetcher:  fetcher,
+		Connect:  c.connect,
 		Spec:     c.cfg.JobSpec(c.engine),
 		Env:      c.cfg.Env,
 		Timeout:  c.cfg.Timeout,
@@ -86,38 +84,29 @@ func (c *Canary) Check(ctx context.Context, s scenarios.Scenario) scenarios.Resu
 		Progress: c.o.Progress,
 		Secrets:  c.cfg.Secrets(),
 
-		Endpoint:      opts.Address(),
+		Endpoint:      c.cfg.Bacalhau().Address(),
 		CanaryVersion: BuildVersion(),
 		CanaryImage:   c.cfg.Image,
-	}
-	if c.cfg.APIKeySecret != "" {
-		s = withSecretKey(s, r, opts, c.cfg.APIKeySecret, c.cfg.SecretManagerEndpoint)
 	}
 	return r.Run(ctx, s)
 }
 
-// withSecretKey makes the first step of the run reading the API key from
-// Secret Manager, within the run's deadline. A key that cannot be read
-// fails the run as a canary error. The key goes into the clients of this
-// run (and the runner's, which stops a failed run's job) and into the
-// runner's redaction list, never into a log line or label.
-func withSecretKey(s scenarios.Scenario, r *scenarios.Runner, opts bacalhau.Options, name, endpoint string) scenarios.Scenario {
-	run := s.Run
-	s.Run = func(ctx context.Context, p *scenarios.Probe) error {
-		key, err := gcp.ReadSecret(ctx, name, endpoint)
+// connect is a run's connect phase: the API key read from Secret Manager
+// when BACALHAU_API_KEY_SECRET names one (a key that cannot be read fails
+// the run as a canary error), then the run's own client and fetcher. The
+// key goes into the client and the runner's redaction list, never into a
+// log line or label.
+func (c *Canary) connect(ctx context.Context) (scenarios.Conn, error) {
+	opts := c.cfg.Bacalhau()
+	if c.cfg.APIKeySecret != "" {
+		key, err := gcp.ReadSecret(ctx, c.cfg.APIKeySecret, c.cfg.SecretManagerEndpoint)
 		if err != nil {
-			return fmt.Errorf("BACALHAU_API_KEY_SECRET: %v: %w", err, scenarios.ErrCanary)
+			return scenarios.Conn{}, fmt.Errorf("BACALHAU_API_KEY_SECRET: %v: %w", err, scenarios.ErrCanary)
 		}
-		r.Secrets = append(r.Secrets, key)
 		opts.APIKey = key
-		p.Jobs, p.Fetcher = bacalhau.New(opts)
-		r.Jobs, r.Fetcher = p.Jobs, p.Fetcher
-		if run == nil {
-			return fmt.Errorf("scenario %s has no Run: %w", s.Name, scenarios.ErrCanary)
-		}
-		return run(ctx, p)
 	}
-	return s
+	jobs, fetcher := bacalhau.New(opts)
+	return scenarios.Conn{Jobs: jobs, Fetcher: fetcher, Secret: opts.APIKey}, nil
 }
 
 // Record writes res through the configured sink, building the sink on

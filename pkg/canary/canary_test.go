@@ -138,6 +138,9 @@ func TestSecretFound(t *testing.T) {
 	if f.sm.Requests() != 1 {
 		t.Errorf("%d secret reads, want 1 per run", f.sm.Requests())
 	}
+	if p := res.Phases[0]; p.Name != scenarios.PhaseConnect || !p.Reached || p.Duration <= 0 {
+		t.Errorf("first phase %+v, want the connect phase, reached and timed", p)
+	}
 	if got := f.written(); got["success"] != 1 {
 		t.Errorf("written %v", got)
 	}
@@ -157,8 +160,13 @@ func TestSecretMissingOrDenied(t *testing.T) {
 			if err != nil {
 				t.Fatalf("not recorded: %v", err)
 			}
-			if res.Success || res.Class != scenarios.ErrCanary {
-				t.Fatalf("result %s %v, want a canary failure", res.Class, res.Success)
+			if res.Success || res.Class != scenarios.ErrCanary || res.FailedPhase != scenarios.PhaseConnect {
+				t.Fatalf("result %s %v in phase %q, want a canary failure in the connect phase", res.Class, res.Success, res.FailedPhase)
+			}
+			for _, p := range res.Phases[1:] {
+				if p.Reached {
+					t.Errorf("phase %s reached after a failed connect", p.Name)
+				}
 			}
 			if !strings.Contains(res.Error, "BACALHAU_API_KEY_SECRET") || !strings.Contains(res.Error, tc.secret) || !strings.Contains(res.Error, tc.want) {
 				t.Errorf("error %q, want it to name the variable, the version and say %q", res.Error, tc.want)
@@ -223,8 +231,8 @@ func TestSecretWithinDeadline(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("run took %s with a 500ms deadline", d)
 	}
-	if res.Success || res.Class != scenarios.ErrTimeout {
-		t.Errorf("result %s %q, want a timeout", res.Class, res.Error)
+	if res.Success || res.Class != scenarios.ErrTimeout || res.FailedPhase != scenarios.PhaseConnect {
+		t.Errorf("result %s %q in phase %q, want a timeout in the connect phase", res.Class, res.Error, res.FailedPhase)
 	}
 }
 

@@ -1,7 +1,7 @@
 // Package metrics turns a scenario run into metric points and records them
 // through a Sink: Google Cloud Monitoring (gcp), JSON lines (stdout) or
-// nowhere (none). The catalogue of metrics is the contract with Terraform's
-// terraform/metrics.json; a golden test keeps the two equal.
+// nowhere (none). The catalogue of metrics is the contract with Terraform:
+// terraform/metrics.json is generated from it (go generate ./internal/catalogue).
 package metrics
 
 // Prefix starts every metric type of the canary.
@@ -21,6 +21,7 @@ const (
 	Duration      = "duration_seconds"
 	PhaseDuration = "phase_duration_seconds"
 	Failure       = "failure"
+	FailedRun     = "failed_run"
 	ServerVersion = "server_version"
 )
 
@@ -38,9 +39,13 @@ const (
 	TypeInt64   = "INT64"
 	TypeDouble  = "DOUBLE"
 	envDoc      = "Canary environment (prod, staging, dev)."
+	// A label's description is part of the descriptor's labels, which
+	// cannot change in place: a new text would make Terraform replace the
+	// descriptor, deleting its data. So phaseDoc predates the connect phase.
 	phaseDoc    = "Scenario phase (list, submit, wait, describe, executions, history, results, download)."
 	versionDoc  = "Bacalhau server version (v1.7.0, v1.9.3, ...), or unknown when the replies said none or one that does not read as a version."
 	errClassDoc = "Why the run failed: unavailable, timeout, auth, bad_request, server, protocol, publisher, job_failed, output_mismatch, concurrency, canary."
+	failedDoc   = "The phase the run failed in (connect, list, submit, wait, describe, executions, history, results, download), or none when it failed outside any phase."
 )
 
 // Catalog is every metric the canary writes, in the shape of
@@ -94,6 +99,15 @@ func Catalogue() Catalog {
 				Name: Failure, Kind: KindGauge, ValueType: TypeInt64, Unit: "1",
 				Description: "1 for a failed run, labelled with its error class; written only on failure.",
 				Labels:      []Label{env, {Key: LabelErrorClass, Description: errClassDoc}},
+			},
+			{
+				// failure with the failed phase: a metric type of its own,
+				// since a descriptor's labels cannot change in place. Its
+				// value orders a scenario's failures by recency, so a
+				// query can pick the latest one's class and phase.
+				Name: FailedRun, Kind: KindGauge, ValueType: TypeInt64, Unit: "min",
+				Description: "Written only for a failed run, labelled with its error class and failed phase; the value is the run's stamp (its schedule slot) in Unix minutes, so the newest failure has the largest value.",
+				Labels:      []Label{env, {Key: LabelErrorClass, Description: errClassDoc}, {Key: LabelPhase, Description: failedDoc}},
 			},
 			{
 				// A metric type of its own: a descriptor's labels cannot

@@ -91,12 +91,13 @@ func (g *GCP) Close() error {
 // each a GAUGE with start = end = Stamp (the run's slot, or its end without
 // an interval), against the scenario's generic_task.
 func (g *GCP) Request(r scenarios.Result) *monitoringpb.CreateTimeSeriesRequest {
-	at := timestamppb.New(Stamp(r, g.Interval))
+	stamp := Stamp(r, g.Interval)
+	at := timestamppb.New(stamp)
 	resource := &monitoredrespb.MonitoredResource{
 		Type:   ResourceType,
 		Labels: ResourceLabels(g.Project, g.Location, r.Scenario),
 	}
-	pts := Points(r)
+	pts := Points(r, stamp)
 	series := make([]*monitoringpb.TimeSeries, 0, len(pts))
 	for _, p := range pts {
 		v := &monitoringpb.TypedValue{}

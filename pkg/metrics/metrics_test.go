@@ -5,10 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -25,85 +22,18 @@ import (
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/catalogue.json from metrics.Catalogue()")
-
-const golden = "testdata/catalogue.json"
-
-func TestCatalogueGolden(t *testing.T) {
-	got, err := json.MarshalIndent(metrics.Catalogue(), "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, '\n')
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./pkg/metrics -run Golden -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("metrics.Catalogue() differs from %s; if the change is meant, run go test ./pkg/metrics -run Golden -update\ngot:\n%s", golden, got)
-	}
-}
-
-// contract is what Go and Terraform must agree on.
-type contract struct {
-	Name, Kind, ValueType, Unit string
-	Labels                      []string
-}
-
-func contractOf(c metrics.Catalog) (string, []contract) {
-	out := make([]contract, 0, len(c.Metrics))
-	for _, d := range c.Metrics {
-		k := contract{Name: d.Name, Kind: d.Kind, ValueType: d.ValueType, Unit: d.Unit}
-		for _, l := range d.Labels {
-			k.Labels = append(k.Labels, l.Key)
-		}
-		out = append(out, k)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return c.Prefix, out
-}
-
-// TestCatalogueMatchesTerraform keeps the metrics the code writes equal to
-// the descriptors, alerts and dashboard Terraform builds from
-// terraform/metrics.json: names, kinds, value types, units and labels.
-func TestCatalogueMatchesTerraform(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "terraform", "metrics.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tf metrics.Catalog
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&tf); err != nil {
-		t.Fatalf("terraform/metrics.json: %v", err)
-	}
-	gotPrefix, got := contractOf(metrics.Catalogue())
-	wantPrefix, want := contractOf(tf)
-	if gotPrefix != wantPrefix {
-		t.Errorf("prefix: Go %q, Terraform %q", gotPrefix, wantPrefix)
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("metrics.Catalogue() and terraform/metrics.json differ:\n Go:        %+v\n Terraform: %+v", got, want)
-	}
-}
-
 func result(s scenarios.Scenario, ok bool, end time.Time) scenarios.Result {
 	r := scenarios.Result{Scenario: s.Name, Env: "test", Success: ok, Duration: 1500 * time.Millisecond}
 	r.Start = end.Add(-r.Duration)
-	for i, name := range s.Phases {
+	for i, name := range s.AllPhases() {
 		p := scenarios.Phase{Name: name}
-		if ok || i == 0 {
+		if ok || i <= 1 {
 			p.Duration, p.Reached = time.Duration(i+1)*100*time.Millisecond, true
 		}
 		r.Phases = append(r.Phases, p)
 	}
 	if !ok {
-		r.Class, r.Error = scenarios.ErrUnavailable, "connection refused"
+		r.Class, r.Error, r.FailedPhase = scenarios.ErrUnavailable, "connection refused", r.Phases[1].Name
 	}
 	return r
 }
@@ -115,7 +45,8 @@ func TestPoints(t *testing.T) {
 	for _, s := range scenarios.All() {
 		for _, ok := range []bool{true, false} {
 			r := result(s, ok, time.Now())
-			pts := metrics.Points(r)
+			at := time.Date(2026, 12, 2, 10, 5, 0, 0, time.UTC)
+			pts := metrics.Points(r, at)
 			count := map[string]int{}
 			phases := map[string]bool{}
 			for _, p := range pts {
@@ -143,15 +74,63 @@ func TestPoints(t *testing.T) {
 				if p.Metric == metrics.PhaseDuration {
 					phases[p.Labels[metrics.LabelPhase]] = true
 				}
+				if p.Metric == metrics.FailedRun && (p.Int64 != at.Unix()/60 || p.Labels[metrics.LabelPhase] != r.FailedPhase || p.Labels[metrics.LabelErrorClass] != string(r.Class)) {
+					t.Errorf("%s: failed_run %d %v, want %d labelled %s in %s", s.Name, p.Int64, p.Labels, at.Unix()/60, r.Class, r.FailedPhase)
+				}
 			}
 			wantFailure := 0
 			if !ok {
 				wantFailure = 1
 			}
-			if count[metrics.Success] != 1 || count[metrics.Duration] != 1 || count[metrics.Failure] != wantFailure || count[metrics.ServerVersion] != 1 ||
-				count[metrics.PhaseDuration] != len(s.Phases) || len(phases) != len(s.Phases) {
+			if count[metrics.Success] != 1 || count[metrics.Duration] != 1 || count[metrics.Failure] != wantFailure || count[metrics.FailedRun] != wantFailure ||
+				count[metrics.ServerVersion] != 1 || count[metrics.PhaseDuration] != len(s.AllPhases()) || len(phases) != len(s.AllPhases()) {
 				t.Errorf("%s success=%v: points per metric %v, phases %v", s.Name, ok, count, phases)
 			}
+		}
+	}
+}
+
+// TestFailedRun: a failed run's failed_run point names its class and phase
+// ("none" outside any phase) and is valued at its stamp's Unix minute, so
+// a later failure of the scenario always has the larger value.
+func TestFailedRun(t *testing.T) {
+	t.Parallel()
+	s, _ := scenarios.Lookup("submit")
+	slot := time.Date(2026, 12, 2, 10, 5, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, phase, wantPhase string
+		class                  scenarios.Class
+		at                     time.Time
+	}{
+		{"in wait", "wait", "wait", scenarios.ErrTimeout, slot},
+		{"in connect", scenarios.PhaseConnect, scenarios.PhaseConnect, scenarios.ErrCanary, slot.Add(time.Minute)},
+		{"outside any phase", "", metrics.NoPhase, scenarios.ErrProtocol, slot.Add(5 * time.Minute)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := result(s, false, tc.at)
+			r.Class, r.FailedPhase = tc.class, tc.phase
+			var got []metrics.Point
+			for _, p := range metrics.Points(r, tc.at) {
+				if p.Metric == metrics.FailedRun {
+					got = append(got, p)
+				}
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d failed_run points, want 1", len(got))
+			}
+			p := got[0]
+			if p.Labels[metrics.LabelPhase] != tc.wantPhase || p.Labels[metrics.LabelErrorClass] != string(tc.class) || p.Int64 != tc.at.Unix()/60 {
+				t.Errorf("failed_run %d %v, want %d labelled %s in %s", p.Int64, p.Labels, tc.at.Unix()/60, tc.class, tc.wantPhase)
+			}
+			if earlier := metrics.Points(r, tc.at.Add(-time.Minute)); earlier[len(earlier)-1].Int64 >= p.Int64 {
+				t.Errorf("a failure a minute earlier has value %d, not below %d", earlier[len(earlier)-1].Int64, p.Int64)
+			}
+		})
+	}
+	for _, p := range metrics.Points(result(s, true, slot), slot) {
+		if p.Metric == metrics.FailedRun || p.Metric == metrics.Failure {
+			t.Errorf("a passing run wrote %s", p.Metric)
 		}
 	}
 }
@@ -240,15 +219,16 @@ func TestGCPRecordsEveryScenario(t *testing.T) {
 		if d := got[metrics.Duration]; len(d) != 1 || d[0].value != 1.5 || d[0].labels["env"] != "test" {
 			t.Errorf("%s: duration %+v, want 1.5 with env=test", s.Name, d)
 		}
-		if len(got[metrics.PhaseDuration]) != len(s.Phases) {
-			t.Errorf("%s: %d phase points, want %d", s.Name, len(got[metrics.PhaseDuration]), len(s.Phases))
+		phases := s.AllPhases()
+		if len(got[metrics.PhaseDuration]) != len(phases) {
+			t.Fatalf("%s: %d phase points, want %d", s.Name, len(got[metrics.PhaseDuration]), len(phases))
 		}
 		for i, p := range got[metrics.PhaseDuration] {
-			if want := float64(i+1) / 10; p.value != want || p.labels["phase"] != s.Phases[i] {
-				t.Errorf("%s: phase point %d = %+v, want %s %.1f", s.Name, i, p, s.Phases[i], want)
+			if want := float64(i+1) / 10; p.value != want || p.labels["phase"] != phases[i] {
+				t.Errorf("%s: phase point %d = %+v, want %s %.1f", s.Name, i, p, phases[i], want)
 			}
 		}
-		if len(got[metrics.Failure]) != 0 {
+		if len(got[metrics.Failure]) != 0 || len(got[metrics.FailedRun]) != 0 {
 			t.Errorf("%s: a passing run wrote failure", s.Name)
 		}
 	}
@@ -278,8 +258,11 @@ func TestGCPRecordsFailure(t *testing.T) {
 			zero++
 		}
 	}
-	if len(got[metrics.PhaseDuration]) != 4 || zero != 3 {
-		t.Errorf("phases %+v, want all 4 with the 3 not reached at 0", got[metrics.PhaseDuration])
+	if len(got[metrics.PhaseDuration]) != 5 || zero != 3 {
+		t.Errorf("phases %+v, want all 5 (connect first) with the 3 not reached at 0", got[metrics.PhaseDuration])
+	}
+	if f := got[metrics.FailedRun]; len(f) != 1 || f[0].value != float64(end.Unix()/60) || f[0].labels["error_class"] != "unavailable" || f[0].labels["phase"] != "submit" {
+		t.Errorf("failed_run %+v, want the run's minute with error_class=unavailable, phase=submit", f)
 	}
 }
 
@@ -344,28 +327,28 @@ func TestGCPSamplingPeriodAndSummary(t *testing.T) {
 	if err := g.Record(context.Background(), result(s, true, end)); err != nil {
 		t.Fatal(err)
 	}
-	// One second later a failed run: success, duration, phase and
-	// server_version come too soon after their previous points; failure is
-	// a new series and lands.
+	// One second later a failed run: success, duration, both phases and
+	// server_version come too soon after their previous points; failure
+	// and failed_run are new series and land.
 	err := g.Record(context.Background(), result(s, false, end.Add(time.Second)))
 	if err == nil || !strings.Contains(err.Error(), fakegcp.MsgSamplingPeriod) {
 		t.Fatalf("second write: %v, want the sampling period error", err)
 	}
 	sum := metrics.Summary(errors.Unwrap(err))
-	if sum == nil || sum.GetTotalPointCount() != 5 || sum.GetSuccessPointCount() != 1 {
-		t.Fatalf("summary %v, want 5 points, 1 written", sum)
+	if sum == nil || sum.GetTotalPointCount() != 7 || sum.GetSuccessPointCount() != 2 {
+		t.Fatalf("summary %v, want 7 points, 2 written", sum)
 	}
 	var line map[string]any
 	if err := json.Unmarshal(logBuf.Bytes(), &line); err != nil {
 		t.Fatalf("summary log line: %v: %q", err, logBuf.String())
 	}
 	if line["message"] != "metric write partly failed" || line["severity"] != "ERROR" ||
-		line["total_point_count"] != 5.0 || line["success_point_count"] != 1.0 {
+		line["total_point_count"] != 7.0 || line["success_point_count"] != 2.0 {
 		t.Errorf("summary line %v", line)
 	}
 	errs, _ := line["errors"].(map[string]any)
 	first, _ := errs["0"].(map[string]any)
-	if first["code"] != "InvalidArgument" || first["message"] != fakegcp.MsgSamplingPeriod || first["point_count"] != 4.0 {
+	if first["code"] != "InvalidArgument" || first["message"] != fakegcp.MsgSamplingPeriod || first["point_count"] != 5.0 {
 		t.Errorf("summary errors %v", errs)
 	}
 	if n := m.Requests(); n != 2 {
@@ -385,18 +368,18 @@ func TestStdout(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 6 { // success, duration, 2 phases, server_version, failure
-		t.Fatalf("%d lines, want 6:\n%s", len(lines), buf.String())
+	if len(lines) != 8 { // success, duration, 3 phases, server_version, failure, failed_run
+		t.Fatalf("%d lines, want 8:\n%s", len(lines), buf.String())
 	}
 	var version metrics.StdoutLine
-	if err := json.Unmarshal([]byte(lines[4]), &version); err != nil {
+	if err := json.Unmarshal([]byte(lines[5]), &version); err != nil {
 		t.Fatal(err)
 	}
 	if version.Metric != metrics.Prefix+"server_version" || version.Value != 1.0 || version.Labels["version"] != "unknown" {
 		t.Errorf("server_version line %+v: a run whose replies said no version is labelled unknown", version)
 	}
 	var last metrics.StdoutLine
-	if err := json.Unmarshal([]byte(lines[5]), &last); err != nil {
+	if err := json.Unmarshal([]byte(lines[6]), &last); err != nil {
 		t.Fatal(err)
 	}
 	if last.Metric != metrics.Prefix+"failure" || last.Value != 1.0 || last.Labels["error_class"] != "unavailable" ||
@@ -475,7 +458,7 @@ func TestServerVersionLabel(t *testing.T) {
 		r := result(s, true, time.Now())
 		r.ServerVersion = tc.in
 		var got []string
-		for _, p := range metrics.Points(r) {
+		for _, p := range metrics.Points(r, time.Now()) {
 			if p.Metric == metrics.ServerVersion {
 				got = append(got, p.Labels[metrics.LabelVersion])
 				if p.Int64 != 1 {

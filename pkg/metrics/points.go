@@ -6,6 +6,9 @@ import (
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
+// NoPhase is the phase label of a run that failed outside any phase.
+const NoPhase = "none"
+
 // Point is one value of one metric for one run.
 type Point struct {
 	Metric    string            // name in the catalogue, e.g. "success"
@@ -35,10 +38,11 @@ func Time(r scenarios.Result) time.Time { return r.Start.Add(r.Duration) }
 // a failure), duration_seconds, one phase_duration_seconds per phase of the
 // scenario (0 when not reached), server_version (1, labelled with the
 // sanitised server version) and, on failure only, failure labelled with
-// the error class.
-func Points(r scenarios.Result) []Point {
+// the error class and failed_run labelled with the class and the failed
+// phase, valued at the Unix minute of at, the points' stamp.
+func Points(r scenarios.Result, at time.Time) []Point {
 	env := r.Env
-	pts := make([]Point, 0, 4+len(r.Phases))
+	pts := make([]Point, 0, 5+len(r.Phases))
 	class := r.Class
 	if !r.Success && class == "" {
 		class = scenarios.ErrCanary
@@ -62,9 +66,16 @@ func Points(r scenarios.Result) []Point {
 		Labels: map[string]string{LabelEnv: env, LabelVersion: scenarios.SanitizeVersion(r.ServerVersion)},
 	})
 	if !r.Success {
+		phase := r.FailedPhase
+		if phase == "" {
+			phase = NoPhase
+		}
 		pts = append(pts, Point{
 			Metric: Failure, ValueType: TypeInt64, Int64: 1,
 			Labels: map[string]string{LabelEnv: env, LabelErrorClass: string(class)},
+		}, Point{
+			Metric: FailedRun, ValueType: TypeInt64, Int64: at.Unix() / 60,
+			Labels: map[string]string{LabelEnv: env, LabelErrorClass: string(class), LabelPhase: phase},
 		})
 	}
 	return pts

@@ -142,7 +142,7 @@ func (s *Stdout) Record(_ context.Context, r scenarios.Result) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	enc := json.NewEncoder(s.W)
-	for _, p := range Points(r) {
+	for _, p := range Points(r, at) {
 		line := StdoutLine{Time: at, Metric: p.Type(), Kind: KindGauge, ValueType: p.ValueType, Value: p.Value(), Labels: p.Labels, Resource: res}
 		if err := enc.Encode(line); err != nil {
 			return fmt.Errorf("writing metrics to stdout: %w", err)

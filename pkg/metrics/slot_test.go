@@ -190,13 +190,13 @@ func TestCanaryClassWritesNoSuccess(t *testing.T) {
 	s, _ := scenarios.Lookup("submit")
 	r := result(s, false, time.Now())
 	r.Class = scenarios.ErrCanary
-	for _, p := range metrics.Points(r) {
+	for _, p := range metrics.Points(r, time.Now()) {
 		if p.Metric == metrics.Success {
 			t.Errorf("a canary-class run wrote success=%d: it is neither a pass nor a network failure", p.Int64)
 		}
 	}
 	var classes []string
-	for _, p := range metrics.Points(r) {
+	for _, p := range metrics.Points(r, time.Now()) {
 		if p.Metric == metrics.Failure {
 			classes = append(classes, p.Labels[metrics.LabelErrorClass])
 		}

@@ -52,19 +52,21 @@ type Probe struct {
 }
 
 // Phase times fn as the named phase. Phases must be declared by the scenario.
+// A phase that fails or panics is the run's failed phase.
 func (p *Probe) Phase(name string, fn func() error) error {
 	for i := range p.phases {
 		if p.phases[i].Name != name {
 			continue
 		}
-		start := time.Now()
-		err := fn()
-		p.phases[i].Duration += time.Since(start)
+		start, before := time.Now(), p.failedPhase
 		p.phases[i].Reached = true
-		if err != nil {
-			p.failedPhase = name
+		p.failedPhase = name // until fn returns nil: it may panic
+		defer func() { p.phases[i].Duration += time.Since(start) }()
+		if err := fn(); err != nil {
+			return err
 		}
-		return err
+		p.failedPhase = before
+		return nil
 	}
 	return fmt.Errorf("phase %q is not declared by scenario %s: %w", name, p.scenario, ErrCanary)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,10 +18,25 @@ import (
 // within a second of its deadline when the API hangs.
 const stopBudget = 600 * time.Millisecond
 
+// PhaseConnect is the phase every run starts with: the runner's Connect
+// step (the API key from Secret Manager, the client).
+const PhaseConnect = "connect"
+
+// Conn is what a run's Connect step gives it: the API, the result fetcher
+// and the secret it read, if any (kept out of the run's text).
+type Conn struct {
+	Jobs    Jobs
+	Fetcher Fetcher
+	Secret  string
+}
+
 // Runner runs scenarios and owns their outcome: the deadline, total and
-// per-phase timings, the error class, stopping the submitted job on failure
-// and the one log line per run.
+// per-phase timings (the connect phase first), the error class, stopping
+// the submitted job on failure and the one log line per run.
 type Runner struct {
+	// Connect builds the run's API client, within the run's deadline and
+	// timed as the connect phase; nil uses Jobs and Fetcher as they are.
+	Connect  func(ctx context.Context) (Conn, error)
 	Jobs     Jobs
 	Fetcher  Fetcher
 	Spec     JobSpec
@@ -43,21 +59,29 @@ type Runner struct {
 func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 	res = Result{Scenario: s.Name, Env: r.Env, Start: time.Now()}
 	p := &Probe{
-		Jobs:     r.Jobs,
-		Fetcher:  r.Fetcher,
 		Spec:     r.Spec,
 		scenario: s.Name,
 		env:      r.Env,
 		runID:    newRunID(),
 		deadline: r.Timeout,
 		progress: r.Progress,
-		phases:   make([]Phase, len(s.Phases)),
 	}
-	for i, name := range s.Phases {
-		p.phases[i].Name = name
+	for _, name := range s.AllPhases() {
+		p.phases = append(p.phases, Phase{Name: name})
 	}
+	secrets := r.Secrets
 	runCtx, cancel := context.WithTimeout(ctx, r.Timeout)
 	err := safely(s.Name+" run", func() error {
+		if err := p.Phase(PhaseConnect, func() error {
+			c, err := r.connect(runCtx)
+			if c.Secret != "" {
+				secrets = append(slices.Clip(secrets), c.Secret)
+			}
+			p.Jobs, p.Fetcher = c.Jobs, c.Fetcher
+			return err
+		}); err != nil {
+			return err
+		}
 		if s.Run == nil {
 			return fmt.Errorf("scenario %s has no Run: %w", s.Name, ErrCanary)
 		}
@@ -67,7 +91,7 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 	cancel()
 
 	if err != nil {
-		jobs := r.Jobs // a step may have replaced it (the API key read from Secret Manager)
+		jobs := p.Jobs
 		switch {
 		case p.jobID != "" && !p.terminal:
 			stopErr := safely("stopping job", func() error { return r.stop(ctx, jobs, p.jobID, s.Name) })
@@ -93,8 +117,7 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 		}
 	}
 
-	// Built now: a step may have added a secret (the key read from Secret Manager).
-	redactor := NewRedactor(r.Secrets...)
+	redactor := NewRedactor(secrets...)
 	res.Duration = time.Since(res.Start)
 	res.Phases = p.phases
 	res.RunID = p.runID
@@ -103,7 +126,7 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 	res.NodeIDs = p.nodeIDs
 	res.Endpoint, res.CanaryVersion, res.CanaryImage = r.Endpoint, r.CanaryVersion, r.CanaryImage
 	res.ServerVersion = UnknownVersion
-	if vs, ok := r.Jobs.(VersionSource); ok {
+	if vs, ok := p.Jobs.(VersionSource); ok {
 		res.ServerVersion = SanitizeVersion(vs.ServerVersion())
 	}
 	res.Success = err == nil
@@ -126,6 +149,18 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 	}
 	r.log(res)
 	return res
+}
+
+// connect is the run's Connect step, or the runner's own Jobs and Fetcher.
+func (r *Runner) connect(ctx context.Context) (Conn, error) {
+	if r.Connect == nil {
+		return Conn{Jobs: r.Jobs, Fetcher: r.Fetcher}, nil
+	}
+	c, err := r.Connect(ctx)
+	if err == nil && (c.Jobs == nil || c.Fetcher == nil) {
+		err = fmt.Errorf("connect gave no API client: %w", ErrCanary)
+	}
+	return c, err
 }
 
 // safely calls fn and turns a panic into an ErrCanary error naming where

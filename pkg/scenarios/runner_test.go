@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,8 +37,8 @@ func TestEveryScenarioPassesOnAHealthyNetwork(t *testing.T) {
 			if !res.Success {
 				t.Fatalf("failed: %s: %s", res.Class, res.Error)
 			}
-			if len(res.Phases) != len(s.Phases) {
-				t.Fatalf("result has %d phases, scenario declares %d", len(res.Phases), len(s.Phases))
+			if got := phaseNames(res.Phases); !slices.Equal(got, s.AllPhases()) || got[0] != PhaseConnect {
+				t.Fatalf("result has phases %v, want connect then the scenario's %v", got, s.Phases)
 			}
 			for _, p := range res.Phases {
 				if !p.Reached {
@@ -195,8 +196,66 @@ func TestPanickingScenarioIsACanaryFailure(t *testing.T) {
 		return p.Phase("boom", func() error { panic("nil map") })
 	}}
 	res := newRunner(newFake(), nil).Run(t.Context(), s)
-	if res.Success || res.Class != ErrCanary || !strings.Contains(res.Error, "nil map") {
+	if res.Success || res.Class != ErrCanary || !strings.Contains(res.Error, "nil map") || res.FailedPhase != "boom" {
 		t.Errorf("got success=%v class=%q error=%q, want a canary failure naming the panic", res.Success, res.Class, res.Error)
+	}
+}
+
+// TestConnectPhase: the runner's Connect step runs first, timed as the
+// connect phase; its failure ends the run there, with its class, before
+// any call to the API, and the secret it read is kept out of the error.
+func TestConnectPhase(t *testing.T) {
+	t.Parallel()
+	const secret = "connect-secret-7f3a"
+	for _, tc := range []struct {
+		name      string
+		connect   func(f *fakeJobs) (Conn, error)
+		wantClass Class // "" = the run passes
+		wantText  string
+	}{
+		{"connects", func(f *fakeJobs) (Conn, error) { return Conn{Jobs: f, Fetcher: fakeFetcher{stdout: DefaultText}}, nil }, "", ""},
+		{"secret unreadable", func(*fakeJobs) (Conn, error) {
+			return Conn{}, fmt.Errorf("BACALHAU_API_KEY_SECRET: permission denied: %w", ErrCanary)
+		}, ErrCanary, "permission denied"},
+		{"no client", func(*fakeJobs) (Conn, error) { return Conn{}, nil }, ErrCanary, "no API client"},
+		{"panics", func(*fakeJobs) (Conn, error) { panic("connect bug") }, ErrCanary, "connect bug"},
+		{"secret in a later error", func(f *fakeJobs) (Conn, error) {
+			f.failErr["Put"] = fmt.Errorf("server says key %s is wrong: %w", secret, ErrAuth)
+			return Conn{Jobs: f, Fetcher: fakeFetcher{}, Secret: secret}, nil
+		}, ErrAuth, "[REDACTED]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFake()
+			r := newRunner(nil, nil)
+			r.Connect = func(ctx context.Context) (Conn, error) { return tc.connect(f) }
+			res := r.Run(t.Context(), Submit)
+			if got := phaseNames(res.Phases); !slices.Equal(got, Submit.AllPhases()) {
+				t.Fatalf("phases %v", got)
+			}
+			if !res.Phases[0].Reached {
+				t.Errorf("connect phase not reached")
+			}
+			if tc.wantClass == "" {
+				if !res.Success {
+					t.Fatalf("failed: %s: %s", res.Class, res.Error)
+				}
+				return
+			}
+			if res.Success || res.Class != tc.wantClass || !strings.Contains(res.Error, tc.wantText) || strings.Contains(res.Error, secret) {
+				t.Fatalf("result %v %s %q, want class %s saying %q without the secret", res.Success, res.Class, res.Error, tc.wantClass, tc.wantText)
+			}
+			wantPhase := PhaseConnect
+			if tc.name == "secret in a later error" {
+				wantPhase = "submit"
+			}
+			if res.FailedPhase != wantPhase {
+				t.Errorf("failed phase %q, want %q", res.FailedPhase, wantPhase)
+			}
+			if wantPhase == PhaseConnect && res.Phases[1].Reached {
+				t.Errorf("submit reached after a failed connect")
+			}
+		})
 	}
 }
 
@@ -396,4 +455,12 @@ func TestJobThatEndedUnseenIsNotAStopFailure(t *testing.T) {
 	if f.calls["Stop"] != 1 {
 		t.Errorf("Stop called %d times, want 1 (the canary still tries)", f.calls["Stop"])
 	}
+}
+
+func phaseNames(phases []Phase) []string {
+	names := make([]string, len(phases))
+	for i, p := range phases {
+		names[i] = p.Name
+	}
+	return names
 }

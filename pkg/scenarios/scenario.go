@@ -16,8 +16,14 @@ import (
 type Scenario struct {
 	Name   string   // CLI, env and Terraform key
 	Doc    string   // one line for --help and the README
-	Phases []string // every phase it may time, in order
+	Phases []string // every phase it may time, in order, after the runner's connect phase
 	Run    func(ctx context.Context, p *Probe) error
+}
+
+// AllPhases are the phases of a run of s, in order: the runner's connect
+// phase, then the scenario's own. Every run reports each of them.
+func (s Scenario) AllPhases() []string {
+	return append([]string{PhaseConnect}, s.Phases...)
 }
 
 // Jobs is the part of the Bacalhau v1.7 API the scenarios use; the
