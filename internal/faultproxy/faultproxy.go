@@ -8,6 +8,8 @@
 // has passed. It can also check the Authorization header the way a server
 // with auth does.
 //
+// Forwarding is httputil.ReverseProxy's; faults that change a forwarded
+// reply do it in its ModifyResponse, faults on the connection hijack it.
 // It listens on 127.0.0.1 only, forwards only to a loopback target, and is
 // bounded: at most MaxRequests requests and no connection held longer
 // than MaxHold.
@@ -21,8 +23,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,25 +36,26 @@ import (
 // Kind is what a fault does to a request.
 type Kind string
 
-// Faults.
+// Faults. Those that forward keep the reply's status and headers, and set
+// Content-Type from the body they send.
 const (
 	Hang      Kind = "hang"      // read the request, never answer (until MaxHold or Close)
 	Latency   Kind = "latency"   // wait Delay, then pass the request through
-	Status    Kind = "status"    // answer Code with Body (a Bacalhau-style JSON error when empty); not forwarded
+	Status    Kind = "status"    // answer Code with Body (a Bacalhau-style JSON error when Body, BodyFile and Header are unset); not forwarded
 	Close     Kind = "close"     // close the connection without answering
-	Reset     Kind = "reset"     // forward, send the headers and half the reply, then reset the connection
-	Truncate  Kind = "truncate"  // forward, answer 200 with the first half of the reply (its length declared)
-	Malformed Kind = "malformed" // forward, answer 200 with the reply garbled into invalid JSON
-	Replace   Kind = "replace"   // forward, answer 200 with Body instead (valid JSON of the wrong shape)
+	Reset     Kind = "reset"     // forward, send the headers (the full Content-Length) and half the reply, then reset the connection (RST)
+	Truncate  Kind = "truncate"  // forward, answer the first half of the reply with that half's Content-Length (valid HTTP, cut JSON)
+	Malformed Kind = "malformed" // forward, answer the reply garbled into invalid JSON (an HTML prefix)
+	Replace   Kind = "replace"   // forward, answer Body instead (valid JSON of the wrong shape)
 	Reply     Kind = "reply"     // answer 200 with Body without forwarding
 	Echo      Kind = "echo"      // answer Code with an error quoting the request's Authorization header (a careless server)
-	Rewrite   Kind = "rewrite"   // forward, answer with the reply's matches of From replaced by Body (a regexp template)
+	Rewrite   Kind = "rewrite"   // forward, answer the reply with its matches of From replaced by Body (a regexp template)
 )
 
 // Fault is one fault to inject.
 type Fault struct {
 	Kind  Kind
-	Code  int           // Status: the HTTP status
+	Code  int           // Status, Echo: the HTTP status
 	Delay time.Duration // Latency: added before forwarding
 	Body  string        // Status, Replace, Reply: the body to answer; Rewrite: the replacement
 	// BodyFile, when set, is read for the body instead of Body (large or
@@ -71,12 +77,6 @@ func (f *Fault) body() []byte {
 	return []byte(f.Body)
 }
 
-func (f *Fault) headers(w http.ResponseWriter) {
-	for k, v := range f.Header {
-		w.Header().Set(k, v)
-	}
-}
-
 // Rule selects the requests a fault applies to.
 type Rule struct {
 	Method string // "" matches every method
@@ -90,11 +90,10 @@ func (r Rule) matches(method, path string) bool {
 	if r.Method != "" && !strings.EqualFold(r.Method, method) {
 		return false
 	}
-	return r.Path == "" || pathMatch(r.Path, path)
-}
-
-func pathMatch(pattern, path string) bool {
-	ps := strings.Split(strings.Trim(pattern, "/"), "/")
+	if r.Path == "" {
+		return true
+	}
+	ps := strings.Split(strings.Trim(r.Path, "/"), "/")
 	xs := strings.Split(strings.Trim(path, "/"), "/")
 	for i, p := range ps {
 		if p == "**" {
@@ -121,6 +120,9 @@ const (
 	DefaultMaxHold     = 30 * time.Second
 )
 
+// maxBody bounds a request body, and a reply a fault reads to change it.
+const maxBody = 16 << 20
+
 // Options shape a proxy; fixed once it runs.
 type Options struct {
 	// Auth, when set, is the Authorization header every request must carry;
@@ -138,19 +140,20 @@ type Options struct {
 // Proxy is a running fault-injecting proxy.
 type Proxy struct {
 	opts   Options
-	target string
-	client *http.Client
+	target *url.URL
+	tr     *http.Transport
 	srv    *http.Server
+	addr   *net.TCPAddr
 	done   chan struct{}
+	once   sync.Once
+	held   sync.WaitGroup
 
 	mu       sync.Mutex
 	lis      net.Listener
-	addr     string
 	rules    []*rule
 	requests []Request
 	conns    map[net.Conn]bool
 	refused  bool // between Refuse and Accept
-	held     sync.WaitGroup
 }
 
 type rule struct {
@@ -168,35 +171,31 @@ func Start(target string, o Options) (*Proxy, error) {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) && (o.LinkHost == "" || host != o.LinkHost) {
 		return nil, fmt.Errorf("target %q: %w", target, ErrNotLoopback)
 	}
+	if o.MaxRequests <= 0 {
+		o.MaxRequests = DefaultMaxRequests
+	}
+	if o.MaxHold <= 0 {
+		o.MaxHold = DefaultMaxHold
+	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{
-		opts:   o,
-		target: target,
-		client: &http.Client{
-			Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 16},
-			Timeout:   DefaultMaxHold,
-		},
-		done:  make(chan struct{}),
-		lis:   lis,
-		addr:  lis.Addr().String(),
-		conns: map[net.Conn]bool{},
-	}
+	p := &Proxy{opts: o, target: &url.URL{Scheme: "http", Host: target}, lis: lis, addr: lis.Addr().(*net.TCPAddr),
+		tr: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 16}, done: make(chan struct{}), conns: map[net.Conn]bool{}}
 	p.srv = &http.Server{Handler: http.HandlerFunc(p.serve), ReadHeaderTimeout: 10 * time.Second, ConnState: p.track}
 	go func() { _ = p.srv.Serve(lis) }()
 	return p, nil
 }
 
 // Addr is the proxy's host:port.
-func (p *Proxy) Addr() string { return p.addr }
+func (p *Proxy) Addr() string { return p.addr.String() }
 
-// Host and Port split Addr.
-func (p *Proxy) Host() string { return p.lis.Addr().(*net.TCPAddr).IP.String() }
+// Host is the proxy's IP address.
+func (p *Proxy) Host() string { return p.addr.IP.String() }
 
 // Port is the proxy's port.
-func (p *Proxy) Port() int { return p.lis.Addr().(*net.TCPAddr).Port }
+func (p *Proxy) Port() int { return p.addr.Port }
 
 // Add installs rules; the first matching rule with a fault left applies.
 func (p *Proxy) Add(rules ...Rule) {
@@ -232,7 +231,7 @@ func (p *Proxy) track(c net.Conn, s http.ConnState) {
 
 // Accept listens again on the same address after Refuse.
 func (p *Proxy) Accept() error {
-	lis, err := net.Listen("tcp", p.addr)
+	lis, err := net.Listen("tcp", p.Addr())
 	if err != nil {
 		return err
 	}
@@ -265,37 +264,22 @@ func (p *Proxy) Count(method, path string) int {
 
 // Close stops the proxy and releases every held connection.
 func (p *Proxy) Close() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	close(p.done)
-	_ = p.srv.Close()
-	p.held.Wait()
+	p.once.Do(func() {
+		close(p.done)
+		_ = p.srv.Close()
+		p.held.Wait()
+		p.tr.CloseIdleConnections()
+	})
 }
 
-func (p *Proxy) maxRequests() int {
-	if p.opts.MaxRequests > 0 {
-		return p.opts.MaxRequests
-	}
-	return DefaultMaxRequests
-}
-
-func (p *Proxy) maxHold() time.Duration {
-	if p.opts.MaxHold > 0 {
-		return p.opts.MaxHold
-	}
-	return DefaultMaxHold
-}
-
-// pick records the request and returns the fault to apply, if any.
-func (p *Proxy) pick(r *http.Request) (int, *Fault, bool) {
+// pick records the request and returns its index and the fault to apply,
+// if any; ok is false over the request budget.
+func (p *Proxy) pick(r *http.Request) (i int, f *Fault, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	i := len(p.requests)
+	i = len(p.requests)
 	p.requests = append(p.requests, Request{Method: r.Method, Path: r.URL.Path})
-	if i >= p.maxRequests() {
+	if i >= p.opts.MaxRequests {
 		return i, nil, false
 	}
 	for _, ru := range p.rules {
@@ -313,164 +297,162 @@ func (p *Proxy) pick(r *http.Request) (int, *Fault, bool) {
 	return i, nil, true
 }
 
-func (p *Proxy) answered(i, status int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.requests[i].Status = status
+// recorder notes the status a handler answered; Unwrap lets
+// http.ResponseController reach the connection through it.
+type recorder struct {
+	http.ResponseWriter
+	status int
 }
 
-func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (p *Proxy) serve(rw http.ResponseWriter, r *http.Request) {
 	// A connection accepted just before Refuse may have escaped its
 	// closing (its StateNew came after): it must not serve either.
 	p.mu.Lock()
 	refused := p.refused
 	p.mu.Unlock()
 	if refused {
-		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
-			conn.Close()
-		}
+		p.hijack(rw, Close)
 		return
 	}
 	i, f, ok := p.pick(r)
-	if !ok {
-		p.writeError(w, i, http.StatusServiceUnavailable, "faultproxy: request budget exhausted")
+	w := &recorder{ResponseWriter: rw}
+	defer func() {
+		p.mu.Lock()
+		p.requests[i].Status = w.status
+		p.mu.Unlock()
+	}()
+	switch {
+	case !ok:
+		writeError(w, http.StatusServiceUnavailable, "faultproxy: request budget exhausted")
 		return
-	}
-	if p.opts.Auth != "" && r.Header.Get("Authorization") != p.opts.Auth {
-		// As Bacalhau's API answers a missing or wrong token.
-		p.writeError(w, i, http.StatusUnauthorized, "invalid token")
+	case p.opts.Auth != "" && r.Header.Get("Authorization") != p.opts.Auth:
+		writeError(w, http.StatusUnauthorized, "invalid token") // as Bacalhau's API answers a missing or wrong token
 		return
-	}
-	if f == nil {
-		p.pass(w, r, i)
+	case f == nil:
+		p.forward(w, r, nil)
 		return
 	}
 	switch f.Kind {
-	case Hang:
-		p.hang(w, r)
-	case Close:
-		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
-			conn.Close()
-		}
+	case Hang, Close:
+		p.hijack(w, f.Kind)
 	case Latency:
 		select {
 		case <-time.After(f.Delay):
+			p.forward(w, r, nil)
 		case <-r.Context().Done():
-			return
 		case <-p.done:
-			return
 		}
-		p.pass(w, r, i)
 	case Status:
 		if f.Body == "" && f.BodyFile == "" && f.Header == nil {
-			p.writeError(w, i, f.Code, http.StatusText(f.Code)+" (injected)")
+			writeError(w, f.Code, http.StatusText(f.Code)+" (injected)")
 			return
 		}
-		body := f.body()
-		w.Header().Set("Content-Type", contentType(string(body)))
-		f.headers(w)
-		w.WriteHeader(f.Code)
-		_, _ = w.Write(body)
-		p.answered(i, f.Code)
+		write(w, f, f.Code, f.body())
 	case Reply:
-		f.headers(w)
-		p.write(w, i, http.StatusOK, f.body())
+		write(w, f, http.StatusOK, f.body())
 	case Echo:
-		p.writeError(w, i, f.Code, "request refused; it carried Authorization: "+r.Header.Get("Authorization"))
-	case Reset, Truncate, Malformed, Replace, Rewrite:
-		status, body, err := p.forward(r)
-		if err != nil {
-			p.writeError(w, i, http.StatusBadGateway, "faultproxy: "+err.Error())
-			return
-		}
-		switch f.Kind {
-		case Reset:
-			p.reset(w, i, status, body)
-		case Truncate:
-			p.write(w, i, status, body[:len(body)/2])
-		case Malformed:
-			p.write(w, i, status, append([]byte("<html>bad gateway</html>"), body...))
-		case Replace:
-			f.headers(w)
-			p.write(w, i, status, f.body())
-		case Rewrite:
-			re, err := regexp.Compile(f.From)
-			if err != nil {
-				p.writeError(w, i, http.StatusInternalServerError, "faultproxy: "+err.Error())
-				return
-			}
-			p.write(w, i, status, re.ReplaceAll(body, []byte(f.Body)))
-		}
+		writeError(w, f.Code, "request refused; it carried Authorization: "+r.Header.Get("Authorization"))
+	case Reset:
+		p.forward(w, r, f) // the headers and half the body are on the wire (FlushInterval)
+		p.hijack(w, Reset)
+	case Truncate, Malformed, Replace, Rewrite:
+		p.forward(w, r, f)
 	default:
-		p.writeError(w, i, http.StatusInternalServerError, "faultproxy: unknown fault "+string(f.Kind))
+		writeError(w, http.StatusInternalServerError, "faultproxy: unknown fault "+string(f.Kind))
 	}
 }
 
-// pass forwards the request and copies the reply.
-func (p *Proxy) pass(w http.ResponseWriter, r *http.Request, i int) {
-	status, body, err := p.forward(r)
+// forward passes the request to the target within MaxHold; f, when set,
+// changes the reply.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, f *Fault) {
+	ctx, cancel := context.WithTimeout(r.Context(), p.opts.MaxHold)
+	defer cancel()
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(p.target)
+			r.Out.Header.Del("Accept-Encoding") // plain bodies, so faults can cut them
+		},
+		Transport:      p.tr,
+		FlushInterval:  -1, // every byte on the wire before the reply counts as answered, or is reset
+		ModifyResponse: func(resp *http.Response) error { return modify(resp, f) },
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			writeError(w, http.StatusBadGateway, "faultproxy: "+err.Error())
+		},
+	}
+	rp.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// modify applies a forwarded request's fault to its reply.
+func modify(resp *http.Response, f *Fault) error {
+	if f == nil {
+		return nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	resp.Body.Close()
 	if err != nil {
-		p.writeError(w, i, http.StatusBadGateway, "faultproxy: "+err.Error())
+		return err
+	}
+	if len(body) > maxBody {
+		return fmt.Errorf("reply over %d bytes", maxBody)
+	}
+	length := -1
+	switch f.Kind {
+	case Reset:
+		length, body = len(body), body[:len(body)/2]
+	case Truncate:
+		body = body[:len(body)/2]
+	case Malformed:
+		body = append([]byte("<html>bad gateway</html>"), body...)
+	case Replace:
+		body = f.body()
+	case Rewrite:
+		re, err := regexp.Compile(f.From)
+		if err != nil {
+			return err
+		}
+		body = re.ReplaceAll(body, []byte(f.Body))
+	}
+	if length < 0 {
+		length = len(body)
+	}
+	resp.Header.Del("Content-Encoding")
+	resp.Header.Set("Content-Type", contentType(body))
+	for k, v := range f.Header {
+		resp.Header.Set(k, v)
+	}
+	resp.Header.Set("Content-Length", strconv.Itoa(length))
+	resp.ContentLength = int64(length)
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return nil
+}
+
+// hijack takes the connection over and closes it: at once for Close (a
+// FIN), at once with a RST for Reset, and for Hang once the client gives
+// up, the proxy closes or MaxHold passes, without a byte sent.
+func (p *Proxy) hijack(w http.ResponseWriter, k Kind) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
 		return
 	}
-	p.write(w, i, status, body)
-}
-
-// maxBody bounds what the proxy reads of a reply.
-const maxBody = 16 << 20
-
-func (p *Proxy) forward(r *http.Request) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(r.Context(), p.maxHold())
-	defer cancel()
-	in, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
-	if err != nil {
-		return 0, nil, err
+	defer conn.Close()
+	if tc, ok := conn.(*net.TCPConn); ok && k == Reset {
+		_ = tc.SetLinger(0)
 	}
-	req, err := http.NewRequestWithContext(ctx, r.Method, "http://"+p.target+r.URL.RequestURI(), bytes.NewReader(in))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header = r.Header.Clone()
-	req.Header.Del("Content-Length")
-	req.Header.Del("Accept-Encoding") // plain bodies, so faults can cut them
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	return resp.StatusCode, body, err
-}
-
-func (p *Proxy) write(w http.ResponseWriter, i, status int, body []byte) {
-	if w.Header().Get("Content-Type") == "" {
-		w.Header().Set("Content-Type", contentType(string(body)))
-	}
-	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-	p.answered(i, status)
-}
-
-// writeError answers as Bacalhau's API does: a JSON apimodels.APIError.
-func (p *Proxy) writeError(w http.ResponseWriter, i, status int, msg string) {
-	body := fmt.Sprintf(`{"Status":%d,"Message":%q,"Code":%q,"Component":"faultproxy"}`, status, msg, strings.ReplaceAll(http.StatusText(status), " ", ""))
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
-	p.answered(i, status)
-}
-
-// hang holds the connection without answering until the client gives up,
-// the proxy closes or MaxHold passes.
-func (p *Proxy) hang(w http.ResponseWriter, r *http.Request) {
-	conn, _, err := w.(http.Hijacker).Hijack()
-	if err != nil {
+	if k != Hang {
 		return
 	}
 	p.held.Add(1)
 	defer p.held.Done()
-	defer conn.Close()
 	gone := make(chan struct{})
 	go func() {
 		_, _ = io.Copy(io.Discard, conn) // returns when the client closes
@@ -479,30 +461,29 @@ func (p *Proxy) hang(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-gone:
 	case <-p.done:
-	case <-time.After(p.maxHold()):
+	case <-time.After(p.opts.MaxHold):
 	}
 }
 
-// reset sends the status line, headers and half the body, then resets the
-// TCP connection (RST, not FIN).
-func (p *Proxy) reset(w http.ResponseWriter, i, status int, body []byte) {
-	conn, buf, err := w.(http.Hijacker).Hijack()
-	if err != nil {
-		return
+// write answers status with body and the fault's extra headers.
+func write(w http.ResponseWriter, f *Fault, status int, body []byte) {
+	w.Header().Set("Content-Type", contentType(body))
+	for k, v := range f.Header {
+		w.Header().Set(k, v)
 	}
-	defer conn.Close()
-	fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", status, http.StatusText(status), len(body))
-	_, _ = buf.Write(body[:len(body)/2])
-	_ = buf.Flush()
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetLinger(0)
-	}
-	p.answered(i, status)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
-func contentType(body string) string {
-	b := bytes.TrimSpace([]byte(body))
-	if len(b) > 0 && (b[0] == '{' || b[0] == '[') {
+// writeError answers as Bacalhau's API does: a JSON apimodels.APIError.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	body := fmt.Sprintf(`{"Status":%d,"Message":%q,"Code":%q,"Component":"faultproxy"}`, status, msg, strings.ReplaceAll(http.StatusText(status), " ", ""))
+	write(w, &Fault{}, status, []byte(body))
+}
+
+func contentType(body []byte) string {
+	if b := bytes.TrimSpace(body); len(b) > 0 && (b[0] == '{' || b[0] == '[') {
 		return "application/json"
 	}
 	return "text/html; charset=utf-8"

@@ -1,16 +1,24 @@
 package faultproxy
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
+
+// upBody is what the upstream answers to every request.
+const upBody = `{"Items":[{"ID":"j-1"},{"ID":"j-2"}]}`
 
 func start(t *testing.T) (*Proxy, *http.Client) {
 	t.Helper()
@@ -20,8 +28,18 @@ func start(t *testing.T) (*Proxy, *http.Client) {
 func startWith(t *testing.T, o Options) (*Proxy, *http.Client) {
 	t.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stuck" {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"Items":[{"ID":"j-1"},{"ID":"j-2"}],"path":"`+r.URL.Path+`"}`)
+		w.Header().Set("X-Bacalhau-Git-Version", "v1.9.3")
+		w.Header().Set("X-Upstream-Accept-Encoding", r.Header.Get("Accept-Encoding"))
+		w.Header().Set("X-Upstream-Host", r.Host)
+		io.WriteString(w, upBody)
 	}))
 	t.Cleanup(up.Close)
 	p, err := Start(strings.TrimPrefix(up.URL, "http://"), o)
@@ -44,18 +62,181 @@ func get(t *testing.T, c *http.Client, p *Proxy, method, path string) (int, stri
 	return resp.StatusCode, string(b), err
 }
 
-func TestRulesSelectMethodPathAndCount(t *testing.T) {
+// raw sends one request on a fresh connection and returns every byte the
+// proxy sent and how the connection ended: "fin" (closed), "rst" (reset)
+// or "open" (nothing more within wait).
+func raw(t *testing.T, p *Proxy, path string, wait time.Duration) ([]byte, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: proxy\r\nAuthorization: Bearer k\"\\\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n", path)
+	_ = conn.SetReadDeadline(time.Now().Add(wait))
+	var got []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := conn.Read(buf)
+		got = append(got, buf[:n]...)
+		var ne net.Error
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, io.EOF):
+			return got, "fin"
+		case errors.Is(err, syscall.ECONNRESET):
+			return got, "rst"
+		case errors.As(err, &ne) && ne.Timeout():
+			return got, "open"
+		default:
+			t.Fatalf("reading the reply: %v", err)
+		}
+	}
+}
+
+// TestFaultsOnTheWire reads each fault's reply byte by byte off a raw
+// connection: status, headers, the declared length against the bytes
+// sent, and how the connection ends.
+func TestFaultsOnTheWire(t *testing.T) {
+	t.Parallel()
+	file := t.TempDir() + "/body"
+	if err := os.WriteFile(file, []byte("from disk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	half := upBody[:len(upBody)/2]
+	for _, tc := range []struct {
+		name   string
+		fault  *Fault // nil: passed through
+		status int    // 0: not a byte sent
+		body   string
+		length int               // the declared Content-Length when longer than body
+		header map[string]string // reply headers
+		end    string            // how the connection ends
+	}{
+		{name: "pass", status: 200, body: upBody, end: "fin",
+			header: map[string]string{"X-Bacalhau-Git-Version": "v1.9.3", "Content-Type": "application/json", "X-Upstream-Accept-Encoding": ""}},
+		{name: "truncate", fault: &Fault{Kind: Truncate}, status: 200, body: half, end: "fin",
+			header: map[string]string{"Content-Type": "application/json", "X-Bacalhau-Git-Version": "v1.9.3"}},
+		{name: "reset", fault: &Fault{Kind: Reset}, status: 200, body: half, length: len(upBody), end: "rst",
+			header: map[string]string{"Content-Type": "application/json"}},
+		{name: "malformed", fault: &Fault{Kind: Malformed}, status: 200, body: "<html>bad gateway</html>" + upBody, end: "fin",
+			header: map[string]string{"Content-Type": "text/html; charset=utf-8"}},
+		{name: "replace", fault: &Fault{Kind: Replace, Body: `{"Items":"x"}`, Header: map[string]string{"X-Extra": "1"}}, status: 200, body: `{"Items":"x"}`, end: "fin",
+			header: map[string]string{"Content-Type": "application/json", "X-Extra": "1"}},
+		{name: "rewrite", fault: &Fault{Kind: Rewrite, From: `"ID":"(j-\d)"`, Body: `"ID":"x-$1"`}, status: 200,
+			body: `{"Items":[{"ID":"x-j-1"},{"ID":"x-j-2"}]}`, end: "fin"},
+		{name: "close", fault: &Fault{Kind: Close}, end: "fin"},
+		{name: "hang", fault: &Fault{Kind: Hang}, end: "open"},
+		{name: "status", fault: &Fault{Kind: Status, Code: 429}, status: 429, end: "fin",
+			body: `{"Status":429,"Message":"Too Many Requests (injected)","Code":"TooManyRequests","Component":"faultproxy"}`},
+		{name: "status-body-header", fault: &Fault{Kind: Status, Code: 307, Body: "<html>moved</html>", Header: map[string]string{"Location": "http://127.0.0.1:9/"}},
+			status: 307, body: "<html>moved</html>", end: "fin", header: map[string]string{"Location": "http://127.0.0.1:9/", "Content-Type": "text/html; charset=utf-8"}},
+		{name: "reply-file", fault: &Fault{Kind: Reply, BodyFile: file, Header: map[string]string{"Content-Encoding": "gzip"}},
+			status: 200, body: "from disk", end: "fin", header: map[string]string{"Content-Encoding": "gzip", "X-Bacalhau-Git-Version": ""}},
+		{name: "echo", fault: &Fault{Kind: Echo, Code: 400}, status: 400, end: "fin",
+			body: `{"Status":400,"Message":"request refused; it carried Authorization: Bearer k\"\\","Code":"BadRequest","Component":"faultproxy"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p, _ := start(t)
+			if tc.fault != nil {
+				p.Add(Rule{Path: "/x", Fault: *tc.fault})
+			}
+			got, end := raw(t, p, "/x", time.Second)
+			if end != tc.end {
+				t.Errorf("the connection ended %s, want %s", end, tc.end)
+			}
+			kind := Kind("")
+			if tc.fault != nil {
+				kind = tc.fault.Kind
+			}
+			if rs := p.Requests(); len(rs) != 1 || rs[0] != (Request{Method: "GET", Path: "/x", Fault: kind, Status: tc.status}) {
+				t.Errorf("recorded %+v", rs)
+			}
+			if tc.status == 0 {
+				if len(got) != 0 {
+					t.Errorf("sent %q, want nothing", got)
+				}
+				return
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(got)), nil)
+			if err != nil {
+				t.Fatalf("%v in %q", err, got)
+			}
+			length := max(tc.length, len(tc.body))
+			body, err := io.ReadAll(resp.Body)
+			if cut := len(body) < length; cut != errors.Is(err, io.ErrUnexpectedEOF) || (!cut && err != nil) {
+				t.Errorf("reading the body: %v", err)
+			}
+			if resp.StatusCode != tc.status || string(body) != tc.body {
+				t.Errorf("got %d %q, want %d %q", resp.StatusCode, body, tc.status, tc.body)
+			}
+			if cl := resp.Header.Get("Content-Length"); cl != strconv.Itoa(length) {
+				t.Errorf("Content-Length %q, want %d", cl, length)
+			}
+			for k, v := range tc.header {
+				if resp.Header.Get(k) != v {
+					t.Errorf("%s: %q, want %q", k, resp.Header.Get(k), v)
+				}
+			}
+		})
+	}
+}
+
+func TestForwardsToTheTargetOnly(t *testing.T) {
+	t.Parallel()
 	p, c := start(t)
-	p.Add(Rule{Method: "GET", Path: "/api/v1/orchestrator/jobs/*", After: 1, Times: 2, Fault: Fault{Kind: Status, Code: 503}})
-	want := []int{200, 503, 503, 200}
-	for i, w := range want {
+	if p.Host() != "127.0.0.1" || p.Addr() != net.JoinHostPort("127.0.0.1", strconv.Itoa(p.Port())) {
+		t.Errorf("listens on %s (%s, %d), want 127.0.0.1", p.Addr(), p.Host(), p.Port())
+	}
+	req, _ := http.NewRequest("GET", "http://"+p.Addr()+"/x", nil)
+	req.Host = "elsewhere.example:80"
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if h := resp.Header.Get("X-Upstream-Host"); !strings.HasPrefix(h, "127.0.0.1:") || h == p.Addr() {
+		t.Errorf("the upstream saw Host %q, want the target", h)
+	}
+	if _, err := Start("192.0.2.1:80", Options{}); !errors.Is(err, ErrNotLoopback) {
+		t.Errorf("non-loopback target: %v", err)
+	}
+	if _, err := Start("example.com:80", Options{}); !errors.Is(err, ErrNotLoopback) {
+		t.Errorf("a name other than localhost: %v", err)
+	}
+	if _, err := Start("192.0.2.1:80", Options{LinkHost: "192.0.2.2"}); !errors.Is(err, ErrNotLoopback) {
+		t.Errorf("non-loopback target other than the link host: %v", err)
+	}
+	lp, err := Start("192.0.2.1:80", Options{LinkHost: "192.0.2.1"}) // starting sends nothing
+	if err != nil {
+		t.Errorf("the link host refused: %v", err)
+	} else {
+		lp.Close()
+	}
+}
+
+func TestRulesSelectMethodPathAndCount(t *testing.T) {
+	t.Parallel()
+	p, c := start(t)
+	p.Add(Rule{Method: "GET", Path: "/api/v1/orchestrator/jobs/*", After: 1, Times: 2, Fault: Fault{Kind: Status, Code: 503}},
+		Rule{Method: "DELETE", Path: "/api/v1/orchestrator/jobs/*", Fault: Fault{Kind: Status, Code: 504}},
+		Rule{Path: "/both", Times: 1, Fault: Fault{Kind: Status, Code: 500}},
+		Rule{Path: "/both", Fault: Fault{Kind: Status, Code: 501}})
+	for i, w := range []int{200, 503, 503, 200} {
 		code, _, err := get(t, c, p, "GET", "/api/v1/orchestrator/jobs/j-1")
 		if err != nil || code != w {
 			t.Errorf("call %d: %d %v, want %d", i, code, err, w)
 		}
 	}
-	if code, _, _ := get(t, c, p, "DELETE", "/api/v1/orchestrator/jobs/j-1"); code != 200 {
-		t.Errorf("DELETE got %d, want passed through", code)
+	if code, _, _ := get(t, c, p, "DELETE", "/api/v1/orchestrator/jobs/j-1"); code != 504 {
+		t.Errorf("DELETE got %d, want the second rule's 504", code)
+	}
+	for i, w := range []int{500, 501, 501} { // the first rule spent, the next one applies
+		if code, _, _ := get(t, c, p, "GET", "/both"); code != w {
+			t.Errorf("/both call %d: %d, want %d", i, code, w)
+		}
 	}
 	if code, _, _ := get(t, c, p, "GET", "/api/v1/orchestrator/jobs/j-1/executions"); code != 200 {
 		t.Errorf("a longer path got %d, want passed through", code)
@@ -63,48 +244,18 @@ func TestRulesSelectMethodPathAndCount(t *testing.T) {
 	if n := p.Count("GET", "/api/v1/orchestrator/jobs/**"); n != 5 {
 		t.Errorf("counted %d GETs, want 5", n)
 	}
-}
-
-func TestBodyFaults(t *testing.T) {
-	p, c := start(t)
-	p.Add(
-		Rule{Path: "/truncate", Fault: Fault{Kind: Truncate}},
-		Rule{Path: "/malformed", Fault: Fault{Kind: Malformed}},
-		Rule{Path: "/replace", Fault: Fault{Kind: Replace, Body: `{"Items":"x"}`}},
-		Rule{Path: "/status", Fault: Fault{Kind: Status, Code: 429}},
-	)
-	if _, body, err := get(t, c, p, "GET", "/truncate"); err != nil || !strings.HasPrefix(body, `{"Items":[`) || strings.HasSuffix(body, "}") {
-		t.Errorf("truncate: %q %v", body, err)
-	}
-	if _, body, _ := get(t, c, p, "GET", "/malformed"); !strings.HasPrefix(body, "<html>") {
-		t.Errorf("malformed: %q", body)
-	}
-	if _, body, _ := get(t, c, p, "GET", "/replace"); body != `{"Items":"x"}` {
-		t.Errorf("replace: %q", body)
-	}
-	if code, body, _ := get(t, c, p, "GET", "/status"); code != 429 || !strings.Contains(body, `"Status":429`) {
-		t.Errorf("status: %d %q", code, body)
+	if n := p.Count("", ""); n != 9 {
+		t.Errorf("counted %d requests, want 9", n)
 	}
 }
 
-func TestConnectionFaults(t *testing.T) {
+func TestLatencyRefuseAccept(t *testing.T) {
+	t.Parallel()
 	p, c := start(t)
-	p.Add(
-		Rule{Path: "/reset", Fault: Fault{Kind: Reset}},
-		Rule{Path: "/hang", Fault: Fault{Kind: Hang}},
-		Rule{Path: "/slow", Fault: Fault{Kind: Latency, Delay: 200 * time.Millisecond}},
-	)
-	if _, _, err := get(t, c, p, "GET", "/reset"); !errors.Is(err, syscall.ECONNRESET) {
-		t.Errorf("reset: %v, want ECONNRESET", err)
-	}
+	p.Add(Rule{Path: "/slow", Fault: Fault{Kind: Latency, Delay: 200 * time.Millisecond}})
 	start := time.Now()
-	short := &http.Client{Timeout: 300 * time.Millisecond}
-	if _, _, err := get(t, short, p, "GET", "/hang"); err == nil || time.Since(start) > 2*time.Second {
-		t.Errorf("hang: %v after %s", err, time.Since(start))
-	}
-	start = time.Now()
-	if code, _, err := get(t, c, p, "GET", "/slow"); err != nil || code != 200 || time.Since(start) < 200*time.Millisecond {
-		t.Errorf("latency: %d %v after %s", code, err, time.Since(start))
+	if code, body, err := get(t, c, p, "GET", "/slow"); err != nil || code != 200 || body != upBody || time.Since(start) < 200*time.Millisecond {
+		t.Errorf("latency: %d %q %v after %s", code, body, err, time.Since(start))
 	}
 	if err := p.Refuse(); err != nil {
 		t.Fatal(err)
@@ -120,70 +271,49 @@ func TestConnectionFaults(t *testing.T) {
 	}
 }
 
-func TestAuthAndBounds(t *testing.T) {
+func TestAuthAndBudget(t *testing.T) {
+	t.Parallel()
 	p, c := startWith(t, Options{Auth: "Bearer right", MaxRequests: 2})
-	req, _ := http.NewRequest("GET", "http://"+p.Addr()+"/a", nil)
-	req.Header.Set("Authorization", "Bearer wrong")
-	resp, err := c.Do(req)
-	if err != nil || resp.StatusCode != 401 {
-		t.Fatalf("wrong token: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	req.Header.Set("Authorization", "Bearer right")
-	resp, err = c.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("right token: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	resp, err = c.Do(req)
-	if err != nil || resp.StatusCode != 503 {
-		t.Fatalf("over budget: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	if _, err := Start("192.0.2.1:80", Options{}); !errors.Is(err, ErrNotLoopback) {
-		t.Errorf("non-loopback target: %v", err)
-	}
-	if _, err := Start("192.0.2.1:80", Options{LinkHost: "192.0.2.2"}); !errors.Is(err, ErrNotLoopback) {
-		t.Errorf("non-loopback target other than the link host: %v", err)
-	}
-	lp, err := Start("192.0.2.1:80", Options{LinkHost: "192.0.2.1"}) // starting sends nothing
-	if err != nil {
-		t.Errorf("the link host refused: %v", err)
-	} else {
-		lp.Close()
+	for _, tc := range []struct {
+		auth string
+		want int
+	}{{"Bearer wrong", 401}, {"Bearer right", 200}, {"Bearer right", 503}} {
+		req, _ := http.NewRequest("GET", "http://"+p.Addr()+"/a", nil)
+		req.Header.Set("Authorization", tc.auth)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || (tc.want != 200 && !strings.Contains(string(b), fmt.Sprintf(`"Status":%d`, tc.want))) {
+			t.Errorf("%s: %d %q, want %d", tc.auth, resp.StatusCode, b, tc.want)
+		}
 	}
 }
 
-func TestRewriteHeadersAndBodyFiles(t *testing.T) {
-	p, _ := start(t)
-	file := t.TempDir() + "/body"
-	if err := os.WriteFile(file, []byte("from disk"), 0o600); err != nil {
-		t.Fatal(err)
+func TestMaxHold(t *testing.T) {
+	t.Parallel()
+	p, c := startWith(t, Options{MaxHold: 300 * time.Millisecond})
+	p.Add(Rule{Path: "/hang", Fault: Fault{Kind: Hang}})
+	// A hang ends at MaxHold without a byte; a forward stuck upstream
+	// gets 502.
+	if got, end := raw(t, p, "/hang", 10*time.Second); end != "fin" || len(got) != 0 {
+		t.Errorf("hang past MaxHold: %q, ended %s", got, end)
 	}
-	p.Add(Rule{Path: "/rewrite", Fault: Fault{Kind: Rewrite, From: `"ID":"(j-\d)"`, Body: `"ID":"x-$1"`}},
-		Rule{Path: "/file", Fault: Fault{Kind: Reply, BodyFile: file, Header: map[string]string{"Content-Encoding": "gzip"}}},
-		Rule{Path: "/redirect", Fault: Fault{Kind: Status, Code: 307, Header: map[string]string{"Location": "http://127.0.0.1:9/"}}})
-	noRedirect := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableCompression: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	_, body, err := get(t, noRedirect, p, "GET", "/rewrite")
-	if err != nil || !strings.Contains(body, `"ID":"x-j-1"`) || !strings.Contains(body, `"ID":"x-j-2"`) {
-		t.Errorf("rewrite: %q, %v", body, err)
+	if code, body, err := get(t, c, p, "GET", "/stuck"); code != 502 || err != nil || !strings.Contains(body, "faultproxy") {
+		t.Errorf("stuck upstream: %d %q %v", code, body, err)
 	}
-	resp, err := noRedirect.Get("http://" + p.Addr() + "/file")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if string(b) != "from disk" || resp.Header.Get("Content-Encoding") != "gzip" {
-		t.Errorf("body file: %q, Content-Encoding %q", b, resp.Header.Get("Content-Encoding"))
-	}
-	resp, err = noRedirect.Get("http://" + p.Addr() + "/redirect")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 307 || resp.Header.Get("Location") != "http://127.0.0.1:9/" {
-		t.Errorf("redirect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	// Close releases a hang at once.
+	q, _ := startWith(t, Options{MaxHold: time.Minute})
+	q.Add(Rule{Fault: Fault{Kind: Hang}})
+	go func() {
+		for q.Count("", "") == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		q.Close()
+	}()
+	if got, end := raw(t, q, "/x", 10*time.Second); end != "fin" || len(got) != 0 {
+		t.Errorf("hang at Close: %q, ended %s", got, end)
 	}
 }
