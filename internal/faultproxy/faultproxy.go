@@ -36,8 +36,8 @@ import (
 // Kind is what a fault does to a request.
 type Kind string
 
-// Faults. Those that forward keep the reply's status and headers, and set
-// Content-Type from the body they send.
+// Faults. Those that change a forwarded reply keep its status and headers,
+// and set Content-Type and Content-Length for the body they send.
 const (
 	Hang      Kind = "hang"      // read the request, never answer (until MaxHold or Close)
 	Latency   Kind = "latency"   // wait Delay, then pass the request through
@@ -405,12 +405,10 @@ func modify(resp *http.Response, f *Fault) error {
 	if len(body) > maxBody {
 		return fmt.Errorf("reply over %d bytes", maxBody)
 	}
-	length := -1
+	full := len(body)
 	switch f.Kind {
-	case Reset:
-		length, body = len(body), body[:len(body)/2]
-	case Truncate:
-		body = body[:len(body)/2]
+	case Reset, Truncate:
+		body = body[:full/2]
 	case Malformed:
 		body = append([]byte("<html>bad gateway</html>"), body...)
 	case Replace:
@@ -422,8 +420,9 @@ func modify(resp *http.Response, f *Fault) error {
 		}
 		body = re.ReplaceAll(body, []byte(f.Body))
 	}
-	if length < 0 {
-		length = len(body)
+	length := len(body)
+	if f.Kind == Reset {
+		length = full // declared, half sent, then the RST
 	}
 	resp.Header.Del("Content-Encoding")
 	resp.Header.Set("Content-Type", contentType(body))
