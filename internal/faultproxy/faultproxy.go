@@ -114,12 +114,6 @@ type Request struct {
 	Status int  // what the client got; 0 when it got no answer
 }
 
-// Defaults of the bounds.
-const (
-	DefaultMaxRequests = 10000
-	DefaultMaxHold     = 30 * time.Second
-)
-
 // maxBody bounds a request body, and a reply a fault reads to change it.
 const maxBody = 16 << 20
 
@@ -128,7 +122,7 @@ type Options struct {
 	// Auth, when set, is the Authorization header every request must carry;
 	// others get 401 as from a server with auth enabled.
 	Auth string
-	// MaxRequests and MaxHold bound the proxy; the defaults when zero.
+	// MaxRequests and MaxHold bound the proxy: 10000 and 30 s when zero.
 	MaxRequests int
 	MaxHold     time.Duration
 	// LinkHost is the one non-loopback host the target may be: the far end
@@ -172,10 +166,10 @@ func Start(target string, o Options) (*Proxy, error) {
 		return nil, fmt.Errorf("target %q: %w", target, ErrNotLoopback)
 	}
 	if o.MaxRequests <= 0 {
-		o.MaxRequests = DefaultMaxRequests
+		o.MaxRequests = 10000
 	}
 	if o.MaxHold <= 0 {
-		o.MaxHold = DefaultMaxHold
+		o.MaxHold = 30 * time.Second
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -265,7 +259,9 @@ func (p *Proxy) Count(method, path string) int {
 // Close stops the proxy and releases every held connection.
 func (p *Proxy) Close() {
 	p.once.Do(func() {
+		p.mu.Lock()
 		close(p.done)
+		p.mu.Unlock()
 		_ = p.srv.Close()
 		p.held.Wait()
 		p.tr.CloseIdleConnections()
@@ -313,6 +309,13 @@ func (w *recorder) WriteHeader(code int) {
 
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// answered records the status the client got.
+func (p *Proxy) answered(i int, w *recorder) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.requests[i].Status = w.status
+}
+
 func (p *Proxy) serve(rw http.ResponseWriter, r *http.Request) {
 	// A connection accepted just before Refuse may have escaped its
 	// closing (its StateNew came after): it must not serve either.
@@ -325,11 +328,7 @@ func (p *Proxy) serve(rw http.ResponseWriter, r *http.Request) {
 	}
 	i, f, ok := p.pick(r)
 	w := &recorder{ResponseWriter: rw}
-	defer func() {
-		p.mu.Lock()
-		p.requests[i].Status = w.status
-		p.mu.Unlock()
-	}()
+	defer p.answered(i, w)
 	switch {
 	case !ok:
 		writeError(w, http.StatusServiceUnavailable, "faultproxy: request budget exhausted")
@@ -363,6 +362,7 @@ func (p *Proxy) serve(rw http.ResponseWriter, r *http.Request) {
 		writeError(w, f.Code, "request refused; it carried Authorization: "+r.Header.Get("Authorization"))
 	case Reset:
 		p.forward(w, r, f) // the headers and half the body are on the wire (FlushInterval)
+		p.answered(i, w)   // before the client sees the RST
 		p.hijack(w, Reset)
 	case Truncate, Malformed, Replace, Rewrite:
 		p.forward(w, r, f)
@@ -450,7 +450,15 @@ func (p *Proxy) hijack(w http.ResponseWriter, k Kind) {
 	if k != Hang {
 		return
 	}
-	p.held.Add(1)
+	p.mu.Lock() // a hold starts before Close waits for the holds, or not at all
+	select {
+	case <-p.done:
+		p.mu.Unlock()
+		return
+	default:
+		p.held.Add(1)
+	}
+	p.mu.Unlock()
 	defer p.held.Done()
 	gone := make(chan struct{})
 	go func() {
