@@ -31,9 +31,28 @@ locals {
   # interval to record, so a failure that records late still meets the
   # others in one evaluation. One branch per schedule, because the range
   # follows the interval.
+  #
+  # Each firing series also carries error_class and phase: those of the
+  # (class, phase) of failed_run seen most often among the window's network
+  # failures, the newest breaking a tie (failed_run's value is its slot in
+  # Unix minutes, so count + value/1e9 orders by count, then recency). The
+  # join only adds labels: a scenario whose window holds no failed_run point
+  # (images older than failed_run, a refused write) still fires, with both
+  # labels "unknown". A series is an incident, so when the most frequent
+  # cause changes mid-outage the incident of the old one closes and one for
+  # the new one opens.
+  failing_window = { for iv, _ in local.by_interval : iv => "[${local.settings.window_runs * tonumber(iv)}m] offset ${iv}m" }
+  failing_count = {
+    for iv, _ in local.by_interval : iv =>
+    "(sum by (job) (count_over_time(${local.promql_selector[iv].success}${local.failing_window[iv]})) - sum by (job) (sum_over_time(${local.promql_selector[iv].success}${local.failing_window[iv]}))) >= ${local.settings.failed_runs}"
+  }
+  failing_cause = {
+    for iv, _ in local.by_interval : iv =>
+    "topk by (job) (1, max by (job, error_class, phase) (count_over_time(${trimsuffix(local.promql_selector[iv].failed_run, "}")}, error_class!=\"canary\"}${local.failing_window[iv]})) + max by (job, error_class, phase) (max_over_time(${trimsuffix(local.promql_selector[iv].failed_run, "}")}, error_class!=\"canary\"}${local.failing_window[iv]})) / 1e9)"
+  }
   failing_query = join(" or ", [
-    for iv, keys in local.by_interval :
-    "(sum by (job) (count_over_time(${local.promql_selector[iv].success}[${local.settings.window_runs * tonumber(iv)}m] offset ${iv}m)) - sum by (job) (sum_over_time(${local.promql_selector[iv].success}[${local.settings.window_runs * tonumber(iv)}m] offset ${iv}m))) >= ${local.settings.failed_runs}"
+    for iv, _ in local.by_interval :
+    "((${local.failing_count[iv]}) * on (job) group_left (error_class, phase) (0 * ${local.failing_cause[iv]} + 1) or on (job) label_replace(label_replace(${local.failing_count[iv]}, \"error_class\", \"unknown\", \"job\", \".*\"), \"phase\", \"unknown\", \"job\", \".*\"))"
   ])
 
   # "Stopped reporting": the scenario recorded in the last day, but no run
@@ -145,7 +164,7 @@ resource "google_monitoring_alert_policy" "failing" {
   }
 
   documentation {
-    subject   = "Bacalhau canary $${metric.label.job} failing on ${var.env}"
+    subject   = "Bacalhau canary $${metric.label.job} failing on ${var.env}: $${metric.label.error_class} in $${metric.label.phase}"
     mime_type = "text/markdown"
     content = templatefile("${path.module}/templates/alert.md.tftpl", {
       env           = var.env

@@ -19,7 +19,7 @@ locals {
   chart_window = { for key, s in local.scenarios : key => "${local.settings.window_runs * s.interval_minutes}m" }
 
   # One row per scenario: a section header, then success rate, duration,
-  # phase breakdown and failures by error class.
+  # phase breakdown and failed runs by class and phase.
   scenario_charts = {
     for key in local.scenario_order : key => [
       {
@@ -121,19 +121,20 @@ locals {
         }
       },
       {
-        title = "${key}: failures by error class"
+        title = "${key}: failed runs by class and phase"
         xyChart = {
           dataSets = [{
             plotType       = "STACKED_BAR"
-            legendTemplate = "$${metric.labels.error_class}"
+            legendTemplate = "$${metric.labels.error_class} in $${metric.labels.phase}"
             timeSeriesQuery = {
               timeSeriesFilter = {
-                filter = local.filter[key].failure
+                # failed_run's value is a minute stamp: count its points.
+                filter = local.filter[key].failed_run
                 aggregation = {
                   alignmentPeriod    = "${local.scenarios[key].interval_seconds}s"
-                  perSeriesAligner   = "ALIGN_SUM"
+                  perSeriesAligner   = "ALIGN_COUNT"
                   crossSeriesReducer = "REDUCE_SUM"
-                  groupByFields      = ["metric.label.error_class"]
+                  groupByFields      = ["metric.label.error_class", "metric.label.phase"]
                 }
               }
             }

@@ -35,10 +35,10 @@ const (
 
 // Kinds and value types, spelled as in the Monitoring API.
 const (
-	KindGauge   = "GAUGE"
-	TypeInt64   = "INT64"
-	TypeDouble  = "DOUBLE"
-	envDoc      = "Canary environment (prod, staging, dev)."
+	KindGauge  = "GAUGE"
+	TypeInt64  = "INT64"
+	TypeDouble = "DOUBLE"
+	envDoc     = "Canary environment (prod, staging, dev)."
 	// A label's description is part of the descriptor's labels, which
 	// cannot change in place: a new text would make Terraform replace the
 	// descriptor, deleting its data. So phaseDoc predates the connect phase.
@@ -63,6 +63,10 @@ type Descriptor struct {
 	Unit        string  `json:"unit"`
 	Description string  `json:"description"`
 	Labels      []Label `json:"labels"`
+	// SupersededBy names the metric that carries the same and more: this
+	// one is still written for the charts and queries built on it, and the
+	// project's own charts read the other.
+	SupersededBy string `json:"superseded_by,omitempty"`
 }
 
 // Label is one metric label.
@@ -97,8 +101,9 @@ func Catalogue() Catalog {
 			},
 			{
 				Name: Failure, Kind: KindGauge, ValueType: TypeInt64, Unit: "1",
-				Description: "1 for a failed run, labelled with its error class; written only on failure.",
-				Labels:      []Label{env, {Key: LabelErrorClass, Description: errClassDoc}},
+				Description:  "1 for a failed run, labelled with its error class; written only on failure.",
+				Labels:       []Label{env, {Key: LabelErrorClass, Description: errClassDoc}},
+				SupersededBy: FailedRun,
 			},
 			{
 				// failure with the failed phase: a metric type of its own,

@@ -203,11 +203,23 @@ run "alert_policy_semantics" {
   }
 
   assert {
-    condition = google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query == join(" or ", [
+    condition = alltrue([for count in [
       "(sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"list|submit\"}[5m] offset 1m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"list|submit\"}[5m] offset 1m))) >= 3",
       "(sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m] offset 5m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m] offset 5m))) >= 3",
+      ] : strcontains(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "((${count}) * on (job) group_left (error_class, phase) (0 * topk by (job) (1, ")
     ])
-    error_message = "Network failing: failed runs (0s of success) among each scenario's last 5 slots, grouped by job, over 5 minutes for the 1-minute scenarios and 25 for the 5-minute ones."
+    error_message = "Network failing: failed runs (0s of success) among each scenario's last 5 slots, grouped by job, over 5 minutes for the 1-minute scenarios and 25 for the 5-minute ones, each joined with its cause."
+  }
+
+  assert {
+    condition = alltrue([for part in [
+      "group_left (error_class, phase)",
+      "count_over_time({\"custom.googleapis.com/bacalhau_canary/failed_run\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"list|submit\", error_class!=\"canary\"}[5m] offset 1m)",
+      "max_over_time({\"custom.googleapis.com/bacalhau_canary/failed_run\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\", error_class!=\"canary\"}[25m] offset 5m)",
+      "\"error_class\", \"unknown\", \"job\", \".*\"), \"phase\", \"unknown\"",
+      ] : length(split(part, google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query)) >= 2
+    ]) && length(split(" or on (job) label_replace(", google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query)) == 3
+    error_message = "Each branch labels its series with the most frequent (class, phase) of failed_run in the same window, canary class left out, and keeps firing with unknown labels when there is none."
   }
 
   assert {
@@ -244,8 +256,8 @@ run "alert_policy_semantics" {
   }
 
   assert {
-    condition     = strcontains(google_monitoring_alert_policy.failing.documentation[0].subject, "$${metric.label.job}") && strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "bacalhau job describe") && strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "https://console.cloud.google.com/logs/query;query=")
-    error_message = "Failing pages name the scenario and link its failed runs' logs."
+    condition     = strcontains(google_monitoring_alert_policy.failing.documentation[0].subject, "$${metric.label.job} failing on prod: $${metric.label.error_class} in $${metric.label.phase}") && strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "class **`$${metric.label.error_class}`** in phase **`$${metric.label.phase}`**") && strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "bacalhau job describe") && strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "https://console.cloud.google.com/logs/query;query=")
+    error_message = "Failing pages name the scenario, the failing class and phase, and link its failed runs' logs."
   }
 
   assert {

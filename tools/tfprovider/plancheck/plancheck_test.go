@@ -31,6 +31,7 @@ type catalogue struct {
 		Labels    []struct {
 			Key string `json:"key"`
 		} `json:"labels"`
+		SupersededBy string `json:"superseded_by"`
 	} `json:"metrics"`
 }
 
@@ -57,11 +58,12 @@ type resource struct {
 var filterRE = regexp.MustCompile(`^metric\.type = "([^"]+)" AND resource\.type = "generic_task" AND resource\.label\.job = "([^"]+)" AND metric\.label\.env = "([^"]+)"$`)
 
 type fixture struct {
-	cat       catalogue
-	metrics   map[string]map[string]bool // metric type -> label keys
-	env       string
-	variables map[string]any
-	res       []resource
+	cat        catalogue
+	metrics    map[string]map[string]bool // metric type -> label keys
+	superseded map[string]bool            // metric types the dashboard charts by their successor
+	env        string
+	variables  map[string]any
+	res        []resource
 }
 
 func load(t *testing.T) *fixture {
@@ -70,7 +72,7 @@ func load(t *testing.T) *fixture {
 	if planPath == "" {
 		t.Skip("TF_PLAN_JSON is not set: run scripts/tf-check.sh, which plans terraform/ offline and sets it")
 	}
-	f := &fixture{metrics: map[string]map[string]bool{}}
+	f := &fixture{metrics: map[string]map[string]bool{}, superseded: map[string]bool{}}
 	var sc struct {
 		Scenarios []struct {
 			Name string `json:"name"`
@@ -89,6 +91,7 @@ func load(t *testing.T) *fixture {
 			labels[l.Key] = true
 		}
 		f.metrics[f.cat.Prefix+m.Name] = labels
+		f.superseded[f.cat.Prefix+m.Name] = m.SupersededBy != ""
 	}
 	var p planJSON
 	readJSON(t, planPath, &p)
@@ -238,7 +241,7 @@ func TestDashboardDecodesAndUsesCatalogueMetrics(t *testing.T) {
 			t.Errorf("dashboard has no section titled %q", s)
 		}
 		for mt := range f.metrics {
-			if !seen[s][mt] {
+			if !seen[s][mt] && !f.superseded[mt] {
 				t.Errorf("dashboard charts no %s for %s", mt, s)
 			}
 		}
@@ -423,7 +426,7 @@ func promQueries(tile *dashboardpb.MosaicLayout_Tile) []string {
 
 // selectorRE is the one PromQL selector form the configuration uses, with
 // its range.
-var selectorRE = regexp.MustCompile(`\{"([^"]+)", monitored_resource="generic_task", namespace="bacalhau-canary", env="([^"]+)", job=~"([^"]+)"\}\[([0-9]+)m\](?: offset ([0-9]+)m)?`)
+var selectorRE = regexp.MustCompile(`\{"([^"]+)", monitored_resource="generic_task", namespace="bacalhau-canary", env="([^"]+)", job=~"([^"]+)"(?:, [a-z_]+!?=~?"[^"]*")*\}\[([0-9]+)m\](?: offset ([0-9]+)m)?`)
 
 type selector struct {
 	metric  string
@@ -607,7 +610,7 @@ func TestAlertPoliciesUseCatalogueMetrics(t *testing.T) {
 		logMetrics[v.Name] = true
 	}
 	conditions := 0
-	covered := map[string]map[string]int{} // policy -> job -> selectors
+	covered := map[string]map[string]int{} // policy -> job/metric -> selectors
 	for _, r := range f.ofType("google_monitoring_alert_policy") {
 		var p policy
 		if err := json.Unmarshal(r.Values, &p); err != nil {
@@ -631,7 +634,7 @@ func TestAlertPoliciesUseCatalogueMetrics(t *testing.T) {
 						if covered[r.Name] == nil {
 							covered[r.Name] = map[string]int{}
 						}
-						covered[r.Name][j]++
+						covered[r.Name][j+"/"+strings.TrimPrefix(sel.metric, f.cat.Prefix)]++
 						if r.Name == "failing" && (sel.minutes != 5*iv[j] || sel.offset != iv[j]) {
 							t.Errorf("%s: %s's window is %d min offset %d, want 5 runs of %d min offset one interval", where, j, sel.minutes, sel.offset, iv[j])
 						}
@@ -650,12 +653,14 @@ func TestAlertPoliciesUseCatalogueMetrics(t *testing.T) {
 		t.Errorf("%d alert conditions, at most 3 ($4.50 a month)", conditions)
 	}
 	for _, s := range jobs {
-		// failing: count and sum of one selector each; stopped: two ranges.
-		if covered["failing"][s] != 2 {
-			t.Errorf("failing covers %s %d times, want once (count and sum)", s, covered["failing"][s]/2)
+		// failing: count and sum of success in one branch, once joined
+		// with its cause (count and max of failed_run) and once in the
+		// fallback without; stopped: two ranges of duration_seconds.
+		if n, m := covered["failing"][s+"/success"], covered["failing"][s+"/failed_run"]; n != 4 || m != 2 {
+			t.Errorf("failing reads %s's success %d and failed_run %d times, want 4 and 2 (one branch)", s, n, m)
 		}
-		if covered["stopped"][s] != 2 {
-			t.Errorf("stopped covers %s %d times, want once (two ranges)", s, covered["stopped"][s]/2)
+		if n := covered["stopped"][s+"/duration_seconds"]; n != 2 {
+			t.Errorf("stopped covers %s %d times, want once (two ranges)", s, n/2)
 		}
 	}
 }
