@@ -106,7 +106,7 @@ type Load struct {
 type ScenarioLoad struct {
 	Name     string
 	Interval time.Duration // schedule
-	Phases   int           // phase_duration_seconds points per run
+	Points   int           // metric points a passing run writes
 	Billed   time.Duration // container time of one run (start-up included)
 }
 
@@ -141,7 +141,7 @@ func MonthlyCost(l Load, p Prices, free bool) Cost {
 	for _, s := range l.Scenarios {
 		perScenario := float64(Month) / float64(s.Interval)
 		c.Runs += perScenario
-		points += perScenario * float64(2+s.Phases) // success, duration_seconds, phases (failure only on failure)
+		points += perScenario * float64(s.Points) // a failed run's two failure points are left out
 		billed += perScenario * roundUp(s.Billed, p.RunRounding).Seconds()
 	}
 	c.VCPUSeconds = billed * l.CPU

@@ -14,7 +14,7 @@ func approx(got, want float64) bool { return math.Abs(got-want) <= 1e-6*max(1, m
 func prodLoad(billed time.Duration) Load {
 	l := Load{Env: "prod", CPU: 1, MemoryGiB: 0.5, AlertConditions: 10, AlertSeries: 10}
 	for _, n := range []string{"list", "submit", "submitAndDescribe", "submitAndGet", "submitWithConcurrency"} {
-		l.Scenarios = append(l.Scenarios, ScenarioLoad{Name: n, Interval: time.Minute, Phases: map[string]int{"list": 1, "submit": 2, "submitAndDescribe": 5, "submitAndGet": 4, "submitWithConcurrency": 3}[n], Billed: billed})
+		l.Scenarios = append(l.Scenarios, ScenarioLoad{Name: n, Interval: time.Minute, Points: map[string]int{"list": 3, "submit": 4, "submitAndDescribe": 7, "submitAndGet": 6, "submitWithConcurrency": 5}[n], Billed: billed})
 	}
 	return l
 }
