@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Offline checks of terraform/: builds (or reuses) OpenTofu and the schema-only
 # stand-in google provider, then runs `tofu fmt -check`, `init`, `validate`,
-# `test` (plan-mode runs with assertions), a plan of env=prod, and the Go
-# checks of that plan (dashboard decoding, filters vs metrics.json, metric
-# descriptors). No cloud credentials, no network beyond the Go module proxy
-# for the first build; OpenTofu talks to the provider over loopback only.
+# `test` (plan-mode runs with assertions), a plan of every env, and the Go
+# checks of those plans (dashboard decoding, filters vs metrics.json, metric
+# descriptors; the alert policies' PromQL run on the Prometheus engine over
+# scripted runs; the models' inputs). No cloud credentials, no network
+# beyond the Go module proxy for the first build; OpenTofu talks to the
+# provider over loopback only. TF_PLAN_KEEP=DIR keeps the three JSON plans
+# in DIR (for `TF_PLAN_DIR=DIR go test ./...` in tools/promql).
 # Prints one final line: `tf-check: N passed, M failed`.
 set -uo pipefail
 
@@ -12,7 +15,8 @@ root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null || (cd "$
 schema="${TF_STANDIN_SCHEMA:-${root}/../shared/terraform/google-provider-7.45.0.schema.json}"
 # Every check, in order; go-provider (the stand-in's own Go tests) is last
 # and needs no schema.
-checks=(tofu provider fmt init validate test plan go-plancheck go-model go-provider)
+checks=(tofu provider fmt init validate test plan go-plancheck go-promql go-model go-provider)
+n=${#checks[@]}
 
 passed=0
 failed=0
@@ -59,8 +63,8 @@ provider_tests() {
 
 if [[ ! -f "${schema}" ]]; then
   echo "tf-check: the google provider schema ${schema} is absent (../shared/terraform beside the repository):"
-  echo "tf-check: every check that needs it is SKIPPED, not run: ${checks[*]:0:8}"
-  for c in "${checks[@]:0:8}"; do skip "${c}" "no provider schema"; done
+  echo "tf-check: every check that needs it is SKIPPED, not run: ${checks[*]:0:n-1}"
+  for c in "${checks[@]:0:n-1}"; do skip "${c}" "no provider schema"; done
   check go-provider provider_tests
   finish
 fi
@@ -98,12 +102,12 @@ RC
 
 tofu=""
 if ! check tofu build_tofu; then
-  for c in "${checks[@]:1:8}"; do skip "${c}" "no tofu"; done
+  for c in "${checks[@]:1:n-2}"; do skip "${c}" "no tofu"; done
   check go-provider provider_tests
   finish
 fi
 if ! check provider build_provider; then
-  for c in "${checks[@]:2:7}"; do skip "${c}" "no stand-in provider"; done
+  for c in "${checks[@]:2:n-3}"; do skip "${c}" "no stand-in provider"; done
   check go-provider provider_tests
   finish
 fi
@@ -164,7 +168,27 @@ TF
     TF_DATA_DIR="${dir}/.terraform" "${tofu}" -chdir="${dir}" init -input=false -no-color >"${work}/plan.log" &&
     plan_env prod && plan_env staging && plan_env dev &&
     cp "${work}/plans/prod.plan.json" "${work}/prod.plan.json" &&
+    keep_plans &&
     grep -E '^Plan:' "${work}/plan.log"
+}
+
+# keep_plans: with TF_PLAN_KEEP=DIR, the three JSON plans are copied into DIR
+# (created if absent), to run a plan's Go checks again without replanning,
+# e.g. `TF_PLAN_DIR=DIR go test ./...` in tools/promql.
+keep_plans() {
+  [[ -z "${TF_PLAN_KEEP:-}" ]] && return 0
+  mkdir -p "${TF_PLAN_KEEP}" && cp "${work}"/plans/*.plan.json "${TF_PLAN_KEEP}/" &&
+    echo "tf-check: plans kept in ${TF_PLAN_KEEP}"
+}
+
+# The alert policies' PromQL of every env's plan, parsed and evaluated by
+# the Prometheus engine over series written by the canary's own sink code
+# (tools/promql, a module of its own: the engine stays out of go.mod).
+promql_check() {
+  (cd "${root}/tools/promql" && go vet ./... && TF_PLAN_DIR="${work}/plans" go test -count=1 ./...) >"${work}/promql.log" 2>&1
+  local rc=$?
+  grep -E '^(--- FAIL|ok|FAIL)|_test\.go:|\.go:[0-9]+:[0-9]+: ' "${work}/promql.log" | head -60
+  return "${rc}"
 }
 
 # The models' inputs (internal/model/testdata/plans.json) must be what the
@@ -185,10 +209,12 @@ plancheck() {
 
 if check plan plan_prod; then
   check go-plancheck plancheck
+  check go-promql promql_check
   check go-model model_check
 else
   tail -40 "${work}/plan.log" 2>/dev/null
   skip go-plancheck "no plan"
+  skip go-promql "no plan"
   skip go-model "no plan"
 fi
 check go-provider provider_tests
