@@ -98,26 +98,28 @@ func Runs(e Env, sc Scenario, t0 time.Time, script string, rng *rand.Rand) ([]Wr
 }
 
 // result is the runner's result of one scripted run: every phase listed,
-// a failed run failing in one of them (which one varies with the slot).
+// the runner's connect phase first, a failed run failing in one of them
+// (which one varies with the slot).
 func result(def scenarios.Scenario, env string, c rune, i int, start time.Time, took time.Duration) scenarios.Result {
 	r := scenarios.Result{
 		Scenario: def.Name, Env: env, Success: c == Pass, Start: start, Duration: took,
 		RunID: fmt.Sprintf("run-%d", i), ServerVersion: "v1.9.3", Endpoint: "https://bacalhau.example:1234",
 	}
-	failAt := len(def.Phases)
+	phases := def.AllPhases()
+	failAt := len(phases)
 	if !r.Success {
-		failAt = i % len(def.Phases)
-		r.FailedPhase = def.Phases[failAt]
+		failAt = i % len(phases)
+		r.FailedPhase = phases[failAt]
 		r.Class = failClasses[i%len(failClasses)]
 		if c == Canary {
 			r.Class = scenarios.ErrCanary
 		}
 		r.Error = "scripted failure: " + string(r.Class)
 	}
-	for j, name := range def.Phases {
+	for j, name := range phases {
 		ph := scenarios.Phase{Name: name}
-		if j <= failAt && j < len(def.Phases) {
-			ph.Reached, ph.Duration = true, took/time.Duration(len(def.Phases))
+		if j <= failAt {
+			ph.Reached, ph.Duration = true, took/time.Duration(len(phases))
 		}
 		r.Phases = append(r.Phases, ph)
 	}
