@@ -380,7 +380,7 @@ func TestJobAgainstDevnet(t *testing.T) {
 			t.Errorf("%d CreateTimeSeries calls, want 1", m.Requests())
 		}
 		ps := points(t, m.Accepted(), "submit")
-		want := []string{"duration_seconds{env=test}", "phase_duration_seconds{env=test,phase=submit}",
+		want := []string{"duration_seconds{env=test}", "phase_duration_seconds{env=test,phase=connect}", "phase_duration_seconds{env=test,phase=submit}",
 			"phase_duration_seconds{env=test,phase=wait}", "server_version{env=test,version=v1.7.0}", "success{env=test}"}
 		if got := series(ps); !reflect.DeepEqual(got, want) {
 			t.Errorf("series %v, want exactly %v", got, want)
@@ -425,7 +425,7 @@ func TestJobAgainstDevnet(t *testing.T) {
 		if l == nil || !strings.Contains(l["reason"].(string), fakegcp.MsgSamplingPeriod) {
 			t.Errorf("not-recorded line %v, want the server's reason", l)
 		}
-		if s := r.line("metric write failed"); s == nil || s["total_point_count"] != 4.0 || s["success_point_count"] != 0.0 {
+		if s := r.line("metric write failed"); s == nil || s["total_point_count"] != 5.0 || s["success_point_count"] != 0.0 {
 			t.Errorf("summary line %v", s)
 		}
 		if n := m.Requests(); n != 2 {
@@ -450,8 +450,8 @@ func TestJobAgainstDevnet(t *testing.T) {
 		if v, ok := value(ps, "success"); !ok || v != 0 {
 			t.Errorf("success = %v (written: %v)", v, ok)
 		}
-		want := []string{"duration_seconds{env=test}", "failure{env=test,error_class=unavailable}",
-			"phase_duration_seconds{env=test,phase=submit}", "phase_duration_seconds{env=test,phase=wait}",
+		want := []string{"duration_seconds{env=test}", "failed_run{env=test,error_class=unavailable,phase=submit}", "failure{env=test,error_class=unavailable}",
+			"phase_duration_seconds{env=test,phase=connect}", "phase_duration_seconds{env=test,phase=submit}", "phase_duration_seconds{env=test,phase=wait}",
 			"server_version{env=test,version=unknown}", "success{env=test}"}
 		if got := series(ps); !reflect.DeepEqual(got, want) {
 			t.Errorf("series %v, want %v", got, want)
@@ -557,7 +557,8 @@ func TestJobSecret(t *testing.T) {
 				t.Errorf("result line %v", l)
 			}
 			ps := points(t, m.Accepted(), "list")
-			if got := series(ps); !reflect.DeepEqual(got, []string{"duration_seconds{env=dev}", "failure{env=dev,error_class=canary}", "phase_duration_seconds{env=dev,phase=list}", "server_version{env=dev,version=unknown}"}) {
+			if got := series(ps); !reflect.DeepEqual(got, []string{"duration_seconds{env=dev}", "failed_run{env=dev,error_class=canary,phase=connect}", "failure{env=dev,error_class=canary}",
+				"phase_duration_seconds{env=dev,phase=connect}", "phase_duration_seconds{env=dev,phase=list}", "server_version{env=dev,version=unknown}"}) {
 				t.Errorf("series %v", got)
 			}
 		}

@@ -212,6 +212,14 @@ var behaviours = []behaviour{
 		script: func(n, m, k int, _ time.Duration) string {
 			return rep("P", m+1) + rep("F", n) + rep("-", k+2) + rep("P", m+2)
 		}},
+	{name: "the most frequent cause names the page, not the newest", failing: clears, stopped: never,
+		script: func(n, m, _ int, _ time.Duration) string {
+			return rep("P", m+1) + rep("T", n) + "F" + rep("P", m+1)
+		}},
+	{name: "failures of an image without failed_run page as unknown", failing: clears, stopped: never,
+		script: func(n, m, _ int, _ time.Duration) string {
+			return rep("P", m+1) + rep("U", n) + rep("P", m+1)
+		}},
 	{name: "every scenario failing at once: one series each", failing: clears, stopped: never, all: true,
 		script: func(n, m, _ int, _ time.Duration) string {
 			return rep("P", m+1) + rep("F", n) + rep("P", m+2)
@@ -281,6 +289,31 @@ func (x *index) designFailing(job string, iv time.Duration, c Condition, t time.
 		}
 	}
 	return failed >= c.Failed
+}
+
+// designCause is the error_class and phase a failing series must carry at
+// t: of the failed_run points (class canary left out) in the failing
+// window, the (class, phase) seen most often, the newest on a tie;
+// "unknown" for both when there is none.
+func (x *index) designCause(job string, iv time.Duration, c Condition, t time.Time) (class, phase string) {
+	cur := metrics.Slot(t, iv)
+	type cause struct{ class, phase string }
+	count, newest := map[cause]int{}, map[cause]float64{}
+	for _, p := range inRange(x.series[job][metrics.Prefix+metrics.FailedRun], cur.Add(-time.Duration(c.Window)*iv), cur.Add(-iv)) {
+		k := cause{p.Labels.Get(metrics.LabelErrorClass), p.Labels.Get(metrics.LabelPhase)}
+		if k.class == "canary" {
+			continue
+		}
+		count[k]++
+		newest[k] = max(newest[k], p.Value)
+	}
+	best, found := cause{"unknown", "unknown"}, false
+	for k, n := range count {
+		if !found || n > count[best] || n == count[best] && newest[k] > newest[best] {
+			best, found = k, true
+		}
+	}
+	return best.class, best.phase
 }
 
 // designStopped: at t, the scenario recorded a run in the last day but
@@ -446,6 +479,15 @@ func runBehaviour(t *testing.T, engine *promql.Engine, e Env, target Scenario, b
 			x.update(store.Accepted)
 			if p.name == "failing" {
 				peak = max(peak, len(got))
+				for _, s := range v {
+					job := s.Metric.Get("job")
+					sc, _ := e.Scenario(job)
+					class, phase := x.designCause(job, sc.Interval, p.cond, at)
+					if gc, gp := s.Metric.Get(metrics.LabelErrorClass), s.Metric.Get(metrics.LabelPhase); (gc != class || gp != phase) && mismatches < 5 {
+						mismatches++
+						t.Errorf("failing at +%s: %s's page says %s in %s, the design says %s in %s (script %s)", at.Sub(t0), job, gc, gp, class, phase, scripts[job])
+					}
+				}
 			}
 			for _, s := range e.Scenarios {
 				p.tracks[s.Name].note(at, got[s.Name])

@@ -31,6 +31,12 @@ const (
 	// points are stamped on the next slot, ahead of that slot's own run,
 	// whose points are then refused.
 	LateStart = 'D'
+	// Same fails the same way every time: a timeout in the scenario's last
+	// phase (a Fail's class and phase vary with its slot).
+	Same = 'T'
+	// Unlabelled fails as a Fail, written by an image older than
+	// failed_run: its request has no failed_run series.
+	Unlabelled = 'U'
 )
 
 // failClasses are the network error classes a Fail cycles through.
@@ -79,7 +85,7 @@ func Runs(e Env, sc Scenario, t0 time.Time, script string, rng *rand.Rand) ([]Wr
 		switch c {
 		case Missing:
 			continue
-		case Pass, Fail, Canary:
+		case Pass, Fail, Canary, Same, Unlabelled:
 			start = slot.Add(minDelay + time.Duration(rng.Int64N(int64(maxDelay-minDelay)+1)))
 			took = 500*time.Millisecond + time.Duration(rng.Int64N(int64(sc.Timeout/3)))
 		case LateEnd:
@@ -92,7 +98,13 @@ func Runs(e Env, sc Scenario, t0 time.Time, script string, rng *rand.Rand) ([]Wr
 			return nil, fmt.Errorf("script %q: unknown slot %q", script, c)
 		}
 		r := result(def, e.Name, c, i, start, took)
-		out = append(out, Write{Wall: start.Add(took), Result: r, Request: sink.Request(r)})
+		req := sink.Request(r)
+		if c == Unlabelled {
+			req.TimeSeries = slices.DeleteFunc(req.TimeSeries, func(ts *monitoringpb.TimeSeries) bool {
+				return ts.GetMetric().GetType() == metrics.Prefix+metrics.FailedRun
+			})
+		}
+		out = append(out, Write{Wall: start.Add(took), Result: r, Request: req})
 	}
 	return out, nil
 }
@@ -111,8 +123,12 @@ func result(def scenarios.Scenario, env string, c rune, i int, start time.Time, 
 		failAt = i % len(phases)
 		r.FailedPhase = phases[failAt]
 		r.Class = failClasses[i%len(failClasses)]
-		if c == Canary {
+		switch c {
+		case Canary:
 			r.Class = scenarios.ErrCanary
+		case Same:
+			failAt = len(phases) - 1
+			r.Class, r.FailedPhase = scenarios.ErrTimeout, phases[failAt]
 		}
 		r.Error = "scripted failure: " + string(r.Class)
 	}
