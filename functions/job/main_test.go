@@ -73,6 +73,8 @@ func TestBadConfig(t *testing.T) {
 		{"bad secret name", "BACALHAU_API_KEY_SECRET", map[string]string{"BACALHAU_API_KEY_SECRET": "bacalhau-key"}},
 		{"key and secret", "BACALHAU_API_KEY_SECRET", map[string]string{"BACALHAU_API_KEY_SECRET": "projects/p/secrets/s/versions/1", "BACALHAU_API_KEY": "k"}},
 		{"bad timeout", "CANARY_TIMEOUT", map[string]string{"CANARY_TIMEOUT": "-1s"}},
+		{"timeout forging a log line", "CANARY_TIMEOUT", map[string]string{"CANARY_TIMEOUT": "1s\n{\"severity\":\"INFO\",\"message\":\"ok\"}"}},
+		{"tls text", "BACALHAU_API_TLS", map[string]string{"BACALHAU_API_TLS": "yes"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -79,37 +78,80 @@ func Load(ctx context.Context, lookuper envconfig.Lookuper) (Config, error) {
 		lookuper = envconfig.OsLookuper()
 	}
 	var c Config
-	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: lookuper}); err != nil {
-		return c, errorf("%s", oneLine(err))
+	at := &cursor{env: lookuper}
+	err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: at, Mutators: []envconfig.Mutator{at}})
+	if err != nil {
+		return c, at.explain(err)
 	}
 	return c, nil
 }
 
-// oneLine turns envconfig's error (`APIPort: strconv.ParseInt: parsing
-// "x": invalid syntax`) into a line naming the variable.
-func oneLine(err error) string {
-	s := err.Error()
-	field, rest, ok := strings.Cut(s, ": ")
-	if !ok {
-		return s
+// cursor follows go-envconfig field by field: it looks each variable up,
+// and a value (or default) goes through the mutators right before it is
+// converted. When processing fails, the cursor is on the variable whose
+// value did not convert, so the error names it without reading
+// go-envconfig's error text.
+type cursor struct {
+	env      envconfig.Lookuper
+	name     string
+	value    string
+	decoding bool // the value reached the conversion
+}
+
+var (
+	_ envconfig.Lookuper = (*cursor)(nil)
+	_ envconfig.Mutator  = (*cursor)(nil)
+)
+
+func (c *cursor) Lookup(key string) (string, bool) {
+	v, ok := c.env.Lookup(key)
+	c.name, c.value, c.decoding = key, "", false
+	return v, ok
+}
+
+func (c *cursor) EnvMutate(_ context.Context, key, _, value, current string) (string, bool, error) {
+	c.name, c.value, c.decoding = key, value, true
+	return current, false, nil
+}
+
+// explain turns a failed conversion into one line: the variable, its
+// value (quoted and bounded: it came from the environment) and why.
+func (c *cursor) explain(err error) error {
+	if !c.decoding {
+		// Not a value's fault: Config's own tags (a bug, caught by any test).
+		return errorf("configuration: %s", quote(err.Error()))
 	}
-	name := field
-	if f, ok := reflect.TypeOf(Config{}).FieldByName(field); ok {
-		name, _, _ = strings.Cut(f.Tag.Get("env"), ",")
-	}
-	value := ""
-	if i := strings.Index(rest, `"`); i >= 0 {
-		if j := strings.Index(rest[i+1:], `"`); j >= 0 {
-			value = " " + rest[i:i+j+2]
+	return errorf("%s: invalid value %s: %s", c.name, quote(c.value), reason(err, c.value))
+}
+
+// reason says why value did not convert, from the parser's typed error.
+// Config holds strings, ints, bools and durations: strings always convert,
+// ints and bools fail with *strconv.NumError, and time.ParseDuration's
+// errors carry no type, so the value is tried as a duration again.
+func reason(err error, value string) string {
+	var num *strconv.NumError
+	if errors.As(err, &num) {
+		switch {
+		case num.Func == "ParseBool":
+			return "not true or false"
+		case errors.Is(num.Err, strconv.ErrRange):
+			return "out of range"
+		default:
+			return "not a whole number"
 		}
 	}
-	reason := rest
-	if i := strings.LastIndex(rest, ": "); i >= 0 {
-		reason = rest[i+2:]
+	if _, derr := time.ParseDuration(value); derr != nil {
+		return "not a duration (a number with a unit, like 90s or 5m)"
 	}
-	reason, _, _ = strings.Cut(reason, " \"")
-	return fmt.Sprintf("%s: invalid value%s: %s", name, value, reason)
+	return quote(err.Error())
 }
+
+// maxValueText bounds a value shown in an error line.
+const maxValueText = 100
+
+// quote shows a value from the environment in an error line: quoted,
+// escaped and bounded, so it can neither break the line nor forge one.
+func quote(s string) string { return scenarios.Quote(s, maxValueText) }
 
 var envLabel = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,29}$`)
 
@@ -160,21 +202,21 @@ func (c Config) Validate(needHost bool) error {
 		return err
 	}
 	if c.APIKeySecret != "" && !validSecretVersion(c.APIKeySecret) {
-		return errorf("BACALHAU_API_KEY_SECRET: %q is not a secret version name (projects/P/secrets/S/versions/V)", c.APIKeySecret)
+		return errorf("BACALHAU_API_KEY_SECRET: %s is not a secret version name (projects/P/secrets/S/versions/V)", quote(c.APIKeySecret))
 	}
 	if c.Scenario != "" {
 		if _, ok := scenarios.Lookup(c.Scenario); !ok {
-			return errorf("CANARY_SCENARIO: unknown scenario %q (one of %s)", c.Scenario, strings.Join(scenarios.Names(), ", "))
+			return errorf("CANARY_SCENARIO: unknown scenario %s (one of %s)", quote(c.Scenario), strings.Join(scenarios.Names(), ", "))
 		}
 	}
 	if !envLabel.MatchString(c.Env) {
-		return errorf("CANARY_ENV: %q must be a short lowercase label like prod, staging or dev", c.Env)
+		return errorf("CANARY_ENV: %s must be a short lowercase label like prod, staging or dev", quote(c.Env))
 	}
 	if c.Engine != "" && c.Engine != scenarios.EngineDocker && c.Engine != scenarios.EngineWasm {
-		return errorf("CANARY_ENGINE: unknown engine %q (docker or wasm)", c.Engine)
+		return errorf("CANARY_ENGINE: unknown engine %s (docker or wasm)", quote(c.Engine))
 	}
 	if c.Publisher != scenarios.PublisherLocal && c.Publisher != PublisherNetworkDefault {
-		return errorf("CANARY_PUBLISHER: unknown publisher %q (local, or default for the network's job defaults)", c.Publisher)
+		return errorf("CANARY_PUBLISHER: unknown publisher %s (local, or default for the network's job defaults)", quote(c.Publisher))
 	}
 	if _, err := c.Selectors(); err != nil {
 		return err
@@ -188,17 +230,17 @@ func (c Config) Validate(needHost bool) error {
 	switch c.Metrics {
 	case "", metrics.KindGCP, metrics.KindStdout, metrics.KindNone:
 	default:
-		return errorf("CANARY_METRICS: unknown sink %q (gcp, stdout or none)", c.Metrics)
+		return errorf("CANARY_METRICS: unknown sink %s (gcp, stdout or none)", quote(c.Metrics))
 	}
 	if c.Project != "" && !projectID.MatchString(c.Project) {
-		return errorf("GOOGLE_CLOUD_PROJECT: %q is not a project ID or number", c.Project)
+		return errorf("GOOGLE_CLOUD_PROJECT: %s is not a project ID or number", quote(c.Project))
 	}
 	for _, e := range []struct{ name, value string }{
 		{"CANARY_MONITORING_ENDPOINT", c.MonitoringEndpoint},
 		{"CANARY_SECRETMANAGER_ENDPOINT", c.SecretManagerEndpoint},
 	} {
 		if e.value != "" && !validHostPort(e.value) {
-			return errorf("%s: %q is not host:port", e.name, e.value)
+			return errorf("%s: %s is not host:port", e.name, quote(e.value))
 		}
 	}
 	return nil
@@ -221,7 +263,7 @@ func (c Config) checkPlaintext() error {
 	default:
 		return nil
 	}
-	return errorf("%s: would go in clear text to %q; set BACALHAU_API_TLS=true (or CANARY_ALLOW_PLAINTEXT_CREDENTIALS=true to accept that)", name, c.APIHost)
+	return errorf("%s: would go in clear text to %s; set BACALHAU_API_TLS=true (or CANARY_ALLOW_PLAINTEXT_CREDENTIALS=true to accept that)", name, quote(c.APIHost))
 }
 
 // ParseHost checks a host for the API: a DNS name or an IP address (IPv6
@@ -230,7 +272,7 @@ func (c Config) checkPlaintext() error {
 // without brackets.
 func ParseHost(s string) (string, error) {
 	if len(s) > 253 {
-		return "", fmt.Errorf("%q is longer than a host name can be", s[:40]+"…")
+		return "", fmt.Errorf("%s is longer than a host name can be", quote(s))
 	}
 	if inner, ok := strings.CutPrefix(s, "["); ok {
 		inner, ok = strings.CutSuffix(inner, "]")
@@ -297,22 +339,29 @@ func ParseSelectors(s string) ([]*models.LabelSelectorRequirement, error) {
 	}
 	reqs, err := labels.ParseToRequirements(s)
 	if err != nil {
-		return nil, errorf("CANARY_NODE_SELECTORS: %q: %s", s, firstLine(err))
+		return nil, errorf("CANARY_NODE_SELECTORS: %s: %s", quote(s), firstLine(err))
 	}
 	out := make([]*models.LabelSelectorRequirement, 0, len(reqs))
 	for _, r := range models.ToLabelSelectorRequirements(reqs...) {
 		r := r
 		if err := r.Validate(); err != nil {
-			return nil, errorf("CANARY_NODE_SELECTORS: %q: %s", s, firstLine(err))
+			return nil, errorf("CANARY_NODE_SELECTORS: %s: %s", quote(s), firstLine(err))
 		}
 		out = append(out, &r)
 	}
 	return out, nil
 }
 
+// firstLine keeps a library's error to one bounded line (it may echo the
+// value back).
 func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
+	return scenarios.Clip(strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return -1
+		}
+		return r
+	}, s), 2*maxValueText)
 }
 
 var secretVersion = regexp.MustCompile(`^projects/[^/]+/secrets/[^/]+/versions/[^/]+$`)

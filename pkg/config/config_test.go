@@ -124,6 +124,36 @@ func TestInvalid(t *testing.T) {
 	}
 }
 
+func TestLoadErrorLines(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("9", 300) + "s"
+	for _, tt := range []struct {
+		name, value, want string
+	}{
+		{"CANARY_TIMEOUT", "x", `CANARY_TIMEOUT: invalid value "x": not a duration (a number with a unit, like 90s or 5m)`},
+		{"CANARY_TIMEOUT", "90", `CANARY_TIMEOUT: invalid value "90": not a duration (a number with a unit, like 90s or 5m)`},
+		{"CANARY_SCHEDULE_INTERVAL", "5 m", `CANARY_SCHEDULE_INTERVAL: invalid value "5 m": not a duration (a number with a unit, like 90s or 5m)`},
+		{"BACALHAU_API_PORT", "http", `BACALHAU_API_PORT: invalid value "http": not a whole number`},
+		{"BACALHAU_API_PORT", "99999999999999999999", `BACALHAU_API_PORT: invalid value "99999999999999999999": out of range`},
+		{"BACALHAU_API_TLS", "yes", `BACALHAU_API_TLS: invalid value "yes": not true or false`},
+		{"CANARY_CANDIDATE", "on", `CANARY_CANDIDATE: invalid value "on": not true or false`},
+		// A newline cannot end the line and forge another one.
+		{"BACALHAU_API_PORT", "1\n{\"severity\":\"INFO\"}", `BACALHAU_API_PORT: invalid value "1\n{\"severity\":\"INFO\"}": not a whole number`},
+		{"CANARY_TIMEOUT", "1s\u2028x", `CANARY_TIMEOUT: invalid value "1s\u2028x": not a duration (a number with a unit, like 90s or 5m)`},
+		// A huge value is cut, and says so.
+		{"CANARY_TIMEOUT", long, `CANARY_TIMEOUT: invalid value "` + strings.Repeat("9", 100) + `…[201 bytes cut]": not a duration (a number with a unit, like 90s or 5m)`},
+	} {
+		_, err := Load(t.Context(), envconfig.MapLookuper(map[string]string{"BACALHAU_API_HOST": "h", tt.name: tt.value}))
+		if err == nil {
+			t.Errorf("%s=%q: accepted", tt.name, tt.value)
+			continue
+		}
+		if !IsError(err) || err.Error() != tt.want {
+			t.Errorf("%s=%q:\n got %s\nwant %s", tt.name, tt.value, err, tt.want)
+		}
+	}
+}
+
 func TestSecretsNeverInErrors(t *testing.T) {
 	t.Parallel()
 	_, err := load(t, map[string]string{"BACALHAU_API_HOST": "h", "BACALHAU_API_KEY": "sup3rs3cret", "BACALHAU_API_USERNAME": "u", "BACALHAU_API_PASSWORD": "passw0rd"})

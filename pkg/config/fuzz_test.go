@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,13 +20,24 @@ func variables() []string {
 	return names
 }
 
+// loadReasons are the reasons Load gives for a value that does not convert.
+var loadReasons = []string{"not a whole number", "out of range", "not true or false", "not a duration (a number with a unit, like 90s or 5m)"}
+
+// namedTogether says whether msg, about name, names a variable that name
+// only makes sense with (BACALHAU_API_PASSWORD is reported as the user
+// name missing).
+func namedTogether(name, msg string) bool {
+	return name == "BACALHAU_API_PASSWORD" && strings.HasPrefix(msg, "BACALHAU_API_USERNAME:")
+}
+
 // FuzzVariable sets one variable at a time to an arbitrary value: the
 // configuration is either accepted and in range, or refused with one line
 // that is a config.Error (exit 2) naming that variable.
 func FuzzVariable(f *testing.F) {
 	for _, s := range []string{"", " ", "0", "-1", "70000", "maybe", "90", "2h", "http://x", "x:1", "PROD",
 		"owner in (a", "podman", "prometheus", "My Project", "monitoring.invalid", "127.0.0.1:0", "[::1]:8086",
-		"projects/p/secrets/s/versions/1", "submitAndPray", "list", "true", "wasm", "\x00", "ünïcode"} {
+		"projects/p/secrets/s/versions/1", "submitAndPray", "list", "true", "wasm", "\x00", "ünïcode",
+		"1\n{\"severity\":\"ERROR\"}", "5m\r", "yes", "0x10", "99999999999999999999", strings.Repeat("x", 4096)} {
 		f.Add(s)
 	}
 	names := variables()
@@ -34,15 +46,25 @@ func FuzzVariable(f *testing.F) {
 			env := map[string]string{"BACALHAU_API_HOST": "h"}
 			env[name] = value
 			c, err := Load(t.Context(), envconfig.MapLookuper(env))
-			if err == nil {
-				err = c.Validate(true)
-			}
 			if err != nil {
-				if !IsError(err) || strings.Contains(err.Error(), "\n") {
+				// A value that does not convert: the variable, the value
+				// as given (quoted, bounded) and one of the known reasons.
+				want := name + ": invalid value " + quote(value) + ": "
+				if msg := err.Error(); !IsError(err) || !strings.HasPrefix(msg, want) || !slices.Contains(loadReasons, strings.TrimPrefix(msg, want)) {
+					t.Fatalf("%s=%q: error %q, want a config.Error %s<reason>", name, value, err, want)
+				}
+				continue
+			}
+			err = c.Validate(true)
+			if err != nil {
+				if !IsError(err) || strings.ContainsAny(err.Error(), "\n\r") {
 					t.Fatalf("%s=%q: error %q, want one line of type config.Error", name, value, err)
 				}
-				if !strings.Contains(err.Error(), name) {
+				if !strings.HasPrefix(err.Error(), name+":") && !namedTogether(name, err.Error()) {
 					t.Fatalf("%s=%q: error %q does not name the variable", name, value, err)
+				}
+				if len(err.Error()) > 600 {
+					t.Fatalf("%s=%q: error of %d bytes, want it bounded", name, value, len(err.Error()))
 				}
 				continue
 			}

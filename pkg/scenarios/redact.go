@@ -18,11 +18,11 @@ const Redacted = "[REDACTED]"
 // middle of nothing) and quotes it Go-style, so a newline, a quote or a
 // control character in it can neither break a line nor forge one.
 func Quote(s string, max int) string {
-	return strconv.Quote(clipTo(s, max))
+	return strconv.Quote(Clip(s, max))
 }
 
-// clipTo keeps the first max bytes of s, on a rune boundary, noting the cut.
-func clipTo(s string, max int) string {
+// Clip keeps the first max bytes of s, on a rune boundary, noting the cut.
+func Clip(s string, max int) string {
 	if len(s) <= max {
 		return strings.ToValidUTF8(s, "\uFFFD")
 	}
@@ -120,7 +120,7 @@ func (r *Redactor) Redact(s string) string {
 	return sanitizeURLs(s)
 }
 
-// clipNote starts the note clipTo leaves where it cut.
+// clipNote starts the note Clip leaves where it cut.
 const clipNote = "…["
 
 // minPrefix is the shortest start of a secret that Redact hides before a clip.

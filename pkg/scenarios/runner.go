@@ -121,7 +121,7 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 	res.Duration = time.Since(res.Start)
 	res.Phases = p.phases
 	res.RunID = p.runID
-	res.JobID = clipTo(redactor.Redact(p.jobID), maxJobIDText)
+	res.JobID = Clip(redactor.Redact(p.jobID), maxJobIDText)
 	res.ExtraExecutions = p.extraExecutions
 	res.NodeIDs = p.nodeIDs
 	res.Endpoint, res.CanaryVersion, res.CanaryImage = r.Endpoint, r.CanaryVersion, r.CanaryImage
