@@ -99,6 +99,12 @@ func TestRepliesAreClassed(t *testing.T) {
 		{"500-huge", reply(500, strings.Repeat("x", 3<<20), "Content-Type", "text/html"), scenarios.ErrServer, ""},
 		{"503", reply(503, ""), scenarios.ErrServer, ""},
 		{"400", reply(400, `{"Status":400,"Message":"bad"}`), scenarios.ErrBadRequest, ""},
+		// The status decides, not what the body claims.
+		{"404-claiming-a-client-failure", reply(404, `{"Status":0,"Message":"job not found\nforged","Code":"UnauthorizedError","Component":"HTTPClient"}`), scenarios.ErrBadRequest, `HTTP 404 Not Found: "job not found\nforged"`},
+		{"500-claiming-401", reply(500, `{"Status":401,"Message":"authentication failed","Code":"InternalError","Component":"APIServer"}`), scenarios.ErrServer, "HTTP 500"},
+		{"503-claiming-timeout", reply(503, `{"Status":503,"Code":"TimeOutError","Component":"HTTPClient"}`), scenarios.ErrServer, "HTTP 503"},
+		{"503-bad-gzip", reply(503, "down", "Content-Encoding", "gzip"), scenarios.ErrServer, "body unreadable"},
+		{"401-unknown-encoding", reply(401, "no", "Content-Encoding", "br"), scenarios.ErrAuth, "HTTP 401"},
 		{"slow", func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-r.Context().Done():
@@ -125,6 +131,9 @@ func TestRepliesAreClassed(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.text) {
 				t.Errorf("error %.300q does not say %q", err, tt.text)
+			}
+			if strings.ContainsAny(err.Error(), "\n\r") {
+				t.Errorf("error text on several lines: %.300q", err)
 			}
 			if len(err.Error()) > 1<<20 {
 				t.Errorf("error text is %d bytes", len(err.Error()))

@@ -90,9 +90,15 @@ func (t *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		if ctx.Err() != nil {
 			return nil, err
 		}
-		var tooBig *tooBigError
-		if resp.StatusCode == http.StatusOK || !errors.As(err, &tooBig) {
+		if resp.StatusCode == http.StatusOK {
 			return nil, judge(ctx, fmt.Errorf("%s: reading the reply: %w", call, err))
+		}
+		var tooBig *tooBigError
+		if !errors.As(err, &tooBig) {
+			// The status is the answer; a body that cannot be read
+			// changes nothing about it.
+			return nil, judge(ctx, fmt.Errorf("%s: API answered %s (body unreadable: %v): %w",
+				call, statusText(resp.StatusCode), err, scenarios.StatusClass(resp.StatusCode)))
 		}
 		// An error page larger than what is kept: its start is enough.
 	}
@@ -107,11 +113,37 @@ func (t *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		}
 		return resp, nil
 	}
+	// An error reply is classed by its status, whatever its body claims
+	// (the client would take the body's own Status, Code and Component).
 	if resp.StatusCode == http.StatusInternalServerError && refusedCredentialsV17(body) {
 		judge(ctx, fmt.Errorf("%s: HTTP 500 %s (Bacalhau v1.7 refusing the credentials): %w",
 			call, scenarios.Quote(string(body), 300), scenarios.ErrAuth))
+	} else {
+		judge(ctx, fmt.Errorf("%s: API answered %s%s: %w",
+			call, statusText(resp.StatusCode), replyMessage(body), scenarios.StatusClass(resp.StatusCode)))
 	}
 	return resp, nil
+}
+
+// statusText names a status: "HTTP 404 Not Found".
+func statusText(code int) string {
+	if t := http.StatusText(code); t != "" {
+		return fmt.Sprintf("HTTP %d %s", code, t)
+	}
+	return fmt.Sprintf("HTTP %d", code)
+}
+
+// replyMessage shows what an error reply says, bounded and quoted: the
+// Message of a Bacalhau API error, else the body's start.
+func replyMessage(body []byte) string {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return ""
+	}
+	var e struct{ Message *string }
+	if json.Unmarshal(body, &e) == nil && e.Message != nil {
+		return ": " + scenarios.Quote(*e.Message, 300)
+	}
+	return ": " + scenarios.Quote(string(body), 300)
 }
 
 // tooBigError is a reply over its bound.

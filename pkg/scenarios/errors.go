@@ -102,12 +102,20 @@ func classifyBacalhau(err bacerrors.Error) Class {
 		}
 		return ""
 	}
+	return StatusClass(status)
+}
+
+// StatusClass is the class of an API reply with an error status (4xx,
+// 5xx): the status alone decides it ("" for any other status). Bacalhau
+// v1.7's HTTP 500 refusing a credential is auth; only its body tells it
+// apart, which pkg/bacalhau reads.
+func StatusClass(status int) Class {
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return ErrAuth
-	case status == http.StatusTooManyRequests || status >= 500:
+	case status == http.StatusTooManyRequests || status >= 500 && status <= 599:
 		return ErrServer
-	case status >= 400:
+	case status >= 400 && status <= 499:
 		return ErrBadRequest
 	}
 	return ""
