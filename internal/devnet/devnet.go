@@ -37,7 +37,7 @@ type Version string
 // here and an entry in Versions.
 const (
 	V1_7 Version = "v1.7.0"
-	V1_9 Version = "v1.9.3"
+	V1_9 Version = "v1.9.4"
 )
 
 // Versions lists every supported release, oldest first; tests that run on

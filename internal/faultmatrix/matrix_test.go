@@ -646,7 +646,7 @@ canary job: sleep, exit code, expected text); ` + "`job`" + ` is the built Cloud
 fake Monitoring; ` + "`local`" + ` is the built local runner. The devnet is the real Bacalhau test network on a
 second "host": a network namespace the test creates, reached over a private veth link (loopback, with a
 note in the test log, where the machine cannot make one); ` + "`proxy → devnet`" + ` rows run against v1.7.0,
-rows marked "every version" once per supported release (v1.7.0 and v1.9.3). "result proxy": a second
+rows marked "every version" once per supported release (v1.7.0 and v1.9.4). "result proxy": a second
 injecting proxy in front of the result download (the API proxy rewrites the result URLs to it); bombs and
 other large replies are written to disk by the test and served from there.
 
