@@ -23,6 +23,23 @@ type SecretManager struct {
 	values   map[string]string // version name → payload
 	denied   map[string]bool   // version names the caller may not read
 	requests int
+	fail     *status.Status // every call answers this, when set
+	hang     bool           // every call waits until its caller gives up
+}
+
+// Fail makes every later call answer code with msg (UNAVAILABLE,
+// RESOURCE_EXHAUSTED: an outage or a quota).
+func (s *SecretManager) Fail(code codes.Code, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = status.New(code, msg)
+}
+
+// Hang makes every later call wait until its caller gives up.
+func (s *SecretManager) Hang() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hang = true
 }
 
 // StartSecretManager serves a fake Secret Manager on 127.0.0.1 holding
@@ -61,8 +78,18 @@ func (s *SecretManager) Requests() int {
 // AccessSecretVersion returns the payload of a version, with its CRC32C.
 func (s *SecretManager) AccessSecretVersion(ctx context.Context, req *secretmanagerpb.AccessSecretVersionRequest) (*secretmanagerpb.AccessSecretVersionResponse, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.requests++
+	hang, fail := s.hang, s.fail
+	s.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+	if fail != nil {
+		return nil, fail.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	name := req.GetName()
 	if s.denied[name] {
 		return nil, status.Errorf(codes.PermissionDenied, "Permission 'secretmanager.versions.access' denied for resource '%s' (or it may not exist).", name)

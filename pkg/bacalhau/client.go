@@ -5,11 +5,14 @@
 package bacalhau
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	clientv2 "github.com/bacalhau-project/bacalhau/pkg/publicapi/client/v2"
@@ -46,9 +49,10 @@ func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
 	case o.Username != "":
 		headers.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(o.Username+":"+o.Password)))
 	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	base := &http.Transport{
 		Proxy:                  nil, // the canary talks to the API it is given, never through a proxy of the environment
-		DialContext:            (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:            loopbackOnly(o.Host, dialer.DialContext),
 		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:    10 * time.Second,
 		MaxIdleConnsPerHost:    4,
@@ -75,4 +79,35 @@ func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
 		clientv2.WithAppID("bacalhau-canary"),
 	)
 	return &checkedJobs{jobs: api.Jobs(), versions: versions}, NewFetcher(o.Host, o.Timeout)
+}
+
+// loopbackOnly dials the name localhost only at the loopback addresses it
+// resolves to (the configuration sends credentials to it in clear as to a
+// loopback host); any other host is dialled by dial as it is.
+func loopbackOnly(host string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if !strings.EqualFold(host, "localhost") {
+		return dial
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		h, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", h)
+		if err != nil {
+			return nil, err
+		}
+		var last error = fmt.Errorf("%s resolves to no loopback address (%v): %w", h, ips, scenarios.ErrCanary)
+		for _, ip := range ips {
+			if !ip.Unmap().IsLoopback() {
+				continue
+			}
+			c, err := dial(ctx, network, net.JoinHostPort(ip.Unmap().String(), port))
+			if err == nil {
+				return c, nil
+			}
+			last = err
+		}
+		return nil, last
+	}
 }

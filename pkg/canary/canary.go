@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
@@ -91,6 +92,14 @@ func (c *Canary) Check(ctx context.Context, s scenarios.Scenario) scenarios.Resu
 	return r.Run(ctx, s)
 }
 
+// KeyBudget is the time a run gives the read of its API key: at most
+// gcp.SecretBudget and half the run's deadline, so a Secret Manager that
+// hangs fails the run as the canary's (class canary in connect) before the
+// deadline could make it a timeout.
+func KeyBudget(runTimeout time.Duration) time.Duration {
+	return min(gcp.SecretBudget, runTimeout/2)
+}
+
 // connect is a run's connect phase: the API key read from Secret Manager
 // when BACALHAU_API_KEY_SECRET names one (a key that cannot be read fails
 // the run as a canary error), then the run's own client and fetcher. The
@@ -99,7 +108,7 @@ func (c *Canary) Check(ctx context.Context, s scenarios.Scenario) scenarios.Resu
 func (c *Canary) connect(ctx context.Context) (scenarios.Conn, error) {
 	opts := c.cfg.Bacalhau()
 	if c.cfg.APIKeySecret != "" {
-		key, err := gcp.ReadSecret(ctx, c.cfg.APIKeySecret, c.cfg.SecretManagerEndpoint)
+		key, err := gcp.ReadSecret(ctx, c.cfg.APIKeySecret, c.cfg.SecretManagerEndpoint, KeyBudget(c.cfg.Timeout))
 		if err != nil {
 			return scenarios.Conn{}, fmt.Errorf("BACALHAU_API_KEY_SECRET: %v: %w", err, scenarios.ErrCanary)
 		}

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/gcp"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
@@ -60,6 +61,8 @@ type Config struct {
 	Location              string `env:"CANARY_LOCATION"`
 	MonitoringEndpoint    string `env:"CANARY_MONITORING_ENDPOINT"`
 	SecretManagerEndpoint string `env:"CANARY_SECRETMANAGER_ENDPOINT"`
+
+	intervalSet bool // CANARY_SCHEDULE_INTERVAL was given (0 then is no interval)
 }
 
 // Error is a configuration or usage problem: exit status 2, nothing sent.
@@ -82,6 +85,9 @@ func Load(ctx context.Context, lookuper envconfig.Lookuper) (Config, error) {
 	err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: at, Mutators: []envconfig.Mutator{at}})
 	if err != nil {
 		return c, at.explain(err)
+	}
+	if v, ok := lookuper.Lookup("CANARY_SCHEDULE_INTERVAL"); ok && v != "" {
+		c.intervalSet = true
 	}
 	return c, nil
 }
@@ -221,8 +227,8 @@ func (c Config) Validate(needHost bool) error {
 	if _, err := c.Selectors(); err != nil {
 		return err
 	}
-	if c.Interval != 0 && (c.Interval < time.Minute || c.Interval%time.Minute != 0 || time.Hour%c.Interval != 0) {
-		return errorf("CANARY_SCHEDULE_INTERVAL: %s is not a whole number of minutes dividing an hour (1m, 2m, 3m, 4m, 5m, 6m, 10m, 12m, 15m, 20m, 30m, 60m)", c.Interval)
+	if (c.Interval != 0 || c.intervalSet) && (c.Interval < time.Minute || c.Interval%time.Minute != 0 || time.Hour%c.Interval != 0) {
+		return errorf("CANARY_SCHEDULE_INTERVAL: %s is not a whole number of minutes dividing an hour (at least 1m: 1m, 2m, 3m, 4m, 5m, 6m, 10m, 12m, 15m, 20m, 30m, 60m)", c.Interval)
 	}
 	if c.Timeout <= 0 || c.Timeout > MaxTimeout {
 		return errorf("CANARY_TIMEOUT: %s is out of range (more than 0, at most %s)", c.Timeout, MaxTimeout)
@@ -232,7 +238,7 @@ func (c Config) Validate(needHost bool) error {
 	default:
 		return errorf("CANARY_METRICS: unknown sink %s (gcp, stdout or none)", quote(c.Metrics))
 	}
-	if c.Project != "" && !projectID.MatchString(c.Project) {
+	if c.Project != "" && !gcp.ValidProject(c.Project) {
 		return errorf("GOOGLE_CLOUD_PROJECT: %s is not a project ID or number", quote(c.Project))
 	}
 	for _, e := range []struct{ name, value string }{
@@ -290,32 +296,38 @@ func ParseHost(s string) (string, error) {
 	if _, ok := bacalhau.ParseLegacyIPv4(s); ok {
 		return "", fmt.Errorf("%q is not a host name, nor an IP address in the usual dotted form", s)
 	}
-	name := strings.TrimSuffix(s, ".")
-	if name == "" {
-		return "", fmt.Errorf("%q is not a host name or IP address (no scheme, port or path)", s)
+	if strings.HasSuffix(s, ".") {
+		// A fully qualified name skips the hosts file (localhost. goes
+		// to DNS), and 127.0.0.1. is no address at all.
+		return "", fmt.Errorf("%q ends in a dot: write the name without it", s)
 	}
-	for _, label := range strings.Split(name, ".") {
+	labels := strings.Split(s, ".")
+	for _, label := range labels {
 		if !hostLabel.MatchString(label) {
 			return "", fmt.Errorf("%q is not a host name or IP address (no scheme, port or path)", s)
 		}
+	}
+	if last := labels[len(labels)-1]; strings.Trim(last, "0123456789") == "" {
+		return "", fmt.Errorf("%q is not a host name (its last label is a number), nor an IP address", s)
 	}
 	return s, nil
 }
 
 var hostLabel = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$`)
 
-// IsLoopbackHost says whether host is a loopback address or localhost.
+// IsLoopbackHost says whether host is known to be loopback without asking
+// DNS: a loopback IP literal, or bare localhost, which the resolver takes
+// from the hosts file (and the API client dials only at loopback
+// addresses). Other names — localhost., x.localhost — may be resolved by
+// DNS, so whoever answers could receive credentials sent in clear.
 func IsLoopbackHost(host string) bool {
-	host = strings.TrimSuffix(strings.Trim(strings.ToLower(host), "[]"), ".")
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.Unmap().IsLoopback()
 }
-
-// projectID accepts project IDs (also domain-scoped, example.com:p) and numbers.
-var projectID = regexp.MustCompile(`^[a-z0-9][a-z0-9.:-]{0,61}[a-z0-9]$`)
 
 func validHostPort(s string) bool {
 	host, port, err := net.SplitHostPort(s)

@@ -89,6 +89,8 @@ func TestInvalid(t *testing.T) {
 		{"interval seconds", map[string]string{"CANARY_SCHEDULE_INTERVAL": "90s"}, "CANARY_SCHEDULE_INTERVAL", ""},
 		{"interval not dividing an hour", map[string]string{"CANARY_SCHEDULE_INTERVAL": "7m"}, "CANARY_SCHEDULE_INTERVAL", ""},
 		{"interval negative", map[string]string{"CANARY_SCHEDULE_INTERVAL": "-5m"}, "CANARY_SCHEDULE_INTERVAL", ""},
+		{"interval zero", map[string]string{"CANARY_SCHEDULE_INTERVAL": "0"}, "CANARY_SCHEDULE_INTERVAL", ""},
+		{"interval zero minutes", map[string]string{"CANARY_SCHEDULE_INTERVAL": "0m"}, "CANARY_SCHEDULE_INTERVAL", ""},
 		{"metrics", map[string]string{"CANARY_METRICS": "prometheus"}, "CANARY_METRICS", ""},
 		{"project", map[string]string{"GOOGLE_CLOUD_PROJECT": "My Project"}, "GOOGLE_CLOUD_PROJECT", ""},
 		{"monitoring endpoint port", map[string]string{"CANARY_MONITORING_ENDPOINT": "monitoring.invalid"}, "CANARY_MONITORING_ENDPOINT", ""},
@@ -223,7 +225,7 @@ func TestHosts(t *testing.T) {
 		in, want string // want "" : refused
 	}{
 		{"bootstrap.example.org", "bootstrap.example.org"},
-		{"bootstrap.example.org.", "bootstrap.example.org."},
+		{"bootstrap.example.org.", ""},
 		{"api_1.internal", "api_1.internal"},
 		{"127.0.0.1", "127.0.0.1"},
 		{"::1", "::1"},
@@ -289,6 +291,11 @@ func TestCredentials(t *testing.T) {
 		{"key-loopback", map[string]string{"BACALHAU_API_KEY": "k", "BACALHAU_API_HOST": "127.0.0.1"}, ""},
 		{"key-loopback6", map[string]string{"BACALHAU_API_KEY": "k", "BACALHAU_API_HOST": "[::1]"}, ""},
 		{"key-localhost", map[string]string{"BACALHAU_API_KEY": "k", "BACALHAU_API_HOST": "localhost"}, ""},
+		{"key-localhost-upper", map[string]string{"BACALHAU_API_KEY": "k", "BACALHAU_API_HOST": "LocalHost"}, ""},
+		// Names DNS may answer for: not known to be loopback.
+		{"key-sub-localhost", map[string]string{"BACALHAU_API_KEY": "k", "BACALHAU_API_HOST": "api.localhost"}, "BACALHAU_API_KEY"},
+		{"key-localhost-dot", map[string]string{"BACALHAU_API_KEY": "k", "BACALHAU_API_HOST": "localhost."}, "BACALHAU_API_HOST"},
+		{"key-loopback-dot", map[string]string{"BACALHAU_API_KEY": "k", "BACALHAU_API_HOST": "127.0.0.1."}, "BACALHAU_API_HOST"},
 		{"no-credentials", map[string]string{}, ""},
 	} {
 		env := map[string]string{}

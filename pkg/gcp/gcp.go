@@ -8,17 +8,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"cloud.google.com/go/compute/metadata"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
 // ClientOptions are the options of a Google Cloud gRPC client: none for
@@ -39,6 +48,69 @@ func ClientOptions(endpoint string) []option.ClientOption {
 // metadataBudget bounds every question to the metadata server.
 const metadataBudget = 5 * time.Second
 
+// maxMetadataReply bounds a metadata reply's body: a project ID or a
+// region path is a few dozen bytes.
+const maxMetadataReply = 4 << 10
+
+// metadataClient is the metadata library's client over an HTTP client
+// that follows no redirect and reads at most maxMetadataReply bytes of a
+// reply (headers at most 16 KiB): whatever answers at GCE_METADATA_HOST
+// cannot send the canary elsewhere or fill its memory.
+var metadataClient = metadata.NewClient(&http.Client{
+	Timeout: metadataBudget,
+	Transport: &boundedTransport{base: &http.Transport{
+		Proxy:                  nil,
+		DialContext:            (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		MaxResponseHeaderBytes: 16 << 10,
+		ResponseHeaderTimeout:  metadataBudget,
+		DisableCompression:     true,
+	}},
+	CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+		return fmt.Errorf("the metadata server answered a redirect (to %s), which is not followed", quote(req.URL.Redacted()))
+	},
+})
+
+// boundedTransport cuts every reply body at maxMetadataReply bytes with
+// an error (the library reads a body whole).
+type boundedTransport struct{ base http.RoundTripper }
+
+func (t *boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.ContentLength > maxMetadataReply {
+		resp.Body.Close()
+		return nil, fmt.Errorf("the metadata server's reply has %d bytes, more than %d", resp.ContentLength, maxMetadataReply)
+	}
+	resp.Body = &boundedBody{rc: resp.Body, left: maxMetadataReply}
+	return resp, nil
+}
+
+type boundedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, errMetadataTooLarge
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return 0, errMetadataTooLarge
+	}
+	return n, err
+}
+
+func (b *boundedBody) Close() error { return b.rc.Close() }
+
+var errMetadataTooLarge = fmt.Errorf("the metadata server's reply is over %d bytes", maxMetadataReply)
+
 // OnGCP reports whether a metadata server is there to ask: true at once
 // when GCE_METADATA_HOST is set, else a short probe.
 func OnGCP(ctx context.Context) bool {
@@ -52,14 +124,33 @@ func MetadataProject(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, metadataBudget)
 	defer cancel()
 	// Not metadata.ProjectID: that caches the first answer for the process.
-	p, err := metadata.GetWithContext(ctx, "project/project-id")
+	p, err := metadataClient.GetWithContext(ctx, "project/project-id")
 	if err != nil {
 		return "", fmt.Errorf("project from the metadata server: %w", err)
 	}
-	if p = strings.TrimSpace(p); p == "" {
-		return "", errors.New("project from the metadata server: empty reply")
+	if p = strings.TrimSpace(p); !ValidProject(p) {
+		return "", fmt.Errorf("project from the metadata server: %s is not a project ID", quote(p))
 	}
 	return p, nil
+}
+
+// ValidProject says whether s is a project ID (also domain-scoped,
+// example.com:p) or number.
+func ValidProject(s string) bool { return projectID.MatchString(s) }
+
+var projectID = regexp.MustCompile(`^[a-z0-9][a-z0-9.:-]{0,61}[a-z0-9]$`)
+
+// location is a region (europe-west4) or a zone (europe-west4-a), alone or
+// as the metadata server's projects/N/regions/R or projects/N/zones/Z.
+var location = regexp.MustCompile(`^(?:projects/[0-9]{1,20}/(?:regions|zones)/)?([a-z]{2,20}(?:-[a-z]{2,20}){0,3}[0-9]{1,2}(?:-[a-z])?)$`)
+
+// validLocation returns the region or zone of a metadata reply, or "".
+func validLocation(s string) string {
+	m := location.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return ""
+	}
+	return m[1]
 }
 
 // MetadataLocation asks the metadata server where this runs: the region
@@ -68,54 +159,114 @@ func MetadataProject(ctx context.Context) (string, error) {
 func MetadataLocation(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, metadataBudget)
 	defer cancel()
-	region, err := metadata.GetWithContext(ctx, "instance/region")
+	region, err := metadataClient.GetWithContext(ctx, "instance/region")
 	if err == nil {
-		if r := lastSegment(region); r != "" {
+		if r := validLocation(region); r != "" {
 			return r, nil
 		}
-		return "", fmt.Errorf("region from the metadata server: unexpected reply %q", region)
+		return "", fmt.Errorf("region from the metadata server: %s is not a region", quote(region))
 	}
 	var undefined metadata.NotDefinedError
 	if !errors.As(err, &undefined) {
 		return "", fmt.Errorf("region from the metadata server: %w", err)
 	}
-	zone, err := metadata.GetWithContext(ctx, "instance/zone")
+	zone, err := metadataClient.GetWithContext(ctx, "instance/zone")
 	if err != nil {
 		return "", fmt.Errorf("zone from the metadata server: %w", err)
 	}
-	if zone = lastSegment(zone); zone == "" {
-		return "", errors.New("zone from the metadata server: empty reply")
+	z := validLocation(zone)
+	if z == "" {
+		return "", fmt.Errorf("zone from the metadata server: %s is not a zone", quote(zone))
 	}
-	return zone, nil
+	return z, nil
 }
 
-func lastSegment(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndex(s, "/"); i >= 0 {
-		s = s[i+1:]
-	}
-	return s
-}
+// SecretBudget bounds the read of the API key inside a run, all attempts
+// together: a Secret Manager that hangs or refuses fails the run fast as
+// the canary's, long before the run's deadline.
+const SecretBudget = 10 * time.Second
+
+// secretAttempts is how often an UNAVAILABLE or RESOURCE_EXHAUSTED read is
+// tried, 100 ms apart and doubling, within SecretBudget.
+const secretAttempts = 3
 
 // ReadSecret reads one secret version (projects/P/secrets/S/versions/V)
-// from Secret Manager and returns its payload without surrounding white
-// space. endpoint overrides the API as in ClientOptions. The error never
-// holds the payload; it says what to fix.
-func ReadSecret(ctx context.Context, name, endpoint string) (string, error) {
+// from Secret Manager within budget (SecretBudget when 0) and returns its
+// payload without surrounding white space, checked to be a value an HTTP
+// header can carry. endpoint overrides the API as in ClientOptions. The
+// error never holds the payload; it says what to fix.
+func ReadSecret(ctx context.Context, name, endpoint string, budget time.Duration) (string, error) {
+	if budget <= 0 {
+		budget = SecretBudget
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
 	client, err := secretmanager.NewClient(ctx, ClientOptions(endpoint)...)
 	if err != nil {
 		return "", fmt.Errorf("secret manager client: %w", err)
 	}
 	defer client.Close()
-	resp, err := client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: name})
+	resp, err := client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: name},
+		gax.WithRetry(func() gax.Retryer { return &fewRetries{left: secretAttempts - 1, next: 100 * time.Millisecond} }))
 	if err != nil {
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("reading secret version %s: no answer from Secret Manager within %s: %w", name, budget, ctx.Err())
+		}
 		return "", secretError(name, err)
 	}
-	value := strings.TrimSpace(string(resp.GetPayload().GetData()))
+	data := resp.GetPayload().GetData()
+	if len(data) > maxSecretBytes {
+		return "", fmt.Errorf("secret version %s holds %d bytes, more than Secret Manager allows (%d)", name, len(data), maxSecretBytes)
+	}
+	value := strings.TrimSpace(string(data))
 	if value == "" {
 		return "", fmt.Errorf("secret version %s is empty", name)
 	}
+	if problem := HeaderValueProblem(value); problem != "" {
+		return "", fmt.Errorf("secret version %s %s; an HTTP header cannot carry it", name, problem)
+	}
 	return value, nil
+}
+
+// maxSecretBytes is Secret Manager's own limit on a payload.
+const maxSecretBytes = 64 << 10
+
+// HeaderValueProblem says why a credential cannot go in an HTTP header
+// as it is ("" when it can): a control character (a newline, an escape
+// sequence, DEL), or text that is not UTF-8. It never shows the value.
+func HeaderValueProblem(v string) string {
+	if !utf8.ValidString(v) {
+		return "is not UTF-8 text"
+	}
+	for i, r := range v {
+		if unicode.IsControl(r) {
+			return fmt.Sprintf("holds a control character (U+%04X) at byte %d", r, i)
+		}
+	}
+	return ""
+}
+
+// fewRetries retries UNAVAILABLE and RESOURCE_EXHAUSTED a few times with
+// a short, doubling pause (the library's own policy waits 2 s and more,
+// until its 60 s timeout).
+type fewRetries struct {
+	left int
+	next time.Duration
+}
+
+func (r *fewRetries) Retry(err error) (time.Duration, bool) {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.ResourceExhausted:
+	default:
+		return 0, false
+	}
+	if r.left <= 0 {
+		return 0, false
+	}
+	r.left--
+	d := r.next
+	r.next *= 2
+	return d, true
 }
 
 func secretError(name string, err error) error {
@@ -128,13 +279,19 @@ func secretError(name string, err error) error {
 	}
 	switch st.Code() {
 	case codes.NotFound:
-		return fmt.Errorf("secret version %s does not exist or is not enabled (Secret Manager: %s)", name, st.Message())
+		return fmt.Errorf("secret version %s does not exist or is not enabled (Secret Manager: %s)", name, quote(st.Message()))
 	case codes.PermissionDenied:
-		return fmt.Errorf("permission denied reading secret version %s: the service account needs roles/secretmanager.secretAccessor on the secret (Secret Manager: %s)", name, st.Message())
+		return fmt.Errorf("permission denied reading secret version %s: the service account needs roles/secretmanager.secretAccessor on the secret (Secret Manager: %s)", name, quote(st.Message()))
 	case codes.Unauthenticated:
-		return fmt.Errorf("reading secret version %s: no valid credentials (Secret Manager: %s)", name, st.Message())
+		return fmt.Errorf("reading secret version %s: no valid credentials (Secret Manager: %s)", name, quote(st.Message()))
 	case codes.DeadlineExceeded:
 		return fmt.Errorf("reading secret version %s: %w", name, context.DeadlineExceeded)
 	}
-	return fmt.Errorf("reading secret version %s: %s: %s", name, st.Code(), st.Message())
+	return fmt.Errorf("reading secret version %s: %s: %s", name, st.Code(), quote(st.Message()))
 }
+
+// quote bounds and escapes a text from Google's side for an error text.
+func quote(s string) string { return scenarios.Quote(s, maxQuoted) }
+
+// maxQuoted bounds a text from Google's side quoted in an error.
+const maxQuoted = 300
