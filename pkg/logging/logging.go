@@ -1,11 +1,22 @@
 // Package logging builds the canary's JSON logger: log/slog lines with the
-// keys Cloud Logging reads (severity, message, time).
+// keys Cloud Logging reads (severity, message, time), each text field
+// bounded so that no line comes near Cloud Logging's 256 KB entry limit
+// (it drops larger entries, and the line that explains a run with them).
 package logging
 
 import (
 	"io"
 	"log/slog"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
+
+// MaxFieldText bounds every text field of a line (a string, or an error's
+// text): far more than any explanation needs (the result line's error is
+// at most 4 KiB), and with the few dozen fields a line has, far below
+// Cloud Logging's limit. Texts from outside (Monitoring's messages, the
+// metadata server's pages) are clipped here whatever the caller did.
+const MaxFieldText = 8 << 10
 
 // New returns a JSON logger writing to w with Cloud Logging's keys.
 func New(w io.Writer) *slog.Logger {
@@ -16,6 +27,7 @@ func New(w io.Writer) *slog.Logger {
 }
 
 func cloudKeys(groups []string, a slog.Attr) slog.Attr {
+	a = bounded(a)
 	if len(groups) > 0 {
 		return a
 	}
@@ -41,4 +53,21 @@ func severity(l slog.Level) string {
 	default:
 		return "DEBUG"
 	}
+}
+
+// bounded clips a text field to MaxFieldText.
+func bounded(a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if s := a.Value.String(); len(s) > MaxFieldText {
+			a.Value = slog.StringValue(text.Clip(s, MaxFieldText))
+		}
+	case slog.KindAny:
+		if err, ok := a.Value.Any().(error); ok {
+			if s := err.Error(); len(s) > MaxFieldText {
+				a.Value = slog.StringValue(text.Clip(s, MaxFieldText))
+			}
+		}
+	}
+	return a
 }

@@ -205,13 +205,22 @@ func (e *WriteError) Error() string {
 func (e *WriteError) Unwrap() error { return e.Err }
 
 // describe is the status code and the server's message, without the
-// "rpc error:" prefix.
+// "rpc error:" prefix, the message bounded and quoted (it is Monitoring's
+// text, for a log line and the local runner's terminal).
 func describe(err error) string {
 	if st, ok := status.FromError(err); ok {
-		return st.Code().String() + ": " + st.Message()
+		return st.Code().String() + ": " + scenarios.Quote(st.Message(), maxMessageText)
 	}
-	return err.Error()
+	return scenarios.Quote(err.Error(), maxMessageText)
 }
+
+// At most maxSummaryErrors of a write's per-series errors, each message
+// at most maxMessageText bytes, go into its log line (a request has up to
+// 200 series, and Monitoring's messages have no bound).
+const (
+	maxSummaryErrors = 10
+	maxMessageText   = 512
+)
 
 // Summary returns the per-series summary Cloud Monitoring attaches to a
 // write it rejected in part or whole.
@@ -252,11 +261,14 @@ func (g *GCP) logSummary(r scenarios.Result, req *monitoringpb.CreateTimeSeriesR
 	if g.Log == nil || s == nil {
 		return
 	}
-	errs := make([]any, 0, len(s.GetErrors()))
+	errs := make([]any, 0, min(len(s.GetErrors()), maxSummaryErrors))
 	for i, e := range s.GetErrors() {
+		if i == maxSummaryErrors {
+			break
+		}
 		errs = append(errs, slog.Group(fmt.Sprint(i),
 			slog.String("code", codes.Code(e.GetStatus().GetCode()).String()),
-			slog.String("message", e.GetStatus().GetMessage()),
+			slog.String("message", scenarios.Clip(e.GetStatus().GetMessage(), maxMessageText)),
 			slog.Int("point_count", int(e.GetPointCount())),
 		))
 	}
@@ -271,6 +283,7 @@ func (g *GCP) logSummary(r scenarios.Result, req *monitoringpb.CreateTimeSeriesR
 		slog.Int("time_series", len(req.TimeSeries)),
 		slog.Int("total_point_count", int(s.GetTotalPointCount())),
 		slog.Int("success_point_count", int(s.GetSuccessPointCount())),
+		slog.Int("error_count", len(s.GetErrors())),
 		slog.Group("errors", errs...),
 		slog.String("error", describe(err)),
 	)
