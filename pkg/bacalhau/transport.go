@@ -57,11 +57,14 @@ func judge(ctx context.Context, err error) error {
 
 func (t *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
 	call := req.Method + " " + req.URL.Path
 	ctx := req.Context()
+	if err != nil {
+		if broken := framing(call, err); broken != nil {
+			return nil, judge(ctx, broken)
+		}
+		return nil, err
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 599 {
 		resp.Body.Close()
 		return nil, judge(ctx, fmt.Errorf("%s: API answered HTTP %d, not a final status: %w", call, resp.StatusCode, scenarios.ErrProtocol))
@@ -91,6 +94,9 @@ func (t *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 			return nil, err
 		}
 		if resp.StatusCode == http.StatusOK {
+			if broken := framing(call, err); broken != nil {
+				return nil, judge(ctx, broken)
+			}
 			return nil, judge(ctx, fmt.Errorf("%s: reading the reply: %w", call, err))
 		}
 		var tooBig *tooBigError
