@@ -36,15 +36,21 @@ func checkJobList(resp *apimodels.ListJobsResponse) error {
 	if len(resp.Items) > listLimit {
 		return fmt.Errorf("listing jobs: asked for %d, got %d: %w", listLimit, len(resp.Items), ErrProtocol)
 	}
+	seen := make(map[string]int, len(resp.Items))
 	for i, job := range resp.Items {
 		if job == nil || job.ID == "" {
 			return fmt.Errorf("listing jobs: item %d has no job ID: %w", i, ErrProtocol)
 		}
+		id := Quote(job.ID, maxJobIDText)
+		if first, dup := seen[job.ID]; dup {
+			return fmt.Errorf("listing jobs: items %d and %d are the same job %s: %w", first, i, id, ErrProtocol)
+		}
+		seen[job.ID] = i
 		if job.State.StateType.IsUndefined() {
-			return fmt.Errorf("listing jobs: job %s has no state: %w", job.ID, ErrProtocol)
+			return fmt.Errorf("listing jobs: job %s has no state: %w", id, ErrProtocol)
 		}
 		if i > 0 && job.CreateTime > resp.Items[i-1].CreateTime {
-			return fmt.Errorf("listing jobs: job %s is newer than the one before it, want newest first: %w", job.ID, ErrProtocol)
+			return fmt.Errorf("listing jobs: job %s is newer than the one before it, want newest first: %w", id, ErrProtocol)
 		}
 	}
 	return nil

@@ -86,10 +86,10 @@ func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
 	if resp == nil || resp.JobID == "" {
 		return "", fmt.Errorf("submitting job: reply has no job ID: %w", ErrProtocol)
 	}
-	if len(resp.JobID) > maxJobIDText || strings.ContainsFunc(resp.JobID, notIDRune) {
+	if err := CheckJobID(resp.JobID); err != nil {
 		// Not a job ID this canary could put in a URL or a log line;
 		// the job is found by its run label and stopped.
-		return "", fmt.Errorf("submitting job: reply's job ID %s is not an ID: %w", Quote(resp.JobID, 64), ErrProtocol)
+		return "", fmt.Errorf("submitting job: reply's %w", err)
 	}
 	p.jobID = resp.JobID
 	return resp.JobID, nil
@@ -98,9 +98,25 @@ func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
 // maxMessageText bounds a server's message quoted in an error text.
 const maxMessageText = 300
 
-// notIDRune says r cannot be in a job ID (Bacalhau's are j-<uuid>).
+// CheckJobID is the one rule for a job ID that came from the network,
+// applied before the ID goes into any URL (poll, describe, results, stop)
+// or log line: 1 to 128 letters, digits, '-' and '_', starting with a
+// letter or digit (Bacalhau's are j-<uuid>). Nothing else — no '.', '/',
+// '%', '?', space or non-ASCII — so no ID can reach another path.
+func CheckJobID(id string) error {
+	if id == "" || len(id) > maxJobIDText || !isIDStart(id[0]) || strings.ContainsFunc(id, notIDRune) {
+		return fmt.Errorf("job ID %s is not an ID: %w", Quote(id, 64), ErrProtocol)
+	}
+	return nil
+}
+
+func isIDStart(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+}
+
+// notIDRune says r cannot be in a job ID.
 func notIDRune(r rune) bool {
-	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
 }
 
 // submitPhase submits the canary job with count executions, timed as the
@@ -179,6 +195,10 @@ func (p *Probe) Executions(ctx context.Context, id string) ([]*models.Execution,
 		}
 		if e.JobID != id {
 			return nil, fmt.Errorf("listing executions: execution %s belongs to job %s, not %s: %w", Quote(e.ID, maxJobIDText), Quote(e.JobID, maxJobIDText), id, ErrProtocol)
+		}
+		if e.ComputeState.StateType == models.ExecutionStateCompleted && e.NodeID == "" {
+			// Else it would count as a node of its own (concurrency).
+			return nil, fmt.Errorf("listing executions: completed execution %s names no node: %w", Quote(e.ID, maxJobIDText), ErrProtocol)
 		}
 	}
 	for _, e := range resp.Items {

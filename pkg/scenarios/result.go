@@ -15,16 +15,20 @@ type Result struct {
 	JobID    string // the job the run submitted, if any (bounded, redacted)
 	RunID    string // the run's canary_run label
 	Stopped  bool   // the runner stopped that job after a failure
-	Start    time.Time
-	Duration time.Duration
-	Phases   []Phase // every phase of the scenario, in order
+	// JobLeftRunning says a failed run's job may still run: its stop
+	// failed, or the job found by the run's label has an ID the canary
+	// does not put in a URL (CheckJobID).
+	JobLeftRunning bool
+	Start          time.Time
+	Duration       time.Duration
+	Phases         []Phase // every phase of the scenario, in order
 	// ExtraExecutions counts the job's executions beyond one completed per
 	// partition: retried (Failed), rejected or cancelled ones. Reported,
 	// never a failure by itself (submitWithConcurrency).
 	ExtraExecutions int
 	// FailedPhase is the phase a failed run was in when it failed (the
-	// last phase that returned an error); empty on success, and when the
-	// run failed outside every phase (reading the API key).
+	// last phase that returned an error; connect when the API key could
+	// not be read); empty on success.
 	FailedPhase string
 	// ServerVersion is what the API's replies said (VersionSource), or
 	// UnknownVersion.
@@ -59,6 +63,7 @@ func (r Result) LogAttrs() []slog.Attr {
 		slog.String("job_id", r.JobID),
 		slog.String("run_id", r.RunID),
 		slog.Bool("job_stopped", r.Stopped),
+		slog.Bool("job_left_running", r.JobLeftRunning),
 		slog.Int("extra_executions", r.ExtraExecutions),
 		slog.Time("start", r.Start),
 		slog.Float64("duration_seconds", r.Duration.Seconds()),

@@ -99,20 +99,25 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 			case stopErr == nil:
 				res.Stopped = true
 			case !errors.Is(stopErr, errAlreadyEnded):
-				err = fmt.Errorf("%w (and stopping job %s failed: %v)", err, p.jobID, stopErr)
+				res.JobLeftRunning = true
+				err = fmt.Errorf("%w (and stopping job %s failed: %v; it may be left running)", err, p.jobID, stopErr)
 			}
 		case p.jobID == "" && p.submitTried:
 			// The submit failed or its reply was lost: the job may
 			// exist all the same. Find it by the run's label.
 			var found string
-			var stopped bool
+			var stopped, left bool
 			stopErr := safely("stopping job", func() (err error) {
-				found, stopped, err = r.stopByRun(ctx, jobs, p.runID, s.Name)
+				found, stopped, left, err = r.stopByRun(ctx, jobs, p.runID, s.Name)
 				return err
 			})
-			p.jobID, res.Stopped = found, stopped
-			if stopErr != nil {
-				err = fmt.Errorf("%w (and finding the run's job by label %s=%s failed: %v)", err, LabelRun, p.runID, stopErr)
+			p.jobID, res.Stopped, res.JobLeftRunning = found, stopped, left
+			switch {
+			case stopErr != nil:
+				res.JobLeftRunning = true
+				err = fmt.Errorf("%w (and finding the run's job by label %s=%s or stopping it failed: %v; it may be left running)", err, LabelRun, p.runID, stopErr)
+			case left:
+				err = fmt.Errorf("%w (and the run's job, found by label %s=%s, has an ID the canary does not use: left running)", err, LabelRun, p.runID)
 			}
 		}
 	}
@@ -195,6 +200,9 @@ func panicSite() string {
 // stop stops a job the failed run left running. It outlives the run's
 // deadline on purpose, bounded by stopBudget.
 func (r *Runner) stop(parent context.Context, jobs Jobs, jobID, scenario string) error {
+	if err := CheckJobID(jobID); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), stopBudget)
 	defer cancel()
 	_, err := jobs.Stop(ctx, &apimodels.StopJobRequest{
@@ -216,23 +224,29 @@ func (r *Runner) stop(parent context.Context, jobs Jobs, jobID, scenario string)
 
 // stopByRun finds the job of a run whose submit failed or lost its reply,
 // by the run's label, and stops it when it is still running. It returns
-// the job's ID ("" when the run left no job) and whether it stopped it.
-// Only called after a failed submit: a label-filtered list reads the whole
-// job store on v1.7 and v1.9.
-func (r *Runner) stopByRun(parent context.Context, jobs Jobs, runID, scenario string) (found string, stopped bool, err error) {
+// the job's ID ("" when the run left no job, or its ID breaks CheckJobID),
+// whether it stopped it, and whether a job of the run is left running
+// because its ID breaks CheckJobID (it never goes into a URL). Only called
+// after a failed submit: a label-filtered list reads the whole job store
+// on v1.7 and v1.9.
+func (r *Runner) stopByRun(parent context.Context, jobs Jobs, runID, scenario string) (found string, stopped, left bool, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), stopBudget)
 	defer cancel()
 	req, err := runListRequest(runID)
 	if err != nil {
-		return "", false, err
+		return "", false, false, err
 	}
 	resp, err := jobs.List(ctx, req)
 	if err != nil || resp == nil {
-		return "", false, err
+		return "", false, false, err
 	}
 	for _, j := range resp.Items {
-		if j == nil || j.ID == "" || j.Labels[LabelRun] != runID || len(j.ID) > maxJobIDText {
+		if j == nil || j.Labels[LabelRun] != runID {
 			continue // a server that ignores the filter: not this run's job
+		}
+		if CheckJobID(j.ID) != nil {
+			left = left || !j.State.StateType.IsTerminal()
+			continue
 		}
 		found = j.ID
 		if j.State.StateType.IsTerminal() {
@@ -242,11 +256,11 @@ func (r *Runner) stopByRun(parent context.Context, jobs Jobs, runID, scenario st
 			JobID:  j.ID,
 			Reason: "bacalhau-canary: " + scenario + " run failed at its submit",
 		}); err != nil {
-			return found, stopped, fmt.Errorf("stopping job %s: %w", Quote(j.ID, maxJobIDText), err)
+			return found, stopped, left, fmt.Errorf("stopping job %s: %w", j.ID, err)
 		}
 		stopped = true
 	}
-	return found, stopped, nil
+	return found, stopped, left, nil
 }
 
 // maxJobIDText bounds a job ID in the result: Bacalhau's are ~40 bytes.

@@ -71,16 +71,16 @@ func checkConcurrency(execs []*models.Execution, count int, waitErr error) (int,
 			continue
 		}
 		if e.RunOutput != nil && e.RunOutput.ExitCode != 0 {
-			return extra, fmt.Errorf("execution %s exited %d: %w", e.ID, e.RunOutput.ExitCode, ErrJobFailed)
+			return extra, fmt.Errorf("execution %s exited %d: %w", Quote(e.ID, maxJobIDText), e.RunOutput.ExitCode, ErrJobFailed)
 		}
 		switch prev, dup := done[e.PartitionIndex], nodes[e.NodeID]; {
 		case problem != nil:
 		case e.PartitionIndex < 0 || e.PartitionIndex >= count:
-			problem = fmt.Errorf("execution %s completed partition %d of a job with %d: %w", e.ID, e.PartitionIndex, count, ErrConcurrency)
+			problem = fmt.Errorf("execution %s completed partition %d of a job with %d: %w", Quote(e.ID, maxJobIDText), e.PartitionIndex, count, ErrConcurrency)
 		case prev != nil:
-			problem = fmt.Errorf("partition %d completed twice (executions %s and %s): %w", e.PartitionIndex, prev.ID, e.ID, ErrConcurrency)
+			problem = fmt.Errorf("partition %d completed twice (executions %s and %s): %w", e.PartitionIndex, Quote(prev.ID, maxJobIDText), Quote(e.ID, maxJobIDText), ErrConcurrency)
 		case dup != "":
-			problem = fmt.Errorf("executions %s and %s completed on the same node %s, want %d distinct nodes: %w", dup, e.ID, e.NodeID, count, ErrConcurrency)
+			problem = fmt.Errorf("executions %s and %s completed on the same node %s, want %d distinct nodes: %w", Quote(dup, maxJobIDText), Quote(e.ID, maxJobIDText), Quote(e.NodeID, maxNodeIDLen), count, ErrConcurrency)
 		}
 		done[e.PartitionIndex] = e
 		nodes[e.NodeID] = e.ID
