@@ -30,6 +30,7 @@ import (
 	"github.com/bacalhau-project/bacalhau-canary/pkg/logging"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 func main() {
@@ -183,7 +184,7 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 		fmt.Fprintln(stderr, "local: no BACALHAU_API_HOST or --endpoint: using the embedded devnet")
 		net, err := devnet.Start(ctx, devnet.Options{Progress: func(msg string) { fmt.Fprintln(stderr, "local:", msg) }})
 		if err != nil {
-			fmt.Fprintln(stderr, "local: embedded devnet:", oneLine(err))
+			fmt.Fprintln(stderr, "local: embedded devnet:", text.Quote(oneLine(err), maxErrorText))
 			return canary.ExitFail
 		}
 		defer func() {
@@ -208,7 +209,11 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 		o.Log = logging.New(stdout)
 	}
 	c := canary.New(cfg, o)
-	defer c.Close()
+	defer func() {
+		if ctx.Err() == nil {
+			c.Close() // an interrupted write may still hold the connection
+		}
+	}()
 	code := canary.ExitPass
 	for _, s := range list {
 		if ctx.Err() != nil {
@@ -222,12 +227,37 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 		if !res.Success && code == canary.ExitPass {
 			code = canary.ExitFail
 		}
-		if err := c.Record(ctx, res); err != nil {
-			fmt.Fprintln(stderr, "local: result not recorded:", err)
+		if err := record(ctx, c, res); err != nil {
+			fmt.Fprintln(stderr, "local: result not recorded:", text.Quote(err.Error(), maxErrorText))
 			code = canary.ExitRecorder
 		}
 	}
 	return code
+}
+
+// interruptGrace is what a recording may take once the runner is
+// interrupted (Ctrl-C): with the run's own end (its stop budget) the
+// runner exits within 5 s of the signal, whatever Monitoring does.
+const interruptGrace = 3 * time.Second
+
+// maxErrorText bounds an error printed to the terminal.
+const maxErrorText = 4 << 10
+
+// record writes res, giving up interruptGrace after ctx is done.
+func record(ctx context.Context, c *canary.Canary, res scenarios.Result) error {
+	done := make(chan error, 1)
+	go func() { done <- c.Record(ctx, res) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(interruptGrace):
+		return fmt.Errorf("interrupted; the metric write did not end within %s", interruptGrace)
+	}
 }
 
 func printResult(w io.Writer, r scenarios.Result) {
@@ -237,7 +267,7 @@ func printResult(w io.Writer, r scenarios.Result) {
 	}
 	fmt.Fprintf(w, "%s  %-22s %7.3fs", status, r.Scenario, r.Duration.Seconds())
 	if r.JobID != "" {
-		fmt.Fprintf(w, "  job %s", printable(r.JobID))
+		fmt.Fprintf(w, "  job %s", text.Quote(r.JobID, maxErrorText))
 		if r.Stopped {
 			fmt.Fprint(w, " (stopped)")
 		}
@@ -253,15 +283,11 @@ func printResult(w io.Writer, r scenarios.Result) {
 	}
 	fmt.Fprintf(w, "      phases: %s\n", strings.Join(phases, ", "))
 	if !r.Success {
-		fmt.Fprintf(w, "      error_class: %s\n      error: %s\n", r.Class, printable(r.Error))
+		// Quoted: what came from outside (job IDs, Bacalhau's and
+		// Google's texts) stays on its line, and no escape sequence or
+		// carriage return in it reaches the terminal to forge a PASS.
+		fmt.Fprintf(w, "      error_class: %s\n      error: %s\n", r.Class, text.Quote(r.Error, maxErrorText))
 	}
-}
-
-// printable escapes what came from the network (job IDs, error texts) so
-// it stays on its line: a newline in it cannot start a forged PASS line.
-func printable(s string) string {
-	q := strconv.Quote(s)
-	return q[1 : len(q)-1]
 }
 
 func oneLine(err error) string {

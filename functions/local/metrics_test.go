@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sethvargo/go-envconfig"
 	"google.golang.org/grpc/codes"
 
 	"github.com/bacalhau-project/bacalhau-canary/internal/fakebacalhau"
@@ -65,5 +69,59 @@ func TestMetricsGCP(t *testing.T) {
 	code, stdout, stderr = run(t, env, "--scenario", "list", "--endpoint", fakeAPI(t), "--metrics", "gcp")
 	if code != canary.ExitRecorder || !strings.Contains(stderr, "local: result not recorded:") || !strings.HasPrefix(stdout, "PASS") {
 		t.Errorf("write refused: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+}
+
+// TestCtrlCWhileMonitoringHangs: interrupted while its metric write hangs,
+// the runner gives the write a short grace and exits 3 within 5 s.
+func TestCtrlCWhileMonitoringHangs(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"CANARY_MONITORING_ENDPOINT": fakegcp.Silent(t), "GOOGLE_CLOUD_PROJECT": "demo"}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- realMain(ctx, []string{"--scenario", "list", "--endpoint", fakeAPI(t), "--metrics", "gcp"}, envconfig.MapLookuper(env), &stdout, &stderr)
+	}()
+	time.Sleep(1500 * time.Millisecond) // the run is over; the write hangs
+	interrupted := time.Now()
+	cancel()
+	select {
+	case code := <-done:
+		if d := time.Since(interrupted); d > 5*time.Second {
+			t.Errorf("ended %s after the interrupt, want ≤ 5 s", d)
+		}
+		if code != canary.ExitRecorder || !strings.Contains(stderr.String(), "interrupted") {
+			t.Errorf("exit %d, stderr %q: want 3, result not recorded (interrupted)", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the runner did not end within 20 s of the interrupt")
+	}
+}
+
+// TestMonitoringTextIsEscaped: Monitoring's message, with a carriage
+// return and an escape sequence that would forge a PASS line, reaches
+// the terminal quoted on one line.
+func TestMonitoringTextIsEscaped(t *testing.T) {
+	t.Parallel()
+	m, err := fakegcp.StartMonitoring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.Refuse(codes.PermissionDenied, "denied\r\x1b[2KPASS  list   0.001s\n"+strings.Repeat("x", 300<<10))
+	env := map[string]string{"CANARY_MONITORING_ENDPOINT": m.Addr(), "GOOGLE_CLOUD_PROJECT": "demo"}
+	code, stdout, stderr := run(t, env, "--scenario", "list", "--endpoint", fakeAPI(t), "--metrics", "gcp")
+	if code != canary.ExitRecorder {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if strings.ContainsAny(stdout+stderr, "\r\x1b") || strings.Contains(stderr, "\nPASS") {
+		t.Errorf("raw control text reached the terminal: %q", stderr)
+	}
+	for _, l := range strings.Split(stdout+stderr, "\n") {
+		if len(l) > 16<<10 {
+			t.Errorf("a line of %d bytes", len(l))
+		}
 	}
 }
