@@ -15,7 +15,26 @@ type Metadata struct {
 
 	mu       sync.Mutex
 	values   map[string]string
+	replies  map[string]Reply
 	requests []string
+}
+
+// Reply is a raw answer for one path: what a broken or hostile metadata
+// server sends instead of the value (a redirect, a page, a huge body).
+type Reply struct {
+	Status int
+	Header map[string]string
+	Body   []byte
+}
+
+// Answer makes path answer r instead of its value.
+func (m *Metadata) Answer(path string, r Reply) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.replies == nil {
+		m.replies = map[string]Reply{}
+	}
+	m.replies[path] = r
 }
 
 // CloudRun are the values Cloud Run's metadata server gives a job in
@@ -75,7 +94,16 @@ func (m *Metadata) serve(w http.ResponseWriter, r *http.Request) {
 	m.mu.Lock()
 	m.requests = append(m.requests, path)
 	v, found := m.values[path]
+	reply, raw := m.replies[path]
 	m.mu.Unlock()
+	if raw {
+		for k, hv := range reply.Header {
+			w.Header().Set(k, hv)
+		}
+		w.WriteHeader(reply.Status)
+		_, _ = w.Write(reply.Body)
+		return
+	}
 	if !ok || !found {
 		http.NotFound(w, r)
 		return

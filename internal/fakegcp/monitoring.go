@@ -142,6 +142,14 @@ func (m *Monitoring) Refuse(code codes.Code, msg string) {
 	m.refuse = status.New(code, msg)
 }
 
+// RefuseStatus makes every later call fail with st (nil: accept again):
+// a status with details, such as a per-series summary.
+func (m *Monitoring) RefuseStatus(st *status.Status) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.refuse = st
+}
+
 // Requests counts CreateTimeSeries calls, refused or not.
 func (m *Monitoring) Requests() int {
 	m.mu.Lock()

@@ -40,6 +40,8 @@ const (
 	viaRunner via = "runner" // scenarios.Runner in the test process (job hooks: sleep, exit code, expected text)
 	viaJob    via = "job"    // the built Cloud Run job, recording to the fake Monitoring
 	viaLocal  via = "local"  // the built local runner
+
+	viaPeak via = "peakrss" // not a way to run: the wrapper that measures a process's peak RSS
 )
 
 // network is what a case runs against.
@@ -94,9 +96,16 @@ type tcase struct {
 	// (user:password@, ?signature=…) with credentials that must not show.
 	resultUser, resultQuery string
 	mon                     func(m *monitor)
-	before                  func(fx *fixture) error                      // runs before the canary
-	during                  func(ctx context.Context, fx *fixture) error // runs beside the canary
-	secrets                 []string                                     // values that must appear nowhere
+	// secret, when set, is the API key's payload in a fake Secret Manager
+	// the job reads it from (BACALHAU_API_KEY_SECRET); sm breaks that fake.
+	secret  string
+	sm      func(s *fakegcp.SecretManager)
+	md      func(m *fakegcp.Metadata)                    // breaks the fake metadata server
+	reason  string                                       // exit 3: the "result not recorded" line must say this
+	left    bool                                         // the result line says the run's job was left running
+	before  func(fx *fixture) error                      // runs before the canary
+	during  func(ctx context.Context, fx *fixture) error // runs beside the canary
+	secrets []string                                     // values that must appear nowhere
 }
 
 // versionOutcome is what a case expects on one release instead.
@@ -123,6 +132,17 @@ func (c tcase) bound() time.Duration { return c.deadline + time.Second }
 
 // maxLine bounds a result line, well below Cloud Logging's 256 KB entry limit.
 const maxLine = 16 << 10
+
+// maxLogLine is Cloud Logging's entry limit: no line a case prints may
+// come near it (it would be dropped, with what it explains).
+const maxLogLine = 256_000
+
+// maxPeakRSS bounds the job's and the local runner's peak RSS in every
+// row (the task has 512 MiB).
+const maxPeakRSS = 64 << 20
+
+// secretName is the Secret Manager version rows with a secret read.
+const secretName = "projects/demo/secrets/bacalhau-api-key/versions/latest"
 
 // processSlack is what a process may take beyond its run: start-up and a
 // write to a loopback Monitoring.
@@ -195,7 +215,7 @@ func binary(t *testing.T, v via) string {
 		if buildErr != nil {
 			return
 		}
-		for v, pkg := range map[via]string{viaJob: "./functions/job", viaLocal: "./functions/local"} {
+		for v, pkg := range map[via]string{viaJob: "./functions/job", viaLocal: "./functions/local", viaPeak: "./functions/job/testdata/peakrss"} {
 			out := filepath.Join(binDir, string(v))
 			cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
 			cmd.Dir = "../.."
@@ -319,6 +339,7 @@ type fixture struct {
 	results *faultproxy.Proxy // in front of the result download, when the case has one
 	mon     *monitor
 	md      *fakegcp.Metadata
+	sm      *fakegcp.SecretManager // when the case reads its key from Secret Manager
 }
 
 // target is host and port the canary is pointed at.
@@ -346,6 +367,7 @@ type outcome struct {
 	stopped  bool
 	line     map[string]any // the result line
 	text     string         // everything it printed
+	rss      int64          // job and local: peak RSS in bytes
 }
 
 func runCase(t *testing.T, c tcase) {
@@ -411,6 +433,19 @@ func runCase(t *testing.T, c tcase) {
 		t.Fatal(err)
 	}
 	t.Cleanup(fx.md.Close)
+	if c.md != nil {
+		c.md(fx.md)
+	}
+	if c.secret != "" || c.sm != nil {
+		fx.sm, err = fakegcp.StartSecretManager(map[string]string{secretName: c.secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(fx.sm.Close)
+		if c.sm != nil {
+			c.sm(fx.sm)
+		}
+	}
 
 	if c.before != nil {
 		if err := c.before(fx); err != nil {
@@ -489,10 +524,15 @@ func (fx *fixture) runProcess(ctx context.Context) outcome {
 			args = []string{"--scenario", c.scenario, "--json"}
 		}
 	}
+	if fx.sm != nil {
+		env["BACALHAU_API_KEY_SECRET"] = secretName
+		env["CANARY_SECRETMANAGER_ENDPOINT"] = fx.sm.Addr()
+	}
 	for k, v := range c.env {
 		env[k] = v
 	}
-	cmd := exec.CommandContext(ctx, binary(fx.t, c.via), args...)
+	rssFile := filepath.Join(fx.t.TempDir(), "rss")
+	cmd := exec.CommandContext(ctx, binary(fx.t, viaPeak), append([]string{rssFile, binary(fx.t, c.via)}, args...)...)
 	for k, v := range env {
 		switch v {
 		case "":
@@ -522,6 +562,9 @@ func (fx *fixture) runProcess(ctx context.Context) outcome {
 		fx.t.Fatalf("running %s: %v", c.via, err)
 	}
 	o.text = stdout.String() + stderr.String()
+	if b, err := os.ReadFile(rssFile); err == nil {
+		o.rss, _ = strconv.ParseInt(string(b), 10, 64)
+	}
 	if c.net == netNone {
 		fx.checkUsage(o, stdout.String(), stderr.String())
 		return o
@@ -570,8 +613,20 @@ func (fx *fixture) check(o outcome) {
 			t.Errorf("the process took %s, over %s", o.wall, limit)
 		}
 	}
+	// Every line under Cloud Logging's entry limit; the process's memory bounded.
+	for i, l := range strings.Split(o.text, "\n") {
+		if len(l) > maxLogLine {
+			t.Errorf("output line %d has %d bytes, over Cloud Logging's %d", i+1, len(l), maxLogLine)
+		}
+	}
+	if c.via != viaRunner {
+		t.Logf("peak RSS %.1f MiB", float64(o.rss)/(1<<20))
+		if o.rss <= 0 || o.rss > maxPeakRSS {
+			t.Errorf("peak RSS %d bytes, want 0 < RSS ≤ %d", o.rss, maxPeakRSS)
+		}
+	}
 	// Secrets, in everything printed and every metric label.
-	for _, s := range append(nonEmpty(c.auth.key, c.auth.password), c.secrets...) {
+	for _, s := range append(nonEmpty(c.auth.key, c.auth.password, strings.TrimSpace(c.secret)), c.secrets...) {
 		if strings.Contains(o.text, s) {
 			t.Errorf("secret %q appears in the output", s)
 		}
@@ -606,6 +661,12 @@ func (fx *fixture) check(o outcome) {
 	}
 	if o.line["scenario"] != c.scenario || o.line["env"] != c.label() {
 		t.Errorf("result line %v", o.line)
+	}
+	if left, _ := o.line["job_left_running"].(bool); c.left && !left || c.cleanup == cleanStopped && left {
+		t.Errorf("job_left_running=%v, want %v", left, c.left)
+	}
+	if c.reason != "" && !hasLine(o.text, "result not recorded", c.reason) {
+		t.Errorf("no \"result not recorded\" line saying %q:\n%s", c.reason, o.text)
 	}
 	if n := len(fmt.Sprint(o.line)); n > maxLine {
 		t.Errorf("the result line has %d bytes, want at most %d (Cloud Logging drops entries over 256 KB)", n, maxLine)
@@ -764,6 +825,17 @@ func resultLine(t *testing.T, out string) map[string]any {
 		t.Errorf("reading the log: %v", err)
 	}
 	return found
+}
+
+// hasLine says whether a JSON line with message msg holds want.
+func hasLine(out, msg, want string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["message"] == msg && strings.Contains(l, want) {
+			return true
+		}
+	}
+	return false
 }
 
 func nonEmpty(ss ...string) []string {

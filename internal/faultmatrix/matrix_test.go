@@ -630,8 +630,10 @@ const docHead = `# Reliability matrix
 
 Every row is a test case of ` + "`internal/faultmatrix`" + `, run by the default ` + "`go test ./...`" + ` (rows that
 need a Bacalhau network are skipped under ` + "`-short`" + `). Each breaks one thing — the API (through a
-fault-injecting proxy on loopback, ` + "`internal/faultproxy`" + `), the Bacalhau network itself, Cloud
-Monitoring (a loopback fake) or the input — runs the canary, and asserts:
+fault-injecting proxy on loopback, ` + "`internal/faultproxy`" + `, down to raw HTTP framing), the Bacalhau
+network itself, Cloud Monitoring, Secret Manager or the metadata server (loopback fakes speaking their real
+gRPC or HTTP protocols to the real client libraries, ` + "`internal/fakegcp`" + `) or the input — runs the
+canary, and asserts:
 
 - **class**: the ` + "`error_class`" + ` of the result (and of the ` + "`failure`" + ` metric when the job records it);
 - **time bound**: the run ended within its deadline plus 1 s (from the result line), and the process
@@ -639,7 +641,10 @@ Monitoring (a loopback fake) or the input — runs the canary, and asserts:
 - **cleanup**: what is left on the network, listed through the API directly, never through the proxy:
   no canary job of the case may be left non-terminal;
 - **exit**: the exit status of the Cloud Run job or the local runner (runs in-process show —);
-- the result line reached the log, and no API key or password appears in any output or metric label.
+- the result line reached the log, and no API key or password appears in any output or metric label;
+- every line the canary printed is under Cloud Logging's 256 KB entry limit, and the job's or local
+  runner's peak RSS is under 64 MiB (measured by ` + "`functions/job/testdata/peakrss`" + `);
+- exit 3 rows: the ` + "`result not recorded`" + ` line says why (e.g. names the metadata server).
 
 "runs as": ` + "`runner`" + ` is the scenario runner in the test process (it can use the test hooks of the
 canary job: sleep, exit code, expected text); ` + "`job`" + ` is the built Cloud Run job recording to the

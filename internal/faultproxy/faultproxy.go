@@ -50,6 +50,7 @@ const (
 	Reply     Kind = "reply"     // answer 200 with Body without forwarding
 	Echo      Kind = "echo"      // answer Code with an error quoting the request's Authorization header (a careless server)
 	Rewrite   Kind = "rewrite"   // forward, answer the reply with its matches of From replaced by Body (a regexp template)
+	Raw       Kind = "raw"       // answer Body's bytes as they are (broken HTTP framing: status line, headers, chunks), then close; not forwarded
 )
 
 // Fault is one fault to inject.
@@ -111,7 +112,7 @@ type Request struct {
 	Method string
 	Path   string
 	Fault  Kind // "" when passed through
-	Status int  // what the client got; 0 when it got no answer
+	Status int  // what the client got; 0 when it got no answer, -1 for a Raw answer
 }
 
 // maxBody bounds a request body, and a reply a fault reads to change it.
@@ -366,6 +367,14 @@ func (p *Proxy) serve(rw http.ResponseWriter, r *http.Request) {
 		p.hijack(w, Reset)
 	case Truncate, Malformed, Replace, Rewrite:
 		p.forward(w, r, f)
+	case Raw:
+		w.status = -1 // an answer, though no status a client could read
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		_, _ = conn.Write(f.body())
+		_ = conn.Close()
 	default:
 		writeError(w, http.StatusInternalServerError, "faultproxy: unknown fault "+string(f.Kind))
 	}

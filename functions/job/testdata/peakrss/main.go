@@ -2,7 +2,8 @@
 // to a file: peakrss OUT CMD [ARGS...]. A small process in between keeps
 // the figure the command's own: on Linux a child started with vfork
 // carries its parent's high-water mark into its rusage, and a test binary
-// (with -race especially) is far larger than the job it measures.
+// (with -race especially) is far larger than the job it measures. SIGTERM
+// and SIGINT are passed on to the command.
 package main
 
 import (
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"syscall"
 )
@@ -21,7 +23,17 @@ func main() {
 	}
 	cmd := exec.Command(os.Args[2], os.Args[3:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	err := cmd.Run()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	err := cmd.Start()
+	if err == nil {
+		go func() {
+			for s := range sigs {
+				_ = cmd.Process.Signal(s)
+			}
+		}()
+		err = cmd.Wait()
+	}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		fmt.Fprintln(os.Stderr, "peakrss:", err)
