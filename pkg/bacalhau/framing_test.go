@@ -2,7 +2,10 @@ package bacalhau
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"net"
+	"net/netip"
 	"net/http"
 	"strconv"
 	"strings"
@@ -79,5 +82,35 @@ func TestFramingFaults(t *testing.T) {
 				t.Errorf("class %q (%v), want %q", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// The name localhost is dialled at loopback addresses only (credentials
+// go to it in clear, as to a loopback host).
+func TestLocalhostDialsLoopback(t *testing.T) {
+	t.Parallel()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: reply(http.StatusOK, okJSON)}
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	port := lis.Addr().(*net.TCPAddr).Port
+	jobs, _ := New(Options{Host: "localhost", Port: port, Timeout: 2 * time.Second, APIKey: "k-123"})
+	if _, err := jobs.List(t.Context(), &apimodels.ListJobsRequest{}); err != nil {
+		t.Fatalf("list via localhost: %v", err)
+	}
+	var dialled []string
+	dial := loopbackOnly("localhost", func(_ context.Context, _, addr string) (net.Conn, error) {
+		dialled = append(dialled, addr)
+		return nil, errors.New("not dialled in this test")
+	})
+	_, _ = dial(t.Context(), "tcp", "localhost:80")
+	for _, a := range dialled {
+		host, _, _ := net.SplitHostPort(a)
+		if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+			t.Errorf("dialled %s, not a loopback address", a)
+		}
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
 
 	"github.com/bacalhau-project/bacalhau-canary/internal/fakegcp"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/gcp"
@@ -138,5 +141,89 @@ func TestReadSecretDeadline(t *testing.T) {
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Logf("error (not a deadline): %v", err)
+	}
+}
+
+// Bad or hostile metadata replies: refused with one error naming the
+// metadata server, never taken as a project or a location.
+func TestMetadataRepliesAreBoundedAndChecked(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		path  string
+		reply fakegcp.Reply
+		want  string
+	}{
+		{"huge project", "project/project-id", fakegcp.Reply{Status: 200, Body: []byte(strings.Repeat("a", 8<<20))}, "over 4096 bytes"},
+		{"html project", "project/project-id", fakegcp.Reply{Status: 200, Body: []byte("<html>hello</html>")}, "not a project ID"},
+		{"redirected project", "project/project-id", fakegcp.Reply{Status: 302, Header: map[string]string{"Location": "/computeMetadata/v1/project/other"}}, "redirect"},
+		{"huge error page", "project/project-id", fakegcp.Reply{Status: 500, Body: []byte(strings.Repeat("e", 1<<20))}, "over 4096 bytes"},
+		{"region markup", "instance/region", fakegcp.Reply{Status: 200, Body: []byte("projects/1/regions/<b>x</b>")}, "not a region"},
+		{"region path", "instance/region", fakegcp.Reply{Status: 200, Body: []byte("projects/1/regions/../../x")}, "not a region"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			md := startMetadata(t, map[string]string{"project/other": "demo", "project/project-id": "demo", "instance/region": "projects/1/regions/europe-west4"})
+			md.Answer(tc.path, tc.reply)
+			var err error
+			if strings.HasPrefix(tc.path, "project/") {
+				_, err = gcp.MetadataProject(context.Background())
+			} else {
+				_, err = gcp.MetadataLocation(context.Background())
+			}
+			if err == nil || !strings.Contains(err.Error(), "metadata server") || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 1024 {
+				t.Errorf("error %.300v; want one naming the metadata server and saying %q", err, tc.want)
+			}
+			if slices.Contains(md.Requests(), "project/other") {
+				t.Error("the redirect was followed")
+			}
+		})
+	}
+}
+
+func TestMetadataLocationForms(t *testing.T) {
+	for in, want := range map[string]string{
+		"projects/123/regions/europe-west4":          "europe-west4",
+		"europe-west4":                               "europe-west4",
+		"projects/1/regions/northamerica-northeast1": "northamerica-northeast1",
+	} {
+		startMetadata(t, map[string]string{"instance/region": in})
+		if got, err := gcp.MetadataLocation(context.Background()); err != nil || got != want {
+			t.Errorf("region %q: %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+// A key no HTTP header can carry, or a Secret Manager that fails or
+// hangs, is an error within the key's budget; the error never shows the key.
+func TestReadSecretFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		payload string
+		break_  func(*fakegcp.SecretManager)
+		want    string
+	}{
+		{"inner newline", "k3y-one\nk3y-two", nil, "control character"},
+		{"escape", "k3y-\x1b[31m", nil, "control character"},
+		{"not utf-8", "k3y-\xff\xfe", nil, "not UTF-8"},
+		{"unavailable", "k3y-ok", func(s *fakegcp.SecretManager) { s.Fail(codes.Unavailable, "down") }, "Unavailable"},
+		{"quota", "k3y-ok", func(s *fakegcp.SecretManager) { s.Fail(codes.ResourceExhausted, "quota") }, "ResourceExhausted"},
+		{"hang", "k3y-ok", func(s *fakegcp.SecretManager) { s.Hang() }, "no answer from Secret Manager within 500ms"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sm, err := fakegcp.StartSecretManager(map[string]string{found: tc.payload})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sm.Close()
+			if tc.break_ != nil {
+				tc.break_(sm)
+			}
+			_, err = gcp.ReadSecret(context.Background(), found, sm.Addr(), 500*time.Millisecond)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "k3y") {
+				t.Errorf("error %v; want one saying %q without the key", err, tc.want)
+			}
+			if n := sm.Requests(); tc.want == "Unavailable" && n != 3 {
+				t.Errorf("%d attempts, want 3", n)
+			}
+		})
 	}
 }
