@@ -212,9 +212,10 @@ func TestSecretRedacted(t *testing.T) {
 	}
 }
 
-// TestSecretWithinDeadline: a Secret Manager that does not answer costs
-// the run its deadline, not more.
-func TestSecretWithinDeadline(t *testing.T) {
+// TestSecretWithinItsBudget: a Secret Manager that does not answer costs
+// the run the key's budget (half its deadline here), and the run is the
+// canary's (connect), never a timeout paged as the network's.
+func TestSecretWithinItsBudget(t *testing.T) {
 	silent := fakegcp.Silent(t)
 	api, _ := bacalhauAPI(t, false)
 	host, port, _ := net.SplitHostPort(api.Listener.Addr().String())
@@ -231,8 +232,11 @@ func TestSecretWithinDeadline(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("run took %s with a 500ms deadline", d)
 	}
-	if res.Success || res.Class != scenarios.ErrTimeout || res.FailedPhase != scenarios.PhaseConnect {
-		t.Errorf("result %s %q in phase %q, want a timeout in the connect phase", res.Class, res.Error, res.FailedPhase)
+	if res.Success || res.Class != scenarios.ErrCanary || res.FailedPhase != scenarios.PhaseConnect {
+		t.Errorf("result %s %q in phase %q, want class canary in the connect phase", res.Class, res.Error, res.FailedPhase)
+	}
+	if res.Duration >= cfg.Timeout || !strings.Contains(res.Error, canary.KeyBudget(cfg.Timeout).String()) {
+		t.Errorf("run took %s (%q), want it to end at the key's budget of %s", res.Duration, res.Error, canary.KeyBudget(cfg.Timeout))
 	}
 }
 
