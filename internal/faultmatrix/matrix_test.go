@@ -662,4 +662,32 @@ Faults that hit the state poll let the stop (DELETE) through, so the canary must
 submitted; the canary job sleeps there so it is still running when the fault hits. Bacalhau v1.7.0
 marks a stopped job Stopped but does not halt a wasm execution already running, so those sleep a
 bounded time and end by themselves.
+
+## Dependencies and framing
+
+Who must act decides the class. The network's operators: the classes of the API's answers. The canary's
+owners: ` + "`canary`" + ` and exit 3. Nobody pages the network for Google's faults:
+
+- **Secret Manager.** The API key is read in the run's ` + "`connect`" + ` phase with a budget of its own (at
+  most 10 s and half of ` + "`CANARY_TIMEOUT`" + `; ` + "`UNAVAILABLE`" + ` and ` + "`RESOURCE_EXHAUSTED`" + ` tried 3 times, 100 ms
+  apart and doubling). A hang, an outage, a quota, a refused endpoint, or a payload no HTTP header can carry
+  (a control character — inner newline, carriage return, escape sequence — or text that is not UTF-8) is
+  class ` + "`canary`" + ` in ` + "`connect`" + `, before the deadline and before anything is sent; a candidate run fails on it.
+- **The metadata server.** Asked only for the project and the location, with a 5 s budget; a reply is read
+  to 4 KiB (headers 16 KiB), must be a project ID, or a region or zone (bare or as
+  ` + "`projects/N/regions/R`" + `), and a redirect is never followed. Anything else is exit 3, with a
+  ` + "`result not recorded`" + ` line naming the metadata server.
+- **Cloud Monitoring.** Its messages are quoted and clipped to 512 bytes, at most 10 per-series errors are
+  logged (with their count); every text field of every line is clipped to 8 KiB, so no line nears Cloud
+  Logging's 256 KB limit.
+- **Loopback.** Credentials go in clear only to a host known to be loopback without DNS: a loopback IP
+  literal or bare ` + "`localhost`" + ` (dialled at loopback addresses only). ` + "`x.localhost`" + ` needs TLS or
+  ` + "`CANARY_ALLOW_PLAINTEXT_CREDENTIALS`" + `; a host ending in a dot is exit 2.
+- **HTTP framing.** A server that answered unusably — a garbage status line, malformed headers or more
+  than 64 KiB of them, two Content-Lengths, an unknown transfer encoding, bad chunks, a body shorter than
+  announced — is ` + "`protocol`" + `; ` + "`unavailable`" + ` is for a connection that carried no answer (refused,
+  reset, closed before a byte).
+- **Job IDs.** Every ID from the network (the submit's, the label-found job's) must be 1–128 letters,
+  digits, ` + "`-`" + `, ` + "`_`" + ` before it goes into a URL; a job of the run that could not be stopped (its stop
+  failed, or its ID breaks the rule) sets ` + "`job_left_running`" + ` in the result line.
 `
