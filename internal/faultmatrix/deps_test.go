@@ -104,6 +104,14 @@ var depCases = []tcase{
 			p.Add(faultproxy.Rule{Method: "PUT", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Reset}},
 				faultproxy.Rule{Method: "GET", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Rewrite, From: `"ID":"j-[0-9a-f-]+"`, Body: `"ID":"../../../admin"`}},
 				faultproxy.Rule{Method: "DELETE", Fault: faultproxy.Fault{Kind: faultproxy.Status, Code: 418}})
+		},
+		after: func(fx *fixture) error {
+			for _, r := range fx.proxy.Requests() {
+				if r.Method == "DELETE" || strings.Contains(r.Path, "admin") || strings.Contains(r.Path, "..") {
+					return fmt.Errorf("the canary sent %s %s for the ID it must not use", r.Method, r.Path)
+				}
+			}
+			return nil
 		}},
 
 	// Busy networks' replies, fully checked.

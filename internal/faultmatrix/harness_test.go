@@ -104,6 +104,7 @@ type tcase struct {
 	reason  string                                       // exit 3: the "result not recorded" line must say this
 	left    bool                                         // the result line says the run's job was left running
 	before  func(fx *fixture) error                      // runs before the canary
+	after   func(fx *fixture) error                      // checks what the canary sent, after it
 	during  func(ctx context.Context, fx *fixture) error // runs beside the canary
 	secrets []string                                     // values that must appear nowhere
 }
@@ -472,6 +473,11 @@ func runCase(t *testing.T, c tcase) {
 		t.Errorf("fault injection: %v", err)
 	}
 	fx.check(o)
+	if c.after != nil {
+		if err := c.after(fx); err != nil {
+			t.Error(err)
+		}
+	}
 }
 
 func (fx *fixture) runRunner(ctx context.Context) outcome {
