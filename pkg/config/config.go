@@ -194,8 +194,8 @@ func (c Config) Validate(needHost bool) error {
 		{"BACALHAU_API_KEY", c.APIKey}, {"BACALHAU_API_USERNAME", c.APIUsername}, {"BACALHAU_API_PASSWORD", c.APIPassword},
 	} {
 		// The value is never shown: it is a secret.
-		if strings.ContainsFunc(v.value, unicode.IsControl) {
-			return errorf("%s: holds a control character (a newline?); an HTTP header cannot carry it", v.name)
+		if problem := gcp.HeaderValueProblem(v.value); problem != "" {
+			return errorf("%s: %s; an HTTP header cannot carry it", v.name, problem)
 		}
 		if v.value != "" && strings.TrimSpace(v.value) != v.value {
 			return errorf("%s: starts or ends with white space; an HTTP header would lose it", v.name)
