@@ -138,13 +138,17 @@ func read[T any](ctx context.Context, name string, fn func(context.Context) (T, 
 
 // put is call for the submit: never repeated; a reply lost after the
 // request went out is marked scenarios.ErrReplyLost, so the run can look
-// for the job the server may have taken.
+// for the job the server may have taken, and a refused one
+// scenarios.ErrNotSent (there is no job to look for).
 func put[T any](ctx context.Context, name string, fn func(context.Context) (T, error)) (T, error) {
 	actx, a := withAttempt(ctx)
 	out, err := call(actx, name, fn)
 	if err != nil && ctx.Err() == nil {
-		if f := a.fault(err); f == scenarios.FaultReset || f == scenarios.FaultEOF {
+		switch a.fault(err) {
+		case scenarios.FaultReset, scenarios.FaultEOF:
 			err = fmt.Errorf("%w (%w)", err, scenarios.ErrReplyLost)
+		case scenarios.FaultRefused:
+			err = fmt.Errorf("%w (%w)", err, scenarios.ErrNotSent)
 		}
 	}
 	return out, err

@@ -12,6 +12,10 @@ import (
 // the job. It is no class: the error keeps the class of its cause.
 var ErrReplyLost = errors.New("the reply was lost")
 
+// ErrNotSent marks a call whose connection was refused: the server never
+// saw it (a refused submit created no job to look for).
+var ErrNotSent = errors.New("the request was never sent")
+
 // Faults a read is repeated after (the values of the result line's
 // retry_faults): each names the kind of fault, never text from the network.
 const (

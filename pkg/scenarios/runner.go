@@ -132,7 +132,7 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 			if note := safelyText(func() string { return whereJob(cctx, p) }); note != "" {
 				err = fmt.Errorf("%w (%s)", err, note)
 			}
-		case p.jobID == "" && p.submitTried:
+		case p.jobID == "" && p.submitTried && !errors.Is(err, ErrNotSent):
 			// The submit failed or its reply was lost: the job may
 			// exist all the same. Find it by the run's label.
 			var found string
@@ -259,10 +259,10 @@ func (r *Runner) stop(ctx context.Context, jobs Jobs, jobID, scenario string, re
 	}
 	check := ctx
 	if ctx.Err() != nil && recheck {
-		var cancel context.CancelFunc
-		check, cancel = context.WithTimeout(context.WithoutCancel(ctx), recheckBudget)
-		defer cancel()
+		check = context.WithoutCancel(ctx)
 	}
+	check, cancel := context.WithTimeout(check, recheckBudget)
+	defer cancel()
 	resp, getErr := jobs.Get(check, &apimodels.GetJobRequest{JobIDOrName: jobID})
 	if getErr != nil || resp == nil || resp.Job == nil || resp.Job.ID != jobID {
 		return "", err
