@@ -28,10 +28,14 @@ import (
 const (
 	retryFirst  = 100 * time.Millisecond
 	retryMaxGap = time.Second
-	maxRetries  = 4
+	maxRetries  = ReadTries - 1
 	refusedFor  = 5 * time.Second
 	retryMargin = 250 * time.Millisecond
 )
+
+// ReadTries is how many times a read meets a transient fault before it
+// fails: the first try and its retries (the false-page model counts with it).
+const ReadTries = 5
 
 // attempt is what one try of a call met below the checking transport:
 // the reply's status, or the error of the round trip.

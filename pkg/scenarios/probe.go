@@ -33,6 +33,20 @@ const (
 	pollKnee      = time.Second
 )
 
+// Polls is how many state polls (GETs) Wait makes for a job that takes
+// job to complete when each call takes rtt: the models count requests
+// with it.
+func Polls(job, rtt time.Duration) int {
+	var waited time.Duration
+	for n := 1; ; n++ {
+		waited += rtt
+		if waited >= job {
+			return n
+		}
+		waited += pollDelay(waited)
+	}
+}
+
 // pollDelay is the wait before the next poll after waited.
 func pollDelay(waited time.Duration) time.Duration {
 	share := pollShareFast

@@ -164,17 +164,7 @@ func TestPollSpacing(t *testing.T) {
 		{2 * time.Second, 100 * time.Millisecond, 10},
 		{60 * time.Second, 100 * time.Millisecond, 32},
 	} {
-		var waited time.Duration
-		gets := 0
-		for {
-			gets++
-			waited += tt.rtt
-			if waited >= tt.job {
-				break
-			}
-			waited += pollDelay(waited)
-		}
-		if gets > tt.max {
+		if gets := Polls(tt.job, tt.rtt); gets > tt.max {
 			t.Errorf("a %s job at %s round trip: %d GETs, want at most %d", tt.job, tt.rtt, gets, tt.max)
 		}
 	}
