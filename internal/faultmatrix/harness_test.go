@@ -97,6 +97,9 @@ type tcase struct {
 	before                  func(fx *fixture) error                      // runs before the canary
 	during                  func(ctx context.Context, fx *fixture) error // runs beside the canary
 	secrets                 []string                                     // values that must appear nowhere
+	// expect checks the result line further (retries counted, a lost
+	// reply noted, a node named).
+	expect func(fx *fixture, line map[string]any) error
 }
 
 // versionOutcome is what a case expects on one release instead.
@@ -312,6 +315,7 @@ func (m *monitor) CreateTimeSeries(ctx context.Context, req *monitoringpb.Create
 type fixture struct {
 	mu      sync.Mutex
 	proc    *os.Process // the canary's process, once started
+	killed  string      // the compute node a case stopped
 	t       *testing.T
 	c       tcase
 	net     *devnet.Network // nil for netNone
@@ -610,6 +614,11 @@ func (fx *fixture) check(o outcome) {
 	if n := len(fmt.Sprint(o.line)); n > maxLine {
 		t.Errorf("the result line has %d bytes, want at most %d (Cloud Logging drops entries over 256 KB)", n, maxLine)
 	}
+	if c.expect != nil {
+		if err := c.expect(fx, o.line); err != nil {
+			t.Errorf("result line: %v\n%v", err, o.line)
+		}
+	}
 	// The metrics of a recorded run say the same.
 	if c.via == viaJob && (c.exit == 0 || c.exit == 1) {
 		fx.checkMetrics(o)
@@ -628,6 +637,10 @@ func (fx *fixture) checkMetrics(o outcome) {
 			success = true
 			if (v == 1) != (c.class == "") {
 				t.Errorf("success metric %d, want class %q", v, c.class)
+			}
+		case "api_retries":
+			if want, _ := o.line["retries"].(float64); v != int64(want) {
+				t.Errorf("api_retries metric %d, the line says %v", v, want)
 			}
 		case "failure":
 			failure = true

@@ -7,7 +7,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -58,7 +60,18 @@ type attemptTransport struct {
 }
 
 func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	// net/http itself sends a GET again on a new connection when a reused
+	// one closed before any byte of the reply (an EOF): each connection
+	// after the first is such a retry, counted as the canary's own.
+	var conns atomic.Int32
+	ctx := req.Context()
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { conns.Add(1) },
+	}))
 	resp, err := t.base.RoundTrip(req)
+	for range conns.Load() - 1 {
+		scenarios.NoteRetry(ctx, scenarios.FaultEOF)
+	}
 	if a, ok := req.Context().Value(attemptKey{}).(*attempt); ok {
 		a.mu.Lock()
 		if err != nil {
