@@ -795,6 +795,15 @@ other large replies are written to disk by the test and served from there.
 `
 
 const docTail = `
+The "once" rows break exactly one request of one read (the rule's ` + "`Times: 1`" + `): the run must pass, and its
+result line count exactly that one retry (` + "`retries`, `retry_faults`" + `; the job binary's rows check the
+` + "`api_retries`" + ` metric too). Rows whose fault persists show the class the fault has without retries: reads
+are repeated at most 4 times (a refused connection for up to 5 s) and never past the deadline. A failed run's
+cleanup (listing where its job stood, stopping it, checking a failed stop once more) is outside the run's
+time bound: it may take up to 20 s past the deadline (600 ms after SIGTERM), ` + "`cleanup_seconds`" + ` in the line.
+` + "`restart-mid-wait`" + ` closes every connection to the API and refuses new ones for 2 s while the job runs, as an
+orchestrator restarting does to its clients (the devnet's own orchestrator keeps running).
+
 Faults that hit the state poll let the stop (DELETE) through, so the canary must stop the job it
 submitted; the canary job sleeps there so it is still running when the fault hits. Bacalhau v1.7.0
 marks a stopped job Stopped but does not halt a wasm execution already running, so those sleep a
