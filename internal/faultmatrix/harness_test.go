@@ -84,6 +84,9 @@ type tcase struct {
 	args    []string          // local: flags
 	naming  string            // config cases: the variable (or flag) the one error line must name
 	version devnet.Version    // the Bacalhau release (set by TestMatrix; "" is devnet's default)
+	// everyVersion runs a proxy row once per supported release (faults
+	// whose outcome depends on the server: a lost reply, a restart).
+	everyVersion bool
 	// byVersion: where a release answers the fault differently (every-version rows).
 	byVersion map[devnet.Version]versionOutcome
 	proxy     func(p *faultproxy.Proxy)
