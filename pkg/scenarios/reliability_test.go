@@ -132,8 +132,23 @@ func TestCleanupTime(t *testing.T) {
 		r.CleanupGrace = 500 * time.Millisecond
 		start := time.Now()
 		res := r.Run(t.Context(), Submit)
-		if res.Stopped || time.Since(start) > r.Timeout+r.CleanupGrace+recheckBudget+time.Second {
+		if res.Stopped || time.Since(start) > r.Timeout+r.CleanupGrace+recheckBudget+2*time.Second {
 			t.Errorf("stopped %v after %s: want a stop given up within the grace", res.Stopped, time.Since(start))
+		}
+	})
+	t.Run("interrupted-during-cleanup", func(t *testing.T) {
+		t.Parallel()
+		f := newFake()
+		f.polls = 1 << 20
+		f.stopDelay = time.Hour
+		ctx, cancel := context.WithCancel(t.Context())
+		r := newRunner(f, nil)
+		r.Timeout = 200 * time.Millisecond
+		time.AfterFunc(500*time.Millisecond, cancel) // SIGTERM while the stop hangs
+		start := time.Now()
+		res := r.Run(ctx, Submit)
+		if res.Stopped || time.Since(start) > 500*time.Millisecond+stopBudget+2*time.Second {
+			t.Errorf("stopped %v after %s: an interrupt must cut the cleanup short", res.Stopped, time.Since(start))
 		}
 	})
 	t.Run("after-an-interrupt", func(t *testing.T) {
@@ -146,7 +161,7 @@ func TestCleanupTime(t *testing.T) {
 		r := newRunner(f, nil)
 		start := time.Now()
 		res := r.Run(ctx, Submit)
-		if res.Class != ErrCanary || time.Since(start) > 100*time.Millisecond+stopBudget+300*time.Millisecond {
+		if res.Class != ErrCanary || time.Since(start) > 100*time.Millisecond+stopBudget+2*time.Second {
 			t.Errorf("class %q after %s: want canary within the stop budget", res.Class, time.Since(start))
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
@@ -116,7 +117,7 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 			}
 			var state string
 			stopErr := safely("stopping job", func() (err error) {
-				state, err = r.stop(cctx, jobs, p.jobID, s.Name, !interrupted)
+				state, err = r.stop(cctx, ctx, jobs, p.jobID, s.Name)
 				return err
 			})
 			if state != "" {
@@ -226,14 +227,31 @@ func panicSite() string {
 }
 
 // cleanupContext bounds a failed run's cleanup: CleanupGrace past the
-// run's deadline, or stopBudget from now once the run was interrupted. It
-// outlives the run's own context on purpose.
+// run's deadline, and stopBudget from the interrupt once the run is
+// interrupted (before or during the cleanup). It outlives the run's own
+// context on purpose.
 func (r *Runner) cleanupContext(parent context.Context, start time.Time) (context.Context, context.CancelFunc) {
 	base := context.WithoutCancel(parent)
 	if parent.Err() != nil {
 		return context.WithTimeout(base, stopBudget)
 	}
-	return context.WithDeadline(base, start.Add(r.Timeout+r.cleanupGrace()))
+	ctx, cancel := context.WithDeadline(base, start.Add(r.Timeout+r.cleanupGrace()))
+	var timer *time.Timer
+	var mu sync.Mutex
+	stopWatch := context.AfterFunc(parent, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		timer = time.AfterFunc(stopBudget, cancel)
+	})
+	return ctx, func() {
+		stopWatch()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
 }
 
 func (r *Runner) cleanupGrace() time.Duration {
@@ -249,7 +267,8 @@ func (r *Runner) cleanupGrace() time.Duration {
 // cleanup's time: a stop that landed although its reply did not is a stop,
 // and a job that ended while the canary was not looking (its own task
 // timeout, or it completed during a hung poll) needs none.
-func (r *Runner) stop(ctx context.Context, jobs Jobs, jobID, scenario string, recheck bool) (string, error) {
+// parent is the run's own: once it is interrupted, no new moment is given.
+func (r *Runner) stop(ctx, parent context.Context, jobs Jobs, jobID, scenario string) (string, error) {
 	_, err := jobs.Stop(ctx, &apimodels.StopJobRequest{
 		JobID:  jobID,
 		Reason: "bacalhau-canary: " + scenario + " run failed or timed out",
@@ -258,7 +277,7 @@ func (r *Runner) stop(ctx context.Context, jobs Jobs, jobID, scenario string, re
 		return models.JobStateTypeStopped.String(), nil
 	}
 	check := ctx
-	if ctx.Err() != nil && recheck {
+	if ctx.Err() != nil && parent.Err() == nil {
 		check = context.WithoutCancel(ctx)
 	}
 	check, cancel := context.WithTimeout(check, recheckBudget)
