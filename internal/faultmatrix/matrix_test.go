@@ -378,6 +378,9 @@ var cases = []tcase{
 		note: "the line names the node that holds the job",
 		byVersion: map[devnet.Version]versionOutcome{devnet.V1_9: {class: scenarios.ErrJobFailed, cleanup: cleanTerminal,
 			note: "v1.9 notices the lost node at once and fails the job: no other node matches the selectors"}}},
+	{name: "node-killed-first", fault: "a compute node dies just before submitWithConcurrency", scenario: "submitWithConcurrency", via: viaRunner, net: netOwn, class: scenarios.ErrConcurrency, deadline: 8 * time.Second, cleanup: cleanTerminal,
+		before: killNodeFirst, expect: notEnoughNodes,
+		note: "the devnet's orchestrator sees the node gone at once: the job fails with Bacalhau's \"not enough nodes\", quoted in the line, on both releases"},
 	{name: "network-stopped", fault: "the whole network is stopped", scenario: "submit", via: viaJob, net: netOwn, class: scenarios.ErrUnavailable, exit: 1, deadline: 3 * time.Second, cleanup: cleanUnknown,
 		before: func(fx *fixture) error { return fx.net.StopNodes() }},
 
@@ -635,6 +638,26 @@ func restartAfterSubmit(ctx context.Context, fx *fixture) error {
 	}
 	time.Sleep(2 * time.Second)
 	return fx.proxy.Accept()
+}
+
+// notEnoughNodes expects the line to quote Bacalhau's reason.
+func notEnoughNodes(_ *fixture, l map[string]any) error {
+	if msg, _ := l["error"].(string); !strings.Contains(msg, "not enough nodes") {
+		return fmt.Errorf("error %q does not say the network lacks nodes", msg)
+	}
+	return nil
+}
+
+// killNodeFirst stops a compute node before the canary runs.
+func killNodeFirst(fx *fixture) error {
+	got, err := fx.net.StopComputeNode(fx.t.Context())
+	if err != nil {
+		return err
+	}
+	fx.mu.Lock()
+	fx.killed = got
+	fx.mu.Unlock()
+	return nil
 }
 
 // killNode stops the compute node the case's job runs on.
