@@ -84,8 +84,8 @@ func TestPass(t *testing.T) {
 	if _, ok := resp.PhaseDurationSeconds["list"]; !ok || resp.DurationSeconds <= 0 {
 		t.Errorf("timings missing: %s", body)
 	}
-	if f.mon.Requests() != 1 || len(f.mon.Accepted()) != 5 {
-		t.Errorf("%d writes, %d series; want 1 write of success, duration, the connect and list phases and server_version", f.mon.Requests(), len(f.mon.Accepted()))
+	if f.mon.Requests() != 1 || len(f.mon.Accepted()) != 6 {
+		t.Errorf("%d writes, %d series; want 1 write of success, duration, the connect and list phases, server_version and api_retries", f.mon.Requests(), len(f.mon.Accepted()))
 	}
 	if !strings.Contains(f.log.String(), `"message":"scenario passed"`) {
 		t.Errorf("no result line in the log:\n%s", f.log.String())

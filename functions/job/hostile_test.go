@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -92,6 +94,20 @@ func startHostile(t *testing.T, mode string) *hostileAPI {
 		job := &models.Job{ID: "j-1", Name: strings.Repeat("n", bacalhau.MaxReplyBytes-4096), State: models.NewJobState(models.JobStateTypeCompleted), CreateTime: 1}
 		raw, _ := json.Marshal(apimodels.ListJobsResponse{Items: []*models.Job{job}})
 		h.list = gzipped(raw)
+	case "list-big-jobs":
+		// Ten user jobs of 10 MB each (an inline input of base64 random
+		// data) are the newest ten: the list streams past their inputs.
+		raw := make([]byte, 15<<19) // 7.5 MiB: 10 MiB as base64
+		_, _ = rand.Read(raw)
+		url := "data:application/octet-stream;base64," + base64.StdEncoding.EncodeToString(raw)
+		var items []*models.Job
+		for i := range 10 {
+			items = append(items, &models.Job{ID: fmt.Sprintf("j-%d", i), Type: models.JobTypeBatch, Count: 1, CreateTime: int64(10 - i),
+				State: models.NewJobState(models.JobStateTypeCompleted),
+				Tasks: []*models.Task{{Name: "t", Engine: &models.SpecConfig{Type: "wasm"}, InputSources: []*models.InputSource{{
+					Target: "/in", Source: &models.SpecConfig{Type: "inline", Params: map[string]any{"URL": url}}}}}}})
+		}
+		h.list, _ = json.Marshal(apimodels.ListJobsResponse{Items: items})
 	case "list-bomb":
 		h.bomb = gzipZeros(128 << 20)
 	case "result-bomb":
@@ -111,6 +127,8 @@ func (h *hostileAPI) serve(w http.ResponseWriter, r *http.Request, mode string) 
 		_, _ = w.Write(h.tgz)
 	case r.Method == http.MethodGet && r.URL.Path == jobs && mode == "list-largest":
 		w.Header().Set("Content-Encoding", "gzip")
+		_, _ = w.Write(h.list)
+	case r.Method == http.MethodGet && r.URL.Path == jobs && mode == "list-big-jobs":
 		_, _ = w.Write(h.list)
 	case r.Method == http.MethodGet && r.URL.Path == jobs && mode == "list-bomb":
 		w.Header().Set("Content-Encoding", "gzip")
@@ -208,6 +226,7 @@ func TestPeakRSSAgainstHostileReplies(t *testing.T) {
 		class          scenarios.Class
 	}{
 		{"list-largest", "list", ""},
+		{"list-big-jobs", "list", ""},
 		{"list-bomb", "list", scenarios.ErrProtocol},
 		{"result-bomb", "submitAndGet", scenarios.ErrOutputMismatch},
 	} {

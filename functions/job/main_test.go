@@ -382,7 +382,7 @@ func TestJobAgainstDevnet(t *testing.T) {
 			t.Errorf("%d CreateTimeSeries calls, want 1", m.Requests())
 		}
 		ps := points(t, m.Accepted(), "submit")
-		want := []string{"duration_seconds{env=test}", "phase_duration_seconds{env=test,phase=connect}", "phase_duration_seconds{env=test,phase=submit}",
+		want := []string{"api_retries{env=test}", "duration_seconds{env=test}", "phase_duration_seconds{env=test,phase=connect}", "phase_duration_seconds{env=test,phase=submit}",
 			"phase_duration_seconds{env=test,phase=wait}", "server_version{env=test,version=v1.7.0}", "success{env=test}"}
 		if got := series(ps); !reflect.DeepEqual(got, want) {
 			t.Errorf("series %v, want exactly %v", got, want)
@@ -427,7 +427,7 @@ func TestJobAgainstDevnet(t *testing.T) {
 		if l == nil || !strings.Contains(l["reason"].(string), fakegcp.MsgSamplingPeriod) {
 			t.Errorf("not-recorded line %v, want the server's reason", l)
 		}
-		if s := r.line("metric write failed"); s == nil || s["total_point_count"] != 5.0 || s["success_point_count"] != 0.0 {
+		if s := r.line("metric write failed"); s == nil || s["total_point_count"] != 6.0 || s["success_point_count"] != 0.0 {
 			t.Errorf("summary line %v", s)
 		}
 		if n := m.Requests(); n != 2 {
@@ -452,7 +452,7 @@ func TestJobAgainstDevnet(t *testing.T) {
 		if v, ok := value(ps, "success"); !ok || v != 0 {
 			t.Errorf("success = %v (written: %v)", v, ok)
 		}
-		want := []string{"duration_seconds{env=test}", "failed_run{env=test,error_class=unavailable,phase=submit}", "failure{env=test,error_class=unavailable}",
+		want := []string{"api_retries{env=test}", "duration_seconds{env=test}", "failed_run{env=test,error_class=unavailable,phase=submit}", "failure{env=test,error_class=unavailable}",
 			"phase_duration_seconds{env=test,phase=connect}", "phase_duration_seconds{env=test,phase=submit}", "phase_duration_seconds{env=test,phase=wait}",
 			"server_version{env=test,version=unknown}", "success{env=test}"}
 		if got := series(ps); !reflect.DeepEqual(got, want) {
@@ -559,7 +559,7 @@ func TestJobSecret(t *testing.T) {
 				t.Errorf("result line %v", l)
 			}
 			ps := points(t, m.Accepted(), "list")
-			if got := series(ps); !reflect.DeepEqual(got, []string{"duration_seconds{env=dev}", "failed_run{env=dev,error_class=canary,phase=connect}", "failure{env=dev,error_class=canary}",
+			if got := series(ps); !reflect.DeepEqual(got, []string{"api_retries{env=dev}", "duration_seconds{env=dev}", "failed_run{env=dev,error_class=canary,phase=connect}", "failure{env=dev,error_class=canary}",
 				"phase_duration_seconds{env=dev,phase=connect}", "phase_duration_seconds{env=dev,phase=list}", "server_version{env=dev,version=unknown}"}) {
 				t.Errorf("series %v", got)
 			}

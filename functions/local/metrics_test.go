@@ -41,7 +41,7 @@ func TestMetricsStdoutByDefault(t *testing.T) {
 			pts = append(pts, strings.TrimPrefix(p.Metric, metrics.Prefix))
 		}
 	}
-	if strings.Join(pts, ",") != "success,duration_seconds,phase_duration_seconds,phase_duration_seconds,server_version" {
+	if strings.Join(pts, ",") != "success,duration_seconds,phase_duration_seconds,phase_duration_seconds,server_version,api_retries" {
 		t.Errorf("points %v in stdout:\n%s", pts, stdout)
 	}
 }
@@ -59,7 +59,7 @@ func TestMetricsGCP(t *testing.T) {
 	}
 	env["GOOGLE_CLOUD_PROJECT"] = "demo"
 	code, stdout, stderr := run(t, env, "--scenario", "list", "--endpoint", fakeAPI(t), "--metrics", "gcp")
-	if code != canary.ExitPass || len(m.Accepted()) != 5 {
+	if code != canary.ExitPass || len(m.Accepted()) != 6 {
 		t.Fatalf("exit %d, %d series written\n%s%s", code, len(m.Accepted()), stdout, stderr)
 	}
 	if loc := m.Accepted()[0].Series.GetResource().GetLabels()["location"]; loc != "global" {

@@ -86,6 +86,9 @@ type tcase struct {
 	args    []string          // local: flags
 	naming  string            // config cases: the variable (or flag) the one error line must name
 	version devnet.Version    // the Bacalhau release (set by TestMatrix; "" is devnet's default)
+	// everyVersion runs a proxy row once per supported release (faults
+	// whose outcome depends on the server: a lost reply, a restart).
+	everyVersion bool
 	// byVersion: where a release answers the fault differently (every-version rows).
 	byVersion map[devnet.Version]versionOutcome
 	proxy     func(p *faultproxy.Proxy)
@@ -107,6 +110,9 @@ type tcase struct {
 	after   func(fx *fixture) error                      // checks what the canary sent, after it
 	during  func(ctx context.Context, fx *fixture) error // runs beside the canary
 	secrets []string                                     // values that must appear nowhere
+	// expect checks the result line further (retries counted, a lost
+	// reply noted, a node named).
+	expect func(fx *fixture, line map[string]any) error
 }
 
 // versionOutcome is what a case expects on one release instead.
@@ -333,6 +339,7 @@ func (m *monitor) CreateTimeSeries(ctx context.Context, req *monitoringpb.Create
 type fixture struct {
 	mu      sync.Mutex
 	proc    *os.Process // the canary's process, once started
+	killed  string      // the compute node a case stopped
 	t       *testing.T
 	c       tcase
 	net     *devnet.Network // nil for netNone
@@ -677,6 +684,11 @@ func (fx *fixture) check(o outcome) {
 	if n := len(fmt.Sprint(o.line)); n > maxLine {
 		t.Errorf("the result line has %d bytes, want at most %d (Cloud Logging drops entries over 256 KB)", n, maxLine)
 	}
+	if c.expect != nil {
+		if err := c.expect(fx, o.line); err != nil {
+			t.Errorf("result line: %v\n%v", err, o.line)
+		}
+	}
 	// The metrics of a recorded run say the same.
 	if c.via == viaJob && (c.exit == 0 || c.exit == 1) {
 		fx.checkMetrics(o)
@@ -695,6 +707,10 @@ func (fx *fixture) checkMetrics(o outcome) {
 			success = true
 			if (v == 1) != (c.class == "") {
 				t.Errorf("success metric %d, want class %q", v, c.class)
+			}
+		case "api_retries":
+			if want, _ := o.line["retries"].(float64); v != int64(want) {
+				t.Errorf("api_retries metric %d, the line says %v", v, want)
 			}
 		case "failure":
 			failure = true

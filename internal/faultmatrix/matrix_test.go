@@ -254,11 +254,96 @@ var cases = []tcase{
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Method: "PUT", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Replace, Body: `{"JobID":"j-` + strings.Repeat("x", 300<<10) + `\nPASS"}`}})
 		}},
-	{name: "submit-reply-lost", fault: "PUT job submitted, the reply is cut by a reset", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrUnavailable, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
-		note: "found by its run label (canary_run) and stopped",
+	{name: "submit-reply-lost", fault: "PUT job submitted, the reply is cut by a reset", scenario: "submit", via: viaRunner, net: netShared, everyVersion: true, deadline: 5 * time.Second, cleanup: cleanTerminal, spec: sleeper,
+		note: "the run goes on with the job its run label (canary_run) finds, never submits twice; the line says submit_reply_lost", expect: replyLost,
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Method: "PUT", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Reset}})
 		}},
+	{name: "submit-reply-lost-job", fault: "PUT job submitted, the reply is cut by a reset (the job binary)", scenario: "submitAndGet", via: viaJob, net: netShared, everyVersion: true, exit: 0, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "as above; the run passes and records", expect: replyLost,
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "PUT", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Reset}})
+		}},
+	// Transient faults: exactly one on one read, the retry counted.
+	{name: "list-502-once", fault: "list answers 502 with an HTML page, once", scenario: "list", via: viaJob, net: netShared, exit: 0, deadline: 10 * time.Second, cleanup: cleanNoJob,
+		note: "retried: retries 1", expect: once(scenarios.FaultHTTP502),
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobsPath, After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Status, Code: 502, Body: badGateway}})
+		}},
+	{name: "list-reset-once", fault: "list is reset mid-body, once", scenario: "list", via: viaJob, net: netShared, exit: 0, deadline: 10 * time.Second, cleanup: cleanNoJob,
+		note: "retried: retries 1", expect: once(scenarios.FaultReset),
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobsPath, After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Reset}})
+		}},
+	{name: "list-eof-once", fault: "list closes without an answer (EOF), once", scenario: "list", via: viaJob, net: netShared, exit: 0, deadline: 10 * time.Second, cleanup: cleanNoJob,
+		note: "retried: retries 1", expect: once(scenarios.FaultEOF),
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobsPath, After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Close}})
+		}},
+	{name: "get-502-once", fault: "GET job (a state poll) answers 502 with an HTML page, once", scenario: "submit", via: viaJob, net: netShared, exit: 0, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "retried: retries 1", expect: once(scenarios.FaultHTTP502),
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath, After: 1, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Status, Code: 502, Body: badGateway}})
+		}},
+	{name: "get-reset-once", fault: "GET job (a state poll) is reset mid-body, once", scenario: "submit", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "retried: retries 1", expect: once(scenarios.FaultReset),
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath, After: 1, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Reset}})
+		}},
+	{name: "get-eof-once", fault: "GET job (a state poll) closes without an answer (EOF), once", scenario: "submit", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "retried: retries 1", expect: once(scenarios.FaultEOF),
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath, After: 1, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Close}})
+		}},
+	{name: "executions-502-once", fault: "GET executions answers 502 with an HTML page, once", scenario: "submit", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "retried: retries 1", expect: once(scenarios.FaultHTTP502),
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/executions", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Status, Code: 502, Body: badGateway}})
+		}},
+	{name: "executions-reset-once", fault: "GET executions is reset mid-body, once", scenario: "submit", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "retried: retries 1", expect: once(scenarios.FaultReset),
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/executions", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Reset}})
+		}},
+	{name: "executions-eof-once", fault: "GET executions closes without an answer (EOF), once", scenario: "submit", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "retried: retries 1", expect: once(scenarios.FaultEOF),
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/executions", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Close}})
+		}},
+	{name: "history-502-once", fault: "GET history answers 502 with an HTML page, once", scenario: "submitAndDescribe", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "retried: retries 1", expect: once(scenarios.FaultHTTP502),
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/history", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Status, Code: 502, Body: badGateway}})
+		}},
+	{name: "history-reset-once", fault: "GET history is reset mid-body, once", scenario: "submitAndDescribe", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "retried: retries 1", expect: once(scenarios.FaultReset),
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/history", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Reset}})
+		}},
+	{name: "history-eof-once", fault: "GET history closes without an answer (EOF), once", scenario: "submitAndDescribe", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "retried: retries 1", expect: once(scenarios.FaultEOF),
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/history", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Close}})
+		}},
+	{name: "results-502-once", fault: "GET results answers 502 with an HTML page, once", scenario: "submitAndGet", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "retried: retries 1", expect: once(scenarios.FaultHTTP502),
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/results", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Status, Code: 502, Body: badGateway}})
+		}},
+	{name: "results-reset-once", fault: "GET results is reset mid-body, once", scenario: "submitAndGet", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "retried: retries 1", expect: once(scenarios.FaultReset),
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/results", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Reset}})
+		}},
+	{name: "results-eof-once", fault: "GET results closes without an answer (EOF), once", scenario: "submitAndGet", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "retried: retries 1", expect: once(scenarios.FaultEOF),
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/results", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Close}})
+		}},
+	{name: "restart-mid-wait", fault: "the API refuses connections for 2 s while the job runs (an orchestrator restarting), then answers again", scenario: "submit", via: viaRunner, net: netShared, everyVersion: true, deadline: 10 * time.Second, cleanup: cleanTerminal, spec: sleeper,
+		note: "refused reads are tried again for up to 5 s", during: restartAfterSubmit,
+		expect: func(_ *fixture, l map[string]any) error { return retried(l, -1, scenarios.FaultRefused) }},
+
 	// Shutdown.
 	{name: "sigterm-monitoring-hung", fault: "SIGTERM mid-run, and Monitoring never answers", scenario: "submit", via: viaJob, net: netShared, class: scenarios.ErrCanary, exit: 3, deadline: 5 * time.Second, record: 5 * time.Second, cleanup: cleanTerminal,
 		note:   "the result line is logged first; the process exits within 5 s of the signal",
@@ -289,9 +374,13 @@ var cases = []tcase{
 	{name: "no-node-matches", fault: "no node matches the selectors", scenario: "submit", via: viaJob, net: netDirect, class: scenarios.ErrJobFailed, exit: 1, deadline: 5 * time.Second, cleanup: cleanTerminal,
 		env: map[string]string{"CANARY_NODE_SELECTORS": "name=node-9"}},
 	{name: "node-killed", fault: "the compute node running the job dies mid-job", scenario: "submit", via: viaRunner, net: netOwn, class: scenarios.ErrTimeout, deadline: 3 * time.Second, cleanup: cleanStopped,
-		spec: scenarios.JobSpec{SleepMS: 1500, Selectors: mustSelectors("name=node-2")}, during: killNode,
+		spec: scenarios.JobSpec{SleepMS: 1500, Selectors: mustSelectors("name=node-2")}, during: killNode, expect: namesKilledNode,
+		note: "the line names the node that holds the job",
 		byVersion: map[devnet.Version]versionOutcome{devnet.V1_9: {class: scenarios.ErrJobFailed, cleanup: cleanTerminal,
 			note: "v1.9 notices the lost node at once and fails the job: no other node matches the selectors"}}},
+	{name: "node-killed-first", fault: "a compute node dies just before submitWithConcurrency", scenario: "submitWithConcurrency", via: viaRunner, net: netOwn, class: scenarios.ErrConcurrency, deadline: 8 * time.Second, cleanup: cleanTerminal,
+		before: killNodeFirst, expect: notEnoughNodes,
+		note: "the devnet's orchestrator sees the node gone at once: the job fails with Bacalhau's \"not enough nodes\", quoted in the line, on both releases"},
 	{name: "network-stopped", fault: "the whole network is stopped", scenario: "submit", via: viaJob, net: netOwn, class: scenarios.ErrUnavailable, exit: 1, deadline: 3 * time.Second, cleanup: cleanUnknown,
 		before: func(fx *fixture) error { return fx.net.StopNodes() }},
 
@@ -498,6 +587,79 @@ func refuseAfterSubmit(ctx context.Context, fx *fixture) error {
 	}
 }
 
+// badGateway is a load balancer's 502 page.
+const badGateway = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+// once expects exactly one retry, after fault.
+func once(fault string) func(*fixture, map[string]any) error {
+	return func(_ *fixture, l map[string]any) error { return retried(l, 1, fault) }
+}
+
+// retried checks the line counts n retries (-1: at least one), all after fault.
+func retried(l map[string]any, n int, fault string) error {
+	got, _ := l["retries"].(float64)
+	faults, _ := l["retry_faults"].([]any)
+	if n >= 0 && int(got) != n || n < 0 && got < 1 || len(faults) != 1 || faults[0] != fault {
+		return fmt.Errorf("retries %v %v, want %d after %s", got, faults, n, fault)
+	}
+	return nil
+}
+
+// replyLost expects a run that went on after its submit's reply was lost.
+func replyLost(_ *fixture, l map[string]any) error {
+	if l["submit_reply_lost"] != true || l["job_id"] == "" || l["job_state"] != "Completed" {
+		return fmt.Errorf("submit_reply_lost %v job %v state %v, want the labelled job, completed", l["submit_reply_lost"], l["job_id"], l["job_state"])
+	}
+	return nil
+}
+
+// namesKilledNode expects the line to name the node the case stopped.
+func namesKilledNode(fx *fixture, l map[string]any) error {
+	fx.mu.Lock()
+	node := fx.killed
+	fx.mu.Unlock()
+	msg, _ := l["error"].(string)
+	if node == "" || !strings.Contains(msg, node) {
+		return fmt.Errorf("error %q does not name the stopped node %q", msg, node)
+	}
+	return nil
+}
+
+// restartAfterSubmit refuses connections (closing the open ones) for 2 s
+// once the job is submitted and running, as an orchestrator restarting.
+func restartAfterSubmit(ctx context.Context, fx *fixture) error {
+	ctx, cancel := context.WithTimeout(ctx, fx.c.deadline)
+	defer cancel()
+	if _, err := fx.waitRunning(ctx); err != nil {
+		return err
+	}
+	if err := fx.proxy.Refuse(); err != nil {
+		return err
+	}
+	time.Sleep(2 * time.Second)
+	return fx.proxy.Accept()
+}
+
+// notEnoughNodes expects the line to quote Bacalhau's reason.
+func notEnoughNodes(_ *fixture, l map[string]any) error {
+	if msg, _ := l["error"].(string); !strings.Contains(msg, "not enough nodes") {
+		return fmt.Errorf("error %q does not say the network lacks nodes", msg)
+	}
+	return nil
+}
+
+// killNodeFirst stops a compute node before the canary runs.
+func killNodeFirst(fx *fixture) error {
+	got, err := fx.net.StopComputeNode(fx.t.Context())
+	if err != nil {
+		return err
+	}
+	fx.mu.Lock()
+	fx.killed = got
+	fx.mu.Unlock()
+	return nil
+}
+
 // killNode stops the compute node the case's job runs on.
 func killNode(ctx context.Context, fx *fixture) error {
 	ctx, cancel := context.WithTimeout(ctx, fx.c.deadline)
@@ -513,6 +675,9 @@ func killNode(ctx context.Context, fx *fixture) error {
 	if got != node {
 		return fmt.Errorf("stopped %s, the job runs on %s", got, node)
 	}
+	fx.mu.Lock()
+	fx.killed = got
+	fx.mu.Unlock()
 	return nil
 }
 
@@ -523,7 +688,7 @@ func TestMatrix(t *testing.T) {
 			t.Fatalf("case name %q: duplicate or not a valid env label", c.name)
 		}
 		seen[c.name] = true
-		if c.net != netDirect && c.net != netOwn {
+		if c.net != netDirect && c.net != netOwn && !c.everyVersion {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()
 				runCase(t, c)
@@ -615,6 +780,9 @@ func renderDoc(cs []tcase) string {
 
 func runsAs(c tcase) string {
 	where := map[network]string{netNone: "no network", netShared: "proxy → devnet", netDirect: "devnet, every version", netOwn: "own devnet, every version"}[c.net]
+	if c.everyVersion {
+		where += ", every version"
+	}
 	if c.download != nil {
 		where += ", result proxy"
 	}
@@ -658,6 +826,15 @@ other large replies are written to disk by the test and served from there.
 `
 
 const docTail = `
+The "once" rows break exactly one request of one read (the rule's ` + "`Times: 1`" + `): the run must pass, and its
+result line count exactly that one retry (` + "`retries`, `retry_faults`" + `; the job binary's rows check the
+` + "`api_retries`" + ` metric too). Rows whose fault persists show the class the fault has without retries: reads
+are repeated at most 4 times (a refused connection for up to 5 s) and never past the deadline. A failed run's
+cleanup (listing where its job stood, stopping it, checking a failed stop once more) is outside the run's
+time bound: it may take up to 20 s past the deadline (600 ms after SIGTERM), ` + "`cleanup_seconds`" + ` in the line.
+` + "`restart-mid-wait`" + ` closes every connection to the API and refuses new ones for 2 s while the job runs, as an
+orchestrator restarting does to its clients (the devnet's own orchestrator keeps running).
+
 Faults that hit the state poll let the stop (DELETE) through, so the canary must stop the job it
 submitted; the canary job sleeps there so it is still running when the fault hits. Bacalhau v1.7.0
 marks a stopped job Stopped but does not halt a wasm execution already running, so those sleep a

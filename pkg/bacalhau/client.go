@@ -64,7 +64,7 @@ func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
 	}
 	// Below the checking transport, so every reply's version header is
 	// seen, whatever the verdict on its body.
-	versions := &versionTransport{base: base}
+	versions := &versionTransport{base: &attemptTransport{base: base}}
 	hc := &http.Client{
 		Timeout:   o.Timeout,
 		Transport: &checkingTransport{base: versions},

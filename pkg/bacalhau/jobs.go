@@ -39,31 +39,31 @@ func call[T any](ctx context.Context, name string, fn func(context.Context) (T, 
 }
 
 func (c *checkedJobs) Put(ctx context.Context, r *apimodels.PutJobRequest) (*apimodels.PutJobResponse, error) {
-	return call(ctx, "put job", func(ctx context.Context) (*apimodels.PutJobResponse, error) { return c.jobs.Put(ctx, r) })
+	return put(ctx, "put job", func(ctx context.Context) (*apimodels.PutJobResponse, error) { return c.jobs.Put(ctx, r) })
 }
 
 func (c *checkedJobs) Get(ctx context.Context, r *apimodels.GetJobRequest) (*apimodels.GetJobResponse, error) {
-	return call(ctx, "get job", func(ctx context.Context) (*apimodels.GetJobResponse, error) { return c.jobs.Get(ctx, r) })
+	return read(ctx, "get job", func(ctx context.Context) (*apimodels.GetJobResponse, error) { return c.jobs.Get(ctx, r) })
 }
 
 func (c *checkedJobs) List(ctx context.Context, r *apimodels.ListJobsRequest) (*apimodels.ListJobsResponse, error) {
-	return call(ctx, "list jobs", func(ctx context.Context) (*apimodels.ListJobsResponse, error) { return c.jobs.List(ctx, r) })
+	return read(ctx, "list jobs", func(ctx context.Context) (*apimodels.ListJobsResponse, error) { return c.jobs.List(ctx, r) })
 }
 
 func (c *checkedJobs) History(ctx context.Context, r *apimodels.ListJobHistoryRequest) (*apimodels.ListJobHistoryResponse, error) {
-	return call(ctx, "job history", func(ctx context.Context) (*apimodels.ListJobHistoryResponse, error) {
+	return read(ctx, "job history", func(ctx context.Context) (*apimodels.ListJobHistoryResponse, error) {
 		return c.jobs.History(ctx, r)
 	})
 }
 
 func (c *checkedJobs) Executions(ctx context.Context, r *apimodels.ListJobExecutionsRequest) (*apimodels.ListJobExecutionsResponse, error) {
-	return call(ctx, "job executions", func(ctx context.Context) (*apimodels.ListJobExecutionsResponse, error) {
+	return read(ctx, "job executions", func(ctx context.Context) (*apimodels.ListJobExecutionsResponse, error) {
 		return c.jobs.Executions(ctx, r)
 	})
 }
 
 func (c *checkedJobs) Results(ctx context.Context, r *apimodels.ListJobResultsRequest) (*apimodels.ListJobResultsResponse, error) {
-	return call(ctx, "job results", func(ctx context.Context) (*apimodels.ListJobResultsResponse, error) {
+	return read(ctx, "job results", func(ctx context.Context) (*apimodels.ListJobResultsResponse, error) {
 		return c.jobs.Results(ctx, r)
 	})
 }

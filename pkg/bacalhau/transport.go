@@ -87,7 +87,12 @@ func (t *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if resp.StatusCode != http.StatusOK {
 		limit = maxErrorReplyBytes
 	}
-	body, err := readReply(resp, limit)
+	var body []byte
+	if resp.StatusCode == http.StatusOK && isJobList(req) {
+		body, err = readList(resp) // other users' jobs: big strings dropped as they stream (list.go)
+	} else {
+		body, err = readReply(resp, limit)
+	}
 	resp.Body.Close()
 	if err != nil {
 		if ctx.Err() != nil {

@@ -209,8 +209,10 @@ func ReadSecret(ctx context.Context, name, endpoint string, budget time.Duration
 	resp, err := client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: name},
 		gax.WithRetry(func() gax.Retryer { return &fewRetries{left: secretAttempts - 1, next: 100 * time.Millisecond} }))
 	if err != nil {
-		if ctx.Err() != nil {
-			return "", fmt.Errorf("reading secret version %s: no answer from Secret Manager within %s: %w", name, budget, ctx.Err())
+		// gRPC's own deadline timer can end the call a moment before
+		// ctx reports it: both are the budget running out.
+		if ctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded {
+			return "", fmt.Errorf("reading secret version %s: no answer from Secret Manager within %s: %w", name, budget, context.DeadlineExceeded)
 		}
 		return "", secretError(name, err)
 	}

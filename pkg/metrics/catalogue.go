@@ -23,6 +23,7 @@ const (
 	Failure       = "failure"
 	FailedRun     = "failed_run"
 	ServerVersion = "server_version"
+	Retries       = "api_retries"
 )
 
 // Metric label keys.
@@ -120,6 +121,11 @@ func Catalogue() Catalog {
 				Name: ServerVersion, Kind: KindGauge, ValueType: TypeInt64, Unit: "1",
 				Description: "1 for every recorded run, labelled with the Bacalhau server version its API replies said (X-Bacalhau-Git-Version), or unknown.",
 				Labels:      []Label{env, {Key: LabelVersion, Description: versionDoc}},
+			},
+			{
+				Name: Retries, Kind: KindGauge, ValueType: TypeInt64, Unit: "1",
+				Description: "API calls the run repeated after a transient fault (HTTP 502, 503 or 504, a reset, an EOF before the reply, a refused connection on a read); written for every recorded run, 0 when none.",
+				Labels:      []Label{env},
 			},
 		},
 	}

@@ -83,7 +83,7 @@ func TestPoints(t *testing.T) {
 				wantFailure = 1
 			}
 			if count[metrics.Success] != 1 || count[metrics.Duration] != 1 || count[metrics.Failure] != wantFailure || count[metrics.FailedRun] != wantFailure ||
-				count[metrics.ServerVersion] != 1 || count[metrics.PhaseDuration] != len(s.AllPhases()) || len(phases) != len(s.AllPhases()) {
+				count[metrics.ServerVersion] != 1 || count[metrics.Retries] != 1 || count[metrics.PhaseDuration] != len(s.AllPhases()) || len(phases) != len(s.AllPhases()) {
 				t.Errorf("%s success=%v: points per metric %v, phases %v", s.Name, ok, count, phases)
 			}
 		}
@@ -328,27 +328,27 @@ func TestGCPSamplingPeriodAndSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One second later a failed run: success, duration, both phases and
-	// server_version come too soon after their previous points; failure
+	// server_version and api_retries come too soon after their previous points; failure
 	// and failed_run are new series and land.
 	err := g.Record(context.Background(), result(s, false, end.Add(time.Second)))
 	if err == nil || !strings.Contains(err.Error(), fakegcp.MsgSamplingPeriod) {
 		t.Fatalf("second write: %v, want the sampling period error", err)
 	}
 	sum := metrics.Summary(errors.Unwrap(err))
-	if sum == nil || sum.GetTotalPointCount() != 7 || sum.GetSuccessPointCount() != 2 {
-		t.Fatalf("summary %v, want 7 points, 2 written", sum)
+	if sum == nil || sum.GetTotalPointCount() != 8 || sum.GetSuccessPointCount() != 2 {
+		t.Fatalf("summary %v, want 8 points, 2 written", sum)
 	}
 	var line map[string]any
 	if err := json.Unmarshal(logBuf.Bytes(), &line); err != nil {
 		t.Fatalf("summary log line: %v: %q", err, logBuf.String())
 	}
 	if line["message"] != "metric write partly failed" || line["severity"] != "ERROR" ||
-		line["total_point_count"] != 7.0 || line["success_point_count"] != 2.0 {
+		line["total_point_count"] != 8.0 || line["success_point_count"] != 2.0 {
 		t.Errorf("summary line %v", line)
 	}
 	errs, _ := line["errors"].(map[string]any)
 	first, _ := errs["0"].(map[string]any)
-	if first["code"] != "InvalidArgument" || first["message"] != fakegcp.MsgSamplingPeriod || first["point_count"] != 5.0 {
+	if first["code"] != "InvalidArgument" || first["message"] != fakegcp.MsgSamplingPeriod || first["point_count"] != 6.0 {
 		t.Errorf("summary errors %v", errs)
 	}
 	if n := m.Requests(); n != 2 {
@@ -368,8 +368,8 @@ func TestStdout(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 8 { // success, duration, 3 phases, server_version, failure, failed_run
-		t.Fatalf("%d lines, want 8:\n%s", len(lines), buf.String())
+	if len(lines) != 9 { // success, duration, 3 phases, server_version, api_retries, failure, failed_run
+		t.Fatalf("%d lines, want 9:\n%s", len(lines), buf.String())
 	}
 	var version metrics.StdoutLine
 	if err := json.Unmarshal([]byte(lines[5]), &version); err != nil {
@@ -378,8 +378,15 @@ func TestStdout(t *testing.T) {
 	if version.Metric != metrics.Prefix+"server_version" || version.Value != 1.0 || version.Labels["version"] != "unknown" {
 		t.Errorf("server_version line %+v: a run whose replies said no version is labelled unknown", version)
 	}
+	var retries metrics.StdoutLine
+	if err := json.Unmarshal([]byte(lines[6]), &retries); err != nil {
+		t.Fatal(err)
+	}
+	if retries.Metric != metrics.Prefix+"api_retries" || retries.Value != 0.0 {
+		t.Errorf("api_retries line %+v: a run without retries writes 0", retries)
+	}
 	var last metrics.StdoutLine
-	if err := json.Unmarshal([]byte(lines[6]), &last); err != nil {
+	if err := json.Unmarshal([]byte(lines[7]), &last); err != nil {
 		t.Fatal(err)
 	}
 	if last.Metric != metrics.Prefix+"failure" || last.Value != 1.0 || last.Labels["error_class"] != "unavailable" ||

@@ -37,12 +37,13 @@ func Time(r scenarios.Result) time.Time { return r.Start.Add(r.Duration) }
 // which says nothing about the network: it counts neither as a pass nor as
 // a failure), duration_seconds, one phase_duration_seconds per phase of the
 // scenario (0 when not reached), server_version (1, labelled with the
-// sanitised server version) and, on failure only, failure labelled with
+// sanitised server version), api_retries (the calls repeated after a
+// transient fault) and, on failure only, failure labelled with
 // the error class and failed_run labelled with the class and the failed
 // phase, valued at the Unix minute of at, the points' stamp.
 func Points(r scenarios.Result, at time.Time) []Point {
 	env := r.Env
-	pts := make([]Point, 0, 5+len(r.Phases))
+	pts := make([]Point, 0, 6+len(r.Phases))
 	class := r.Class
 	if !r.Success && class == "" {
 		class = scenarios.ErrCanary
@@ -65,6 +66,7 @@ func Points(r scenarios.Result, at time.Time) []Point {
 		Metric: ServerVersion, ValueType: TypeInt64, Int64: 1,
 		Labels: map[string]string{LabelEnv: env, LabelVersion: scenarios.SanitizeVersion(r.ServerVersion)},
 	})
+	pts = append(pts, Point{Metric: Retries, ValueType: TypeInt64, Int64: int64(r.Retries), Labels: map[string]string{LabelEnv: env}})
 	if !r.Success {
 		phase := r.FailedPhase
 		if phase == "" {

@@ -37,7 +37,9 @@ type fakeJobs struct {
 	hang       map[string]bool // block until the context ends
 	stops      []string
 	calls      map[string]int
-	putLost    error // Put stores the job, then answers this (a lost reply)
+	putLost    error         // Put stores the job, then answers this (a lost reply)
+	stopLost   error         // Stop stops the job, then answers this (a lost reply)
+	stopDelay  time.Duration // Stop takes this long (a slow API)
 }
 
 type fakeJob struct {
@@ -308,6 +310,13 @@ func (f *fakeJobs) Stop(ctx context.Context, r *apimodels.StopJobRequest) (*apim
 	if err := f.enter(ctx, "Stop"); err != nil {
 		return nil, err
 	}
+	if f.stopDelay > 0 {
+		select {
+		case <-time.After(f.stopDelay):
+		case <-ctx.Done():
+			return nil, bacerrors.New("request timed out").WithCode(bacerrors.TimeOutError)
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fj, err := f.lookup(r.JobID)
@@ -323,6 +332,9 @@ func (f *fakeJobs) Stop(ctx context.Context, r *apimodels.StopJobRequest) (*apim
 	}
 	fj.history(models.JobStateTypeStopped)
 	f.stops = append(f.stops, r.JobID)
+	if f.stopLost != nil {
+		return nil, f.stopLost
+	}
 	return &apimodels.StopJobResponse{}, nil
 }
 

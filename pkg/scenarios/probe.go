@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -18,16 +19,42 @@ type Fetcher interface {
 }
 
 // Polling while a job runs: start fast so a finished job is seen within
-// milliseconds, back off so a slow one costs few calls. Each wait is 1.2
-// times the last, so a job is seen at most ~20% of its run time late
-// (until pollMax); against the devnet this halves the run's overhead above
-// the server's completion time compared with 10 ms × 1.5 (bench/), at
-// about twice the calls for a job of a few seconds (~30 for 5 s).
+// milliseconds, back off so a slow one costs few calls. Each wait is a
+// share of the time waited so far (pollShareFast in the first second,
+// pollShare after it, at most pollMax), so a job is seen at most 15%, and
+// later 30%, of its run time late, whatever the round trip: a 10 s job
+// takes 15 GETs at 100 ms round trip (was 34 at 5 ms × 1.2), and a job of
+// a few hundred ms on loopback is seen sooner than before (bench/).
 const (
-	pollFirst = 5 * time.Millisecond
-	pollMax   = 500 * time.Millisecond
-	pollGrow  = 1.2
+	pollFirst     = 5 * time.Millisecond
+	pollMax       = 3 * time.Second
+	pollShareFast = 0.15
+	pollShare     = 0.3
+	pollKnee      = time.Second
 )
+
+// Polls is how many state polls (GETs) Wait makes for a job that takes
+// job to complete when each call takes rtt: the models count requests
+// with it.
+func Polls(job, rtt time.Duration) int {
+	var waited time.Duration
+	for n := 1; ; n++ {
+		waited += rtt
+		if waited >= job {
+			return n
+		}
+		waited += pollDelay(waited)
+	}
+}
+
+// pollDelay is the wait before the next poll after waited.
+func pollDelay(waited time.Duration) time.Duration {
+	share := pollShareFast
+	if waited >= pollKnee {
+		share = pollShare
+	}
+	return min(max(pollFirst, time.Duration(float64(waited)*share)), pollMax)
+}
 
 // Probe is a scenario's handle on one run: the API, the canary job and the
 // phase clock. The runner reads back what the scenario submitted.
@@ -45,8 +72,10 @@ type Probe struct {
 	failedPhase string
 	nodeIDs     []string
 	jobID       string
-	submitTried bool // a submit was sent, whatever came back
-	terminal    bool // the submitted job reached a terminal state
+	submitTried bool   // a submit was sent, whatever came back
+	replyLost   bool   // the submit's reply was lost; its job was found by the run's label
+	terminal    bool   // the submitted job reached a terminal state
+	jobState    string // the submitted job's last state the run saw
 
 	extraExecutions int // executions beyond one completed per partition (concurrency)
 }
@@ -80,6 +109,14 @@ func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
 	}
 	p.submitTried = true
 	resp, err := p.Jobs.Put(ctx, &apimodels.PutJobRequest{Job: job})
+	if err != nil && errors.Is(err, ErrReplyLost) {
+		// The server may have taken the job: go on with the one the
+		// run's label finds (never a second submit).
+		if id := p.findRunJob(ctx); id != "" {
+			p.jobID, p.replyLost = id, true
+			return id, nil
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("submitting job: %w", err)
 	}
@@ -93,6 +130,25 @@ func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
 	}
 	p.jobID = resp.JobID
 	return resp.JobID, nil
+}
+
+// findRunJob is the ID of the job labelled with the run's ID, "" when the
+// list finds none or fails (the submit's own error then stands).
+func (p *Probe) findRunJob(ctx context.Context) string {
+	req, err := runListRequest(p.runID)
+	if err != nil {
+		return ""
+	}
+	resp, err := p.Jobs.List(ctx, req)
+	if err != nil || resp == nil {
+		return ""
+	}
+	for _, j := range resp.Items {
+		if j != nil && j.Labels[LabelRun] == p.runID && CheckJobID(j.ID) == nil {
+			return j.ID
+		}
+	}
+	return ""
 }
 
 // maxMessageText bounds a server's message quoted in an error text.
@@ -133,7 +189,6 @@ func submitPhase(ctx context.Context, p *Probe, count int) (string, error) {
 // Wait polls the job until it is terminal and returns it. A job that ended
 // other than Completed is an ErrJobFailed error.
 func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
-	delay := pollFirst
 	started := time.Now()
 	nextNote := 2 * time.Second
 	var last models.JobStateType
@@ -150,6 +205,9 @@ func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 			return nil, fmt.Errorf("getting job state: asked for job %s, got %s: %w", id, Quote(job.ID, maxJobIDText), ErrProtocol)
 		}
 		state := job.State.StateType
+		if id == p.jobID {
+			p.jobState = state.String()
+		}
 		if state.IsTerminal() {
 			if id == p.jobID {
 				p.terminal = true
@@ -174,9 +232,8 @@ func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("waiting for job %s (last state %s): %w", id, state, ctx.Err())
-		case <-time.After(delay):
+		case <-time.After(pollDelay(time.Since(started))):
 		}
-		delay = min(time.Duration(float64(delay)*pollGrow), pollMax)
 	}
 }
 

@@ -39,6 +39,19 @@ type Result struct {
 	CanaryImage   string
 	Endpoint      string   // the API's base URL
 	NodeIDs       []string // nodes of the job's executions the run listed (bounded, sanitised)
+	// Retries counts the API calls repeated after a transient fault;
+	// RetryFaults names those faults (the Fault constants).
+	Retries     int
+	RetryFaults []string
+	// SubmitReplyLost says the submit's reply was lost and the run went
+	// on with the job its canary_run label found.
+	SubmitReplyLost bool
+	// JobState is the submitted job's state as the run last saw it (from
+	// its polls, its stop or the check after a failed stop); "" unknown.
+	JobState string
+	// Cleanup is the time a failed run spent after its scenario ended:
+	// describing and stopping its job (not part of Duration).
+	Cleanup time.Duration
 }
 
 // Phase is the time spent in one phase; zero when it was not reached.
@@ -73,13 +86,18 @@ func (r Result) LogAttrs() []slog.Attr {
 		slog.String("canary_version", r.CanaryVersion),
 		slog.String("canary_image", r.CanaryImage),
 		slog.String("endpoint", r.Endpoint),
-		slog.Any("node_ids", nodeIDs(r.NodeIDs)),
+		slog.Any("node_ids", orEmpty(r.NodeIDs)),
+		slog.Int("retries", r.Retries),
+		slog.Any("retry_faults", orEmpty(r.RetryFaults)),
+		slog.Bool("submit_reply_lost", r.SubmitReplyLost),
+		slog.String("job_state", r.JobState),
+		slog.Float64("cleanup_seconds", r.Cleanup.Seconds()),
 	}
 	return attrs
 }
 
-// nodeIDs is never null in the log line.
-func nodeIDs(ids []string) []string {
+// orEmpty keeps a list field of the log line from being null.
+func orEmpty(ids []string) []string {
 	if ids == nil {
 		return []string{}
 	}

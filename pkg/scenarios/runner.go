@@ -9,14 +9,23 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
 )
 
-// stopBudget bounds the stop of a failed run's job, so a run still ends
-// within a second of its deadline when the API hangs.
-const stopBudget = 600 * time.Millisecond
+// Cleanup (describing and stopping a failed run's job) may outlive the
+// run's deadline: by CleanupGrace past it after an ordinary failure, so a
+// slow API still gets its stop, and by stopBudget only after an interrupt
+// (SIGTERM: Cloud Run kills 10 s later). CleanupGrace keeps the task
+// within its Cloud Run timeout (CANARY_TIMEOUT + 60 s, terraform/jobs.tf):
+// 20 s of cleanup, then at most 30 s of recording (pkg/metrics).
+const (
+	CleanupGrace = 20 * time.Second
+	stopBudget   = 600 * time.Millisecond
+)
 
 // PhaseConnect is the phase every run starts with: the runner's Connect
 // step (the API key from Secret Manager, the client).
@@ -36,15 +45,18 @@ type Conn struct {
 type Runner struct {
 	// Connect builds the run's API client, within the run's deadline and
 	// timed as the connect phase; nil uses Jobs and Fetcher as they are.
-	Connect  func(ctx context.Context) (Conn, error)
-	Jobs     Jobs
-	Fetcher  Fetcher
-	Spec     JobSpec
-	Env      string
-	Timeout  time.Duration // whole-run deadline
-	Log      *slog.Logger  // gets the result line; nil: no line
-	Progress func(string)  // notes on long waits; nil: none
-	Secrets  []string      // values never to appear in an error text
+	Connect func(ctx context.Context) (Conn, error)
+	Jobs    Jobs
+	Fetcher Fetcher
+	Spec    JobSpec
+	Env     string
+	Timeout time.Duration // whole-run deadline
+	// CleanupGrace is how long past the deadline a failed run's cleanup
+	// may go (0: CleanupGrace); after an interrupt it gets 600 ms.
+	CleanupGrace time.Duration
+	Log          *slog.Logger // gets the result line; nil: no line
+	Progress     func(string) // notes on long waits; nil: none
+	Secrets      []string     // values never to appear in an error text
 	// Endpoint, CanaryVersion and CanaryImage go into the result as they
 	// are: where the API is and which canary ran.
 	Endpoint      string
@@ -71,6 +83,7 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 	}
 	secrets := r.Secrets
 	runCtx, cancel := context.WithTimeout(ctx, r.Timeout)
+	runCtx, retries := withRetryNote(runCtx)
 	err := safely(s.Name+" run", func() error {
 		if err := p.Phase(PhaseConnect, func() error {
 			c, err := r.connect(runCtx)
@@ -89,26 +102,45 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 	})
 	deadlinePassed := errors.Is(runCtx.Err(), context.DeadlineExceeded)
 	cancel()
+	res.Duration = time.Since(res.Start)
 
 	if err != nil {
 		jobs := p.Jobs
+		interrupted := ctx.Err() != nil
+		cctx, cancelCleanup := r.cleanupContext(ctx, res.Start)
 		switch {
 		case p.jobID != "" && !p.terminal:
-			stopErr := safely("stopping job", func() error { return r.stop(ctx, jobs, p.jobID, s.Name) })
+			if !interrupted {
+				if note := safelyText(func() string { return whereJob(cctx, p) }); note != "" {
+					err = fmt.Errorf("%w (%s)", err, note)
+				}
+			}
+			var state string
+			stopErr := safely("stopping job", func() (err error) {
+				state, err = r.stop(cctx, ctx, jobs, p.jobID, s.Name)
+				return err
+			})
+			if state != "" {
+				p.jobState = state
+			}
 			switch {
 			case stopErr == nil:
 				res.Stopped = true
 			case !errors.Is(stopErr, errAlreadyEnded):
 				res.JobLeftRunning = true
-				err = fmt.Errorf("%w (and stopping job %s failed: %v; it may be left running)", err, p.jobID, stopErr)
+				err = fmt.Errorf("%w (and stopping job %s failed: %v; the job is %s)", err, p.jobID, stopErr, jobStateText(p.jobState))
 			}
-		case p.jobID == "" && p.submitTried:
+		case p.jobID != "" && p.terminal && !interrupted && (errors.Is(err, ErrJobFailed) || errors.Is(err, ErrTimeout)):
+			if note := safelyText(func() string { return whereJob(cctx, p) }); note != "" {
+				err = fmt.Errorf("%w (%s)", err, note)
+			}
+		case p.jobID == "" && p.submitTried && !errors.Is(err, ErrNotSent):
 			// The submit failed or its reply was lost: the job may
 			// exist all the same. Find it by the run's label.
 			var found string
 			var stopped, left bool
 			stopErr := safely("stopping job", func() (err error) {
-				found, stopped, left, err = r.stopByRun(ctx, jobs, p.runID, s.Name)
+				found, stopped, left, err = r.stopByRun(cctx, jobs, p.runID, s.Name)
 				return err
 			})
 			p.jobID, res.Stopped, res.JobLeftRunning = found, stopped, left
@@ -120,10 +152,14 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 				err = fmt.Errorf("%w (and the run's job, found by label %s=%s, has an ID the canary does not use: left running)", err, LabelRun, p.runID)
 			}
 		}
+		cancelCleanup()
+		res.Cleanup = time.Since(res.Start) - res.Duration
 	}
 
 	redactor := NewRedactor(secrets...)
-	res.Duration = time.Since(res.Start)
+	res.Retries, res.RetryFaults = retries.read()
+	res.SubmitReplyLost = p.replyLost
+	res.JobState = p.jobState
 	res.Phases = p.phases
 	res.RunID = p.runID
 	res.JobID = Clip(redactor.Redact(p.jobID), maxJobIDText)
@@ -197,29 +233,98 @@ func panicSite() string {
 	}
 }
 
-// stop stops a job the failed run left running. It outlives the run's
-// deadline on purpose, bounded by stopBudget.
-func (r *Runner) stop(parent context.Context, jobs Jobs, jobID, scenario string) error {
-	if err := CheckJobID(jobID); err != nil {
-		return err
+// cleanupContext bounds a failed run's cleanup: CleanupGrace past the
+// run's deadline, and stopBudget from the interrupt once the run is
+// interrupted (before or during the cleanup). It outlives the run's own
+// context on purpose.
+func (r *Runner) cleanupContext(parent context.Context, start time.Time) (context.Context, context.CancelFunc) {
+	base := context.WithoutCancel(parent)
+	if parent.Err() != nil {
+		return context.WithTimeout(base, stopBudget)
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), stopBudget)
-	defer cancel()
+	ctx, cancel := context.WithDeadline(base, start.Add(r.Timeout+r.cleanupGrace()))
+	var timer *time.Timer
+	var mu sync.Mutex
+	stopWatch := context.AfterFunc(parent, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		timer = time.AfterFunc(stopBudget, cancel)
+	})
+	return ctx, func() {
+		stopWatch()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
+}
+
+func (r *Runner) cleanupGrace() time.Duration {
+	if r.CleanupGrace > 0 {
+		return r.CleanupGrace
+	}
+	return CleanupGrace
+}
+
+// stop stops a job the failed run left running and returns the job's
+// state when it knows it. A stop that failed (or timed out) is checked once
+// more with a get, in a moment of its own when the stop used up the
+// cleanup's time: a stop that landed although its reply did not is a stop,
+// and a job that ended while the canary was not looking (its own task
+// timeout, or it completed during a hung poll) needs none.
+// parent is the run's own: once it is interrupted, no new moment is given.
+func (r *Runner) stop(ctx, parent context.Context, jobs Jobs, jobID, scenario string) (string, error) {
+	if err := CheckJobID(jobID); err != nil {
+		return "", err
+	}
 	_, err := jobs.Stop(ctx, &apimodels.StopJobRequest{
 		JobID:  jobID,
 		Reason: "bacalhau-canary: " + scenario + " run failed or timed out",
 	})
 	if err == nil {
-		return nil
+		return models.JobStateTypeStopped.String(), nil
 	}
-	// A job that ended while the canary was not looking (its own task
-	// timeout, or it completed during a hung poll) cannot be stopped, and
-	// needs not be: only a job still running is a leak.
-	if resp, getErr := jobs.Get(ctx, &apimodels.GetJobRequest{JobIDOrName: jobID}); getErr == nil &&
-		resp != nil && resp.Job != nil && resp.Job.State.StateType.IsTerminal() {
-		return errAlreadyEnded
+	check := ctx
+	if ctx.Err() != nil && parent.Err() == nil {
+		check = context.WithoutCancel(ctx)
 	}
-	return err
+	check, cancel := context.WithTimeout(check, recheckBudget)
+	defer cancel()
+	resp, getErr := jobs.Get(check, &apimodels.GetJobRequest{JobIDOrName: jobID})
+	if getErr != nil || resp == nil || resp.Job == nil || resp.Job.ID != jobID {
+		return "", err
+	}
+	state := resp.Job.State.StateType
+	switch {
+	case state == models.JobStateTypeStopped:
+		return state.String(), nil
+	case state.IsTerminal():
+		return state.String(), errAlreadyEnded
+	}
+	return state.String(), err
+}
+
+// recheckBudget bounds the one check of a job after its stop timed out.
+const recheckBudget = 2 * time.Second
+
+// jobStateText names a job's state in an error text.
+func jobStateText(state string) string {
+	if state == "" {
+		return "in an unknown state"
+	}
+	return Quote(state, 40)
+}
+
+// safelyText is fn's text, or "" when fn panics.
+func safelyText(fn func() string) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = ""
+		}
+	}()
+	return fn()
 }
 
 // stopByRun finds the job of a run whose submit failed or lost its reply,
@@ -229,9 +334,7 @@ func (r *Runner) stop(parent context.Context, jobs Jobs, jobID, scenario string)
 // because its ID breaks CheckJobID (it never goes into a URL). Only called
 // after a failed submit: a label-filtered list reads the whole job store
 // on v1.7 and v1.9.
-func (r *Runner) stopByRun(parent context.Context, jobs Jobs, runID, scenario string) (found string, stopped, left bool, err error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), stopBudget)
-	defer cancel()
+func (r *Runner) stopByRun(ctx context.Context, jobs Jobs, runID, scenario string) (found string, stopped, left bool, err error) {
 	req, err := runListRequest(runID)
 	if err != nil {
 		return "", false, false, err

@@ -1,0 +1,168 @@
+package bacalhau
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+)
+
+// A job list holds other users' jobs, and the API accepts jobs of 10 MB
+// (an inline input of a few MB is one string). A list reply is therefore
+// not read whole: it is streamed, and every string longer than
+// maxListString bytes is replaced by "" as it passes, so ten such jobs
+// among the newest ten cost no memory. What is kept (IDs, states, times,
+// labels) is bounded by MaxReplyBytes as any reply is, and checked as
+// any reply is; the stream itself is read to at most maxListBytes.
+const (
+	maxListString = 64 << 10
+	maxListBytes  = 256 << 20
+)
+
+// jobsListPath is the path of the job list (GET).
+const jobsListPath = "/api/v1/orchestrator/jobs"
+
+// isJobList says the request lists jobs.
+func isJobList(req *http.Request) bool {
+	return req.Method == http.MethodGet && strings.TrimSuffix(req.URL.Path, "/") == jobsListPath
+}
+
+// readList reads a job list reply, decompressed, with its long strings
+// dropped.
+func readList(resp *http.Response) ([]byte, error) {
+	var r io.Reader = resp.Body
+	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip":
+		gz, err := gzip.NewReader(bufio.NewReader(io.LimitReader(resp.Body, maxListBytes)))
+		if err == io.EOF {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reply labelled gzip is not: %v: %w", err, scenarios.ErrProtocol)
+		}
+		defer gz.Close()
+		r = &gzipErrReader{gz}
+	default:
+		return nil, fmt.Errorf("reply has Content-Encoding %s, which was not asked for: %w", scenarios.Quote(enc, 40), scenarios.ErrProtocol)
+	}
+	return dropLongStrings(io.LimitReader(r, maxListBytes+1), maxListString, MaxReplyBytes)
+}
+
+// dropLongStrings copies JSON text from r, replacing each string (a key
+// or a value) of more than max bytes as sent with "". It checks what it
+// drops (no control character, only JSON's escapes); the rest of the text
+// is checked after, on the copy, which is at most limit bytes. A stream
+// over maxListBytes is too big.
+func dropLongStrings(r io.Reader, max int, limit int64) ([]byte, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var out bytes.Buffer
+	var str []byte // the current string, while it is short
+	in, long := false, false
+	var read int64
+	for {
+		// A run of plain bytes, scanned in the reader's buffer.
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err == io.EOF {
+				if in {
+					return nil, fmt.Errorf("reply ends inside a string: %w", scenarios.ErrProtocol)
+				}
+				return out.Bytes(), nil
+			} else if err != nil {
+				return nil, err
+			}
+		}
+		chunk, _ := br.Peek(br.Buffered())
+		n := 0
+		if in {
+			for n < len(chunk) && chunk[n] != '"' && chunk[n] != '\\' && chunk[n] >= 0x20 {
+				n++
+			}
+			if !long {
+				str = append(str, chunk[:n]...)
+				if len(str) > max {
+					long, str = true, str[:0]
+				}
+			}
+		} else {
+			for n < len(chunk) && chunk[n] != '"' {
+				n++
+			}
+			out.Write(chunk[:n])
+			if int64(out.Len()) > limit {
+				return nil, &tooBigError{limit}
+			}
+		}
+		_, _ = br.Discard(n)
+		if read += int64(n); read > maxListBytes {
+			return nil, &tooBigError{maxListBytes}
+		}
+		if n == len(chunk) {
+			continue
+		}
+		// The byte that ended the run.
+		b, _ := br.ReadByte()
+		read++
+		switch {
+		case !in: // '"' opens a string
+			in, long, str = true, false, str[:0]
+		case b == '"':
+			in = false
+			out.WriteByte('"')
+			if !long {
+				out.Write(str)
+			}
+			out.WriteByte('"')
+			if int64(out.Len()) > limit {
+				return nil, &tooBigError{limit}
+			}
+		case b < 0x20:
+			return nil, fmt.Errorf("reply has a control character in a string: %w", scenarios.ErrProtocol)
+		default: // '\\'
+			seq, err := escape(br)
+			if err != nil {
+				return nil, err
+			}
+			read += int64(len(seq))
+			if !long {
+				str = append(append(str, b), seq...)
+				if len(str) > max {
+					long, str = true, str[:0]
+				}
+			}
+		}
+	}
+}
+
+// escape reads what follows a backslash in a string: one of JSON's
+// escapes.
+func escape(br *bufio.Reader) ([]byte, error) {
+	e, err := br.ReadByte()
+	if err != nil {
+		return nil, fmt.Errorf("reply ends inside a string: %w", scenarios.ErrProtocol)
+	}
+	switch e {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return []byte{e}, nil
+	case 'u':
+		seq := []byte{e}
+		for range 4 {
+			h, err := br.ReadByte()
+			if err != nil || !isHex(h) {
+				return nil, fmt.Errorf("reply has a bad \\u escape: %w", scenarios.ErrProtocol)
+			}
+			seq = append(seq, h)
+		}
+		return seq, nil
+	}
+	return nil, fmt.Errorf("reply has a bad escape \\%s: %w", scenarios.Quote(string(e), 8), scenarios.ErrProtocol)
+}
+
+func isHex(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'a' && b <= 'f' || b >= 'A' && b <= 'F'
+}

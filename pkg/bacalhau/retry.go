@@ -1,0 +1,172 @@
+package bacalhau
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+)
+
+// Retries of the idempotent reads (get, list, executions, history,
+// results): a transient fault of one request — a load balancer's 502, 503
+// or 504, a reset, an EOF before the reply is whole — is repeated after a
+// backoff, at most maxRetries times a call; a refused connection (an
+// orchestrator restarting) is tried again for up to refusedFor. Never past
+// the run's deadline: a retry starts only when its wait leaves retryMargin
+// before it, so a persistent fault ends the call with its own class (a
+// 503 stays server) within the run's deadline. The submit is never
+// repeated: a lost reply is marked scenarios.ErrReplyLost and the run
+// looks for its job by label. A stop is not repeated either (the runner
+// checks the job once more instead).
+const (
+	retryFirst  = 100 * time.Millisecond
+	retryMaxGap = time.Second
+	maxRetries  = ReadTries - 1
+	refusedFor  = 5 * time.Second
+	retryMargin = 250 * time.Millisecond
+)
+
+// ReadTries is how many times a read meets a transient fault before it
+// fails: the first try and its retries (the false-page model counts with it).
+const ReadTries = 5
+
+// attempt is what one try of a call met below the checking transport:
+// the reply's status, or the error of the round trip.
+type attempt struct {
+	mu     sync.Mutex
+	status int
+	err    error
+}
+
+type attemptKey struct{}
+
+func withAttempt(ctx context.Context) (context.Context, *attempt) {
+	a := &attempt{}
+	return context.WithValue(ctx, attemptKey{}, a), a
+}
+
+// attemptTransport notes each round trip's outcome in its call's attempt.
+type attemptTransport struct {
+	base http.RoundTripper
+}
+
+func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	// net/http itself sends a GET again on a new connection when a reused
+	// one closed before any byte of the reply (an EOF): each connection
+	// after the first is such a retry, counted as the canary's own.
+	var conns atomic.Int32
+	ctx := req.Context()
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { conns.Add(1) },
+	}))
+	resp, err := t.base.RoundTrip(req)
+	for range conns.Load() - 1 {
+		scenarios.NoteRetry(ctx, scenarios.FaultEOF)
+	}
+	if a, ok := req.Context().Value(attemptKey{}).(*attempt); ok {
+		a.mu.Lock()
+		if err != nil {
+			a.err = err
+		} else {
+			a.status = resp.StatusCode
+		}
+		a.mu.Unlock()
+	}
+	return resp, err
+}
+
+// fault names the transient fault the try met, "" when it met none: a
+// 502/503/504, or a reset, EOF or refusal of the connection before the
+// reply was whole (the round trip's error, or the checking transport's
+// verdict on a reply cut while it read it).
+func (a *attempt) fault(err error) string {
+	a.mu.Lock()
+	status, rtErr := a.status, a.err
+	a.mu.Unlock()
+	switch status {
+	case http.StatusBadGateway:
+		return scenarios.FaultHTTP502
+	case http.StatusServiceUnavailable:
+		return scenarios.FaultHTTP503
+	case http.StatusGatewayTimeout:
+		return scenarios.FaultHTTP504
+	}
+	for _, e := range []error{rtErr, err} {
+		switch {
+		case e == nil:
+		case errors.Is(e, syscall.ECONNREFUSED):
+			return scenarios.FaultRefused
+		case errors.Is(e, syscall.ECONNRESET), errors.Is(e, syscall.EPIPE):
+			return scenarios.FaultReset
+		case errors.Is(e, io.EOF), errors.Is(e, io.ErrUnexpectedEOF):
+			return scenarios.FaultEOF
+		}
+	}
+	return ""
+}
+
+// read is call for an idempotent request: transient faults are retried
+// as the constants above say, each retry noted in the run (NoteRetry).
+func read[T any](ctx context.Context, name string, fn func(context.Context) (T, error)) (T, error) {
+	start := time.Now()
+	wait := retryFirst
+	retries := 0
+	for {
+		actx, a := withAttempt(ctx)
+		out, err := call(actx, name, fn)
+		if err == nil || ctx.Err() != nil {
+			return out, err
+		}
+		fault := a.fault(err)
+		switch {
+		case fault == "":
+			return out, err
+		case fault == scenarios.FaultRefused:
+			if time.Since(start)+wait > refusedFor {
+				return out, err
+			}
+		case retries >= maxRetries:
+			return out, err
+		default:
+			retries++
+		}
+		gap := wait/2 + rand.N(wait/2+1) // jitter: retries of many canaries do not line up
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < gap+retryMargin {
+			return out, err
+		}
+		scenarios.NoteRetry(ctx, fault)
+		select {
+		case <-ctx.Done():
+			return out, err
+		case <-time.After(gap):
+		}
+		wait = min(2*wait, retryMaxGap)
+	}
+}
+
+// put is call for the submit: never repeated; a reply lost after the
+// request went out is marked scenarios.ErrReplyLost, so the run can look
+// for the job the server may have taken, and a refused one
+// scenarios.ErrNotSent (there is no job to look for).
+func put[T any](ctx context.Context, name string, fn func(context.Context) (T, error)) (T, error) {
+	actx, a := withAttempt(ctx)
+	out, err := call(actx, name, fn)
+	if err != nil && ctx.Err() == nil {
+		switch a.fault(err) {
+		case scenarios.FaultReset, scenarios.FaultEOF:
+			err = fmt.Errorf("%w (%w)", err, scenarios.ErrReplyLost)
+		case scenarios.FaultRefused:
+			err = fmt.Errorf("%w (%w)", err, scenarios.ErrNotSent)
+		}
+	}
+	return out, err
+}

@@ -1,0 +1,67 @@
+package scenarios
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bacalhau-project/bacalhau/pkg/models"
+)
+
+// describeBudget bounds the listing of a failed run's executions, so the
+// stop after it keeps most of the cleanup's time.
+const describeBudget = 5 * time.Second
+
+// maxDescribed bounds the executions a description names.
+const maxDescribed = 6
+
+// whereJob says where a failed run's job stood: each execution's
+// partition, state and node ("partition 0 Completed on node-1; partition 1
+// Running on node-2"), so a run that timed out on a partition names the
+// node that holds it. The nodes go into the result's node_ids. "" when the
+// executions cannot be listed.
+func whereJob(ctx context.Context, p *Probe) string {
+	if p.Jobs == nil || p.jobID == "" {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, describeBudget)
+	defer cancel()
+	execs, err := p.Executions(ctx, p.jobID)
+	if err != nil || len(execs) == 0 {
+		return ""
+	}
+	execs = slices.Clone(execs)
+	slices.SortStableFunc(execs, func(a, b *models.Execution) int {
+		return cmp.Or(cmp.Compare(a.PartitionIndex, b.PartitionIndex),
+			cmp.Compare(stateRank(a), stateRank(b)))
+	})
+	var parts []string
+	for i, e := range execs {
+		if i == maxDescribed {
+			parts = append(parts, fmt.Sprintf("%d more", len(execs)-i))
+			break
+		}
+		node := sanitizeID(e.NodeID, maxNodeIDLen)
+		if node == "" {
+			node = "no node"
+		}
+		parts = append(parts, fmt.Sprintf("partition %d %s on %s", e.PartitionIndex,
+			sanitizeID(e.ComputeState.StateType.String(), 32), node))
+	}
+	return "executions at the end: " + strings.Join(parts, "; ")
+}
+
+// stateRank puts a partition's completed execution first, then the ones
+// still under way, then the rest.
+func stateRank(e *models.Execution) int {
+	switch s := e.ComputeState.StateType; {
+	case s == models.ExecutionStateCompleted:
+		return 0
+	case !s.IsTerminal():
+		return 1
+	}
+	return 2
+}
