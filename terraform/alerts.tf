@@ -61,9 +61,9 @@ locals {
   # Log-based metric of the canary's own failures: a result line of class
   # canary, a run whose result could not be recorded (exit 3), a job that
   # refused its configuration (exit 2, one stderr line "job: ...").
-  # The scenario jobs are named exactly (a prefix would also match the
-  # pipeline's candidate and baseline jobs, whose failures are the gate's
-  # verdict, not a broken canary).
+  # The scenario jobs are named exactly: a prefix would also match the deploy
+  # gate's jobs (bacalhau-canary-ENV-gate-*), whose failures are the gate's
+  # verdict on an image, not a broken canary.
   broken_log_filter = join(" AND ", [
     "resource.type=\"cloud_run_job\"",
     "(${join(" OR ", [for k in sort(keys(local.scenarios)) : "resource.labels.job_name=\"${local.scenarios[k].job_name}\""])})",

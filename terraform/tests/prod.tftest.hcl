@@ -333,7 +333,7 @@ run "gate_env_prod" {
   command = plan
 
   assert {
-    condition     = keys(output.gate_env_vars) == sort(["list", "submit", "submit-and-describe", "submit-and-get", "submit-with-concurrency"])
+    condition     = toset(keys(output.gate_env_vars)) == toset([for j in google_cloud_run_v2_job.scenario : trimprefix(j.name, "bacalhau-canary-")]) && length(output.gate_env_vars) == length(google_cloud_run_v2_job.scenario)
     error_message = "The gate runs every enabled scenario of prod."
   }
 
@@ -343,6 +343,11 @@ run "gate_env_prod" {
       contains(split("@", trimprefix(output.gate_env_vars["submit-and-get"], "^@^")), pair)
     ]) && !strcontains(output.gate_env_vars["submit-and-get"], "CANARY_IMAGE=")
     error_message = "gate_env_vars carry each scenario's own environment, record nothing and leave the image to the run."
+  }
+
+  assert {
+    condition     = length(split("\n", output.gate_runs)) == length(google_cloud_run_v2_job.scenario) && alltrue([for line in split("\n", output.gate_runs) : can(regex("^[a-z][a-z0-9-]* \\^@\\^[A-Z_]+=", line))])
+    error_message = "gate_runs has one \"<slug> <environment>\" line per scenario, as scripts/deploy-gate.sh reads it."
   }
 }
 
