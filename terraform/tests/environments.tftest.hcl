@@ -23,7 +23,7 @@ run "staging_every_five_minutes" {
   }
 
   assert {
-    condition     = startswith(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "(((sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|submit|submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m] offset 5m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|submit|submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m] offset 5m))) >= 3)") && length(split(" or ", google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query)) == 1
+    condition     = startswith(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "((sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|submit|submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m] offset 5m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|submit|submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m] offset 5m))) >= 3)") && length(split(" or ", google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query)) == 1
     error_message = "The alert window is 5 runs of 5 minutes, one branch, grouped by job."
   }
 

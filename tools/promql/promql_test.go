@@ -228,13 +228,13 @@ var behaviours = []behaviour{
 }
 
 // onsetSlot is the index of the slot whose failure makes n of m in the
-// design's terms (Fail and LateEnd on their slot, LateStart on the next,
-// Overtaken lost), or -1.
+// design's terms (Fail, Same, Unlabelled and LateEnd on their slot,
+// LateStart on the next, Overtaken lost), or -1.
 func onsetSlot(script string, n, m int) int {
 	fails := make([]bool, len(script)+1)
 	for i, c := range script {
 		switch c {
-		case Fail, LateEnd:
+		case Fail, LateEnd, Same, Unlabelled:
 			fails[i] = true
 		case LateStart:
 			fails[i+1] = true

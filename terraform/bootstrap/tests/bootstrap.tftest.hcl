@@ -43,7 +43,7 @@ run "deployer_holds_no_escalating_role" {
   }
 
   assert {
-    condition = toset([for k, m in google_secret_manager_secret_iam_member.grant : "${m.secret_id} ${m.role}" if startswith(k, "deployer ")]) == toset(["slack-token roles/secretmanager.secretAccessor"])
+    condition     = toset([for k, m in google_secret_manager_secret_iam_member.grant : "${m.secret_id} ${m.role}" if startswith(k, "deployer ")]) == toset(["slack-token roles/secretmanager.secretAccessor"])
     error_message = "The deployer reads the Slack token only; never the Bacalhau API key."
   }
 
