@@ -15,7 +15,7 @@ root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null || (cd "$
 schema="${TF_STANDIN_SCHEMA:-${root}/../shared/terraform/google-provider-7.45.0.schema.json}"
 # Every check, in order; go-provider (the stand-in's own Go tests) is last
 # and needs no schema.
-checks=(tofu provider fmt init validate test plan go-plancheck go-promql go-model go-provider)
+checks=(tofu provider fmt init validate test plan go-plancheck go-promql go-model bootstrap go-provider)
 n=${#checks[@]}
 
 passed=0
@@ -62,6 +62,18 @@ provider_tests() {
 }
 
 if [[ ! -f "${schema}" ]]; then
+  # Under CI a missing schema is a failure: ten checks must not vanish
+  # from a run that still ends green.
+  if [[ "${CI:-}" == "true" ]]; then
+    echo "tf-check: the google provider schema ${schema} is absent (../shared/terraform beside the repository);"
+    echo "tf-check: CI=true, so every check that needs it FAILS: ${checks[*]:0:n-1}"
+    for c in "${checks[@]:0:n-1}"; do
+      echo "--- tf-check: ${c}: FAILED (no provider schema)"
+      failed=$((failed + 1))
+    done
+    check go-provider provider_tests
+    finish
+  fi
   echo "tf-check: the google provider schema ${schema} is absent (../shared/terraform beside the repository):"
   echo "tf-check: every check that needs it is SKIPPED, not run: ${checks[*]:0:n-1}"
   for c in "${checks[@]:0:n-1}"; do skip "${c}" "no provider schema"; done
@@ -141,8 +153,6 @@ fi
 # three for the models (internal/model reads the plans' values).
 plan_env() {
   local env="$1" dir="${work}/plan"
-  local bucket=()
-  [ "${env}" = prod ] && bucket=(-var state_bucket=canary-check-project-tfstate)
   TF_DATA_DIR="${dir}/.terraform" "${tofu}" -chdir="${dir}" plan -input=false -no-color -out="${env}.tfplan" \
     -var env="${env}" \
     -var project_id=canary-check-project \
@@ -150,8 +160,7 @@ plan_env() {
     -var image=us-central1-docker.pkg.dev/canary-check-project/bacalhau-canary/canary@sha256:0000000000000000000000000000000000000000000000000000000000000000 \
     -var slack_channel_name=bacalhau-canary \
     -var slack_token_secret_id=slack-token \
-    -var bacalhau_api_key_secret_id=bacalhau-api-key \
-    "${bucket[@]}" >>"${work}/plan.log" &&
+    -var bacalhau_api_key_secret_id=bacalhau-api-key >>"${work}/plan.log" &&
     TF_DATA_DIR="${dir}/.terraform" "${tofu}" -chdir="${dir}" show -json "${env}.tfplan" >"${work}/plans/${env}.plan.json"
 }
 
@@ -159,7 +168,7 @@ plan_prod() {
   local dir="${work}/plan"
   mkdir -p "${work}/plans" &&
   copy_module "${dir}" &&
-    rm -rf "${dir}/tests" &&
+    rm -rf "${dir}/tests" "${dir}/bootstrap" &&
     cat >"${dir}/backend_override.tf" <<'TF' &&
 terraform {
   backend "local" {}
@@ -217,6 +226,26 @@ else
   skip go-promql "no plan"
   skip go-model "no plan"
 fi
+
+# The bootstrap module (terraform/bootstrap/, applied once by a person):
+# init, validate, its tofu tests (mocked provider) and a plan of each env
+# with a local state, as the walk-through's first apply has.
+bootstrap_check() {
+  local dir="${work}/bootstrap" env
+  mkdir -p "${dir}" && cp -R "${root}/terraform/bootstrap/." "${dir}/" && rm -rf "${dir}/.terraform" "${dir}/.terraform.lock.hcl" || return 1
+  export TF_DATA_DIR="${dir}/.terraform"
+  "${tofu}" -chdir="${dir}" init -input=false -no-color >"${work}/bootstrap.log" &&
+    "${tofu}" -chdir="${dir}" validate -no-color &&
+    TF_STANDIN_MOCKED_ONLY=1 "${tofu}" -chdir="${dir}" test -no-color || return 1
+  for env in prod staging dev; do
+    "${tofu}" -chdir="${dir}" plan -input=false -no-color -state="${dir}/${env}.tfstate" \
+      -var env="${env}" -var project_id=canary-check-project -var project_number=123456789012 \
+      -var github_app_installation_id=4242 -var state_bucket=canary-check-project-tfstate >>"${work}/bootstrap.log" ||
+      { tail -40 "${work}/bootstrap.log"; return 1; }
+  done
+  grep -E '^Plan:' "${work}/bootstrap.log"
+}
+if check bootstrap bootstrap_check; then :; fi
 check go-provider provider_tests
 
 finish

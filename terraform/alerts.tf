@@ -32,43 +32,41 @@ locals {
   # others in one evaluation. One branch per schedule, because the range
   # follows the interval.
   #
-  # Each firing series also carries error_class and phase: those of the
-  # (class, phase) of failed_run seen most often among the window's network
-  # failures, the newest breaking a tie (failed_run's value is its slot in
-  # Unix minutes, so count + value/1e9 orders by count, then recency). The
-  # join only adds labels: a scenario whose window holds no failed_run point
-  # (images older than failed_run, a refused write) still fires, with both
-  # labels "unknown". A series is an incident, so when the most frequent
-  # cause changes mid-outage the incident of the old one closes and one for
-  # the new one opens.
+  # Each firing series carries only the scenario (job): a series is an
+  # incident, so an outage is one incident per env and scenario however its
+  # cause changes (a label that changed with the cause would close one
+  # incident and open another, each notified). The cause is named in the
+  # page's body through the per-scenario Logs Explorer link of the failed
+  # runs' result lines (error_class, phase) and the dashboard's chart of
+  # failed runs by class and phase, not through labels of the series.
   failing_window = { for iv, _ in local.by_interval : iv => "[${local.settings.window_runs * tonumber(iv)}m] offset ${iv}m" }
   failing_count = {
     for iv, _ in local.by_interval : iv =>
     "(sum by (job) (count_over_time(${local.promql_selector[iv].success}${local.failing_window[iv]})) - sum by (job) (sum_over_time(${local.promql_selector[iv].success}${local.failing_window[iv]}))) >= ${local.settings.failed_runs}"
   }
-  failing_cause = {
-    for iv, _ in local.by_interval : iv =>
-    "topk by (job) (1, max by (job, error_class, phase) (count_over_time(${trimsuffix(local.promql_selector[iv].failed_run, "}")}, error_class!=\"canary\"}${local.failing_window[iv]})) + max by (job, error_class, phase) (max_over_time(${trimsuffix(local.promql_selector[iv].failed_run, "}")}, error_class!=\"canary\"}${local.failing_window[iv]})) / 1e9)"
-  }
-  failing_query = join(" or ", [
-    for iv, _ in local.by_interval :
-    "((${local.failing_count[iv]}) * on (job) group_left (error_class, phase) (0 * ${local.failing_cause[iv]} + 1) or on (job) label_replace(label_replace(${local.failing_count[iv]}, \"error_class\", \"unknown\", \"job\", \".*\"), \"phase\", \"unknown\", \"job\", \".*\"))"
-  ])
+  failing_query = join(" or ", [for iv, _ in local.by_interval : "(${local.failing_count[iv]})"])
 
-  # "Stopped reporting": the scenario recorded in the last day, but no run
-  # at all (duration_seconds is written by every recorded run, canary class
-  # included) in its last stopped_runs intervals.
+  # "Stopped reporting": the scenario recorded in the last 7 days, but no
+  # run at all (duration_seconds is written by every recorded run, canary
+  # class included) in its last stopped_runs intervals. The 7-day lookback
+  # keeps the incident open through a week of silence (a day closed it
+  # while the canary was still dead); a scenario that never recorded
+  # (a new one, a new project) does not page.
+  stopped_lookback = "10080m"
   stopped_query = join(" or ", [
     for iv, keys in local.by_interval :
-    "(max by (job) (last_over_time(${local.promql_selector[iv].duration_seconds}[1440m])) unless max by (job) (last_over_time(${local.promql_selector[iv].duration_seconds}[${local.settings.stopped_runs * tonumber(iv)}m])))"
+    "(max by (job) (last_over_time(${local.promql_selector[iv].duration_seconds}[${local.stopped_lookback}])) unless max by (job) (last_over_time(${local.promql_selector[iv].duration_seconds}[${local.settings.stopped_runs * tonumber(iv)}m])))"
   ])
 
   # Log-based metric of the canary's own failures: a result line of class
   # canary, a run whose result could not be recorded (exit 3), a job that
   # refused its configuration (exit 2, one stderr line "job: ...").
+  # The scenario jobs are named exactly: a prefix would also match the deploy
+  # gate's jobs (bacalhau-canary-ENV-gate-*), whose failures are the gate's
+  # verdict on an image, not a broken canary.
   broken_log_filter = join(" AND ", [
     "resource.type=\"cloud_run_job\"",
-    "resource.labels.job_name:\"${local.name}-\"",
+    "(${join(" OR ", [for k in sort(keys(local.scenarios)) : "resource.labels.job_name=\"${local.scenarios[k].job_name}\""])})",
     "(jsonPayload.error_class=\"canary\" OR jsonPayload.message=\"result not recorded\" OR textPayload:\"job: \")",
   ])
   broken_metric = "logging.googleapis.com/user/${local.name}-broken"
@@ -131,7 +129,6 @@ resource "google_monitoring_notification_channel" "slack" {
     auth_token_wo_version = var.slack_token_secret_version
   }
 
-  depends_on = [google_project_service.required]
 }
 
 # At most three conditions per env ($4.50 a month): each matches every
@@ -164,7 +161,13 @@ resource "google_monitoring_alert_policy" "failing" {
   }
 
   documentation {
-    subject   = "Bacalhau canary $${metric.label.job} failing on ${var.env}: $${metric.label.error_class} in $${metric.label.phase}"
+    # Variables: only those of Google's table ("Variables in documentation
+    # templates", https://cloud.google.com/monitoring/alerts/doc-variables):
+    # metric.label.job is the firing series' one label; the cause is not a
+    # label of the series (see failing_query) and is named by the links of
+    # the body: the scenario's failed runs and the dashboard's chart of
+    # failed runs by class and phase.
+    subject   = "Bacalhau canary $${metric.label.job} failing on ${var.env}"
     mime_type = "text/markdown"
     content = templatefile("${path.module}/templates/alert.md.tftpl", {
       env           = var.env
@@ -257,7 +260,21 @@ resource "google_logging_metric" "broken" {
     job_name = "EXTRACT(resource.labels.job_name)"
   }
 
-  depends_on = [google_project_service.required]
+}
+
+# A policy on a log-based metric created moments before fails with HTTP 404
+# ("Cannot find metric(s) ... it could take up to 10 minutes to become
+# available") for up to 10 minutes: hashicorp/terraform-provider-google
+# issue 11102. The policy waits those 10 minutes once, when the metric is
+# created (or replaced), so the first apply succeeds; later applies, which
+# find the metric in place, do not wait. terraform_data is built into
+# Terraform and OpenTofu: no other provider.
+resource "terraform_data" "broken_metric_visible" {
+  triggers_replace = [google_logging_metric.broken.id]
+
+  provisioner "local-exec" {
+    command = "sleep 600"
+  }
 }
 
 resource "google_monitoring_alert_policy" "canary" {
@@ -307,5 +324,5 @@ resource "google_monitoring_alert_policy" "canary" {
     ])
   }
 
-  depends_on = [google_logging_metric.broken]
+  depends_on = [terraform_data.broken_metric_visible]
 }

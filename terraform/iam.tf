@@ -1,46 +1,7 @@
-locals {
-  # Everything the canary job itself may do: write its metric points and its
-  # log line. Access to the API key secret is granted on that secret alone.
-  runtime_roles = toset([
-    "roles/logging.logWriter",
-    "roles/monitoring.metricWriter",
-  ])
-}
-
-resource "google_service_account" "runtime" {
-  project      = var.project_id
-  account_id   = "${local.name}-run"
-  display_name = "Bacalhau canary jobs (${var.env})"
-  description  = "Runs the canary's Cloud Run jobs: writes metrics and logs, reads the Bacalhau API key."
-
-  depends_on = [google_project_service.required]
-}
-
-resource "google_project_iam_member" "runtime" {
-  for_each = local.runtime_roles
-
-  project = var.project_id
-  role    = each.key
-  member  = google_service_account.runtime.member
-}
-
-resource "google_secret_manager_secret_iam_member" "runtime_api_key" {
-  project   = var.project_id
-  secret_id = var.bacalhau_api_key_secret_id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = google_service_account.runtime.member
-}
-
-resource "google_service_account" "scheduler" {
-  project      = var.project_id
-  account_id   = "${local.name}-sched"
-  display_name = "Bacalhau canary scheduler (${var.env})"
-  description  = "Identity of the Cloud Scheduler jobs: may only run the canary's Cloud Run jobs."
-
-  depends_on = [google_project_service.required]
-}
-
-# run.invoker (run.jobs.run) on each canary job, and nothing else.
+# The accounts and every project-level grant are the bootstrap's
+# (bootstrap/, applied once by a person with owner rights). This module
+# grants one thing: the scheduler account may run each canary job
+# (run.invoker on the job, and nothing else), because the jobs are made here.
 resource "google_cloud_run_v2_job_iam_member" "scheduler_invoker" {
   for_each = local.scenarios
 
@@ -48,5 +9,5 @@ resource "google_cloud_run_v2_job_iam_member" "scheduler_invoker" {
   location = var.region
   name     = google_cloud_run_v2_job.scenario[each.key].name
   role     = "roles/run.invoker"
-  member   = google_service_account.scheduler.member
+  member   = "serviceAccount:${local.scheduler_email}"
 }

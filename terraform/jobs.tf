@@ -40,7 +40,7 @@ resource "google_cloud_run_v2_job" "scenario" {
     parallelism = 1
 
     template {
-      service_account = google_service_account.runtime.email
+      service_account = local.runtime_email
       # A failed run is a data point, not something to retry: the next
       # scheduled run is the retry.
       max_retries = 0
@@ -68,6 +68,19 @@ resource "google_cloud_run_v2_job" "scenario" {
   }
 
   lifecycle {
+    # The job's own rule (pkg/config checkPlaintext): credentials never go
+    # in clear text to a host that is not loopback. Without it the job
+    # would refuse every run (exit 2) and the env would only ever page
+    # "canary broken".
+    precondition {
+      condition = (
+        !contains(keys(local.job_env[each.key]), "BACALHAU_API_KEY_SECRET") ||
+        lookup(local.job_env[each.key], "BACALHAU_API_TLS", "false") == "true" ||
+        lookup(local.job_env[each.key], "CANARY_ALLOW_PLAINTEXT_CREDENTIALS", "false") == "true" ||
+        local.api_host_loopback
+      )
+      error_message = "BACALHAU_API_KEY_SECRET: would go in clear text to \"${local.settings.bacalhau_api_host}\"; set BACALHAU_API_TLS=true (or CANARY_ALLOW_PLAINTEXT_CREDENTIALS=true to accept that)"
+    }
     # A run that outlasts its slot is overtaken by the next one, whose
     # point Monitoring takes first: the late run drops out of the window.
     precondition {
@@ -83,22 +96,30 @@ resource "google_cloud_run_v2_job" "scenario" {
   # The descriptors first: a job writing a metric whose descriptor does not
   # exist yet would have Monitoring create one from its point, and the
   # descriptor's creation here would then fail.
-  depends_on = [
-    google_monitoring_metric_descriptor.catalogue,
-    google_project_service.required,
-    google_project_iam_member.runtime,
-    google_secret_manager_secret_iam_member.runtime_api_key,
-  ]
+  depends_on = [google_monitoring_metric_descriptor.catalogue]
 }
 
 locals {
-  # The deploy pipeline's candidate run: the submit job's environment (or
-  # the first scenario's where submit is off), recording nothing and judging
-  # the canary rather than the network.
-  # CANARY_IMAGE is left out: the candidate runs the new image, not the
-  # deployed one (and a digest reference holds the delimiter "@").
-  candidate_env = merge(
-    { for k, v in local.job_env[contains(keys(local.job_env), "submit") ? "submit" : sort(keys(local.job_env))[0]] : k => v if k != "CANARY_IMAGE" },
-    { CANARY_METRICS = "none", CANARY_CANDIDATE = "true" },
+  # pkg/config IsLoopbackHost: localhost (or *.localhost) or a loopback IP.
+  api_host_norm = trimsuffix(trim(lower(local.settings.bacalhau_api_host), "[]"), ".")
+  api_host_loopback = (
+    local.api_host_norm == "localhost" || endswith(local.api_host_norm, ".localhost") ||
+    can(regex("^127\\.[0-9]+\\.[0-9]+\\.[0-9]+$", local.api_host_norm)) ||
+    contains(["::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"], local.api_host_norm)
   )
+
+  # The deploy pipeline's gate (cloudbuild.yaml) runs every enabled
+  # scenario twice, the deployed image and the new one back to back, with
+  # each deployed job's environment: recording nothing (CANARY_METRICS=none)
+  # and CANARY_IMAGE left out (the image is the run's, and a digest
+  # reference holds the delimiter "@").
+  gate_env = {
+    for key, env in local.job_env : key => merge(
+      { for k, v in env : k => v if k != "CANARY_IMAGE" },
+      { CANARY_METRICS = "none" },
+    )
+  }
+
+  # In gcloud's --set-env-vars form with @ as the delimiter, by job slug.
+  gate_env_vars = { for k, env in local.gate_env : local.scenarios[k].slug => "^@^${join("@", [for name, v in env : "${name}=${v}"])}" }
 }

@@ -37,7 +37,6 @@ locals {
       stopped_runs    = 5
       severity        = "CRITICAL"
       canary_severity = "WARNING"
-      build_trigger   = true
     }
     staging = {
       bacalhau_api_host = "bootstrap.staging.bacalhau.org"
@@ -53,12 +52,14 @@ locals {
       stopped_runs      = 3
       severity          = "WARNING"
       canary_severity   = "WARNING"
-      build_trigger     = false
     }
     dev = {
       bacalhau_api_host = "bootstrap.development.bacalhau.org"
       bacalhau_api_port = 1234
-      bacalhau_api_tls  = false
+      # TLS as on prod and staging: the job refuses to send the API key in
+      # clear text to a host that is not loopback (pkg/config), so without
+      # it every dev run exited 2.
+      bacalhau_api_tls = true
       # dev keeps the canary's own local publisher (the job's default).
       publisher        = "local"
       engine           = "docker"
@@ -70,7 +71,6 @@ locals {
       stopped_runs     = 3
       severity         = "WARNING"
       canary_severity  = "WARNING"
-      build_trigger    = false
     }
   }
 
@@ -85,6 +85,11 @@ locals {
   })
 
   name = "bacalhau-canary"
+
+  # The accounts made by the bootstrap (bootstrap/main.tf, local.accounts):
+  # named here, never read, so the pipeline needs no IAM read on them.
+  runtime_email   = "${local.name}-run@${var.project_id}.iam.gserviceaccount.com"
+  scheduler_email = "${local.name}-sched@${var.project_id}.iam.gserviceaccount.com"
 
   # Enabled scenarios with their schedule and derived names: Cloud Run job
   # and scheduler names must be lowercase with hyphens (submitAndDescribe ->

@@ -21,5 +21,4 @@ resource "google_monitoring_metric_descriptor" "catalogue" {
     }
   }
 
-  depends_on = [google_project_service.required]
 }

@@ -25,22 +25,17 @@ output "schedules" {
 
 output "runtime_service_account" {
   description = "Email of the service account the canary jobs run as."
-  value       = google_service_account.runtime.email
+  value       = local.runtime_email
 }
 
 output "scheduler_service_account" {
   description = "Email of the service account Cloud Scheduler uses to run the jobs."
-  value       = google_service_account.scheduler.email
-}
-
-output "deployer_service_account" {
-  description = "Email of the Cloud Build deployer service account, or null where this env has no trigger."
-  value       = one(google_service_account.deployer[*].email)
+  value       = local.scheduler_email
 }
 
 output "image_repository" {
-  description = "Docker repository to push canary images to (REGION-docker.pkg.dev/PROJECT/REPOSITORY)."
-  value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}"
+  description = "Docker repository of the canary images (REGION-docker.pkg.dev/PROJECT/REPOSITORY), made by the bootstrap."
+  value       = "${var.region}-docker.pkg.dev/${var.project_id}/${var.artifact_repository_id}"
 }
 
 output "metric_types" {
@@ -67,17 +62,22 @@ output "notification_channel_id" {
   value       = google_monitoring_notification_channel.slack.id
 }
 
-output "build_trigger_id" {
-  description = "ID of the Cloud Build trigger, or null where this env has no trigger."
-  value       = one(google_cloudbuild_trigger.deploy[*].id)
+output "deployed_image" {
+  description = "Image of the deployed jobs (the image input of the last apply): the deploy gate's baseline."
+  value       = var.image
 }
 
-output "candidate_env_vars" {
-  description = "Environment of the deploy pipeline's candidate run (cloudbuild.yaml): the submit job's, with CANARY_METRICS=none and CANARY_CANDIDATE=true, in gcloud's --set-env-vars form with @ as the delimiter."
-  value       = "^@^${join("@", [for k, v in local.candidate_env : "${k}=${v}"])}"
+output "gate_env_vars" {
+  description = "The deploy gate's environment of each enabled scenario (cloudbuild.yaml): the deployed job's, with CANARY_METRICS=none and without CANARY_IMAGE, in gcloud's --set-env-vars form with @ as the delimiter, keyed by the job's slug."
+  value       = local.gate_env_vars
 
   precondition {
-    condition     = alltrue([for k, v in local.candidate_env : !strcontains(v, "@")])
-    error_message = "A value of the candidate's environment holds \"@\", the delimiter of candidate_env_vars."
+    condition     = alltrue(flatten([for k, env in local.gate_env : [for name, v in env : !strcontains(v, "@")]]))
+    error_message = "A value of a gate run's environment holds \"@\", the delimiter of gate_env_vars."
   }
+}
+
+output "gate_runs" {
+  description = "gate_env_vars as lines for the pipeline's shell (scripts/deploy-gate.sh): \"<slug> <environment>\", one per enabled scenario, sorted."
+  value       = join("\n", [for slug in sort(keys(local.gate_env_vars)) : "${slug} ${local.gate_env_vars[slug]}"])
 }

@@ -29,7 +29,7 @@ resource "google_cloud_scheduler_job" "scenario" {
     uri         = local.run_uri[each.key]
 
     oauth_token {
-      service_account_email = google_service_account.scheduler.email
+      service_account_email = local.scheduler_email
       scope                 = "https://www.googleapis.com/auth/cloud-platform"
     }
   }
@@ -48,8 +48,5 @@ resource "google_cloud_scheduler_job" "scenario" {
     }
   }
 
-  depends_on = [
-    google_project_service.required,
-    google_cloud_run_v2_job_iam_member.scheduler_invoker,
-  ]
+  depends_on = [google_cloud_run_v2_job_iam_member.scheduler_invoker]
 }

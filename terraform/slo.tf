@@ -23,7 +23,6 @@ resource "google_monitoring_custom_service" "canary" {
   display_name = "Bacalhau network as the canary sees it (${var.env})"
   user_labels  = local.labels
 
-  depends_on = [google_project_service.required]
 }
 
 resource "google_monitoring_slo" "scenario" {

@@ -40,7 +40,7 @@ variable "image" {
 }
 
 variable "artifact_repository_id" {
-  description = "ID of the Artifact Registry Docker repository created for the canary image."
+  description = "ID of the Artifact Registry Docker repository of the canary image (made by the bootstrap)."
   type        = string
   default     = "bacalhau-canary"
 
@@ -155,29 +155,6 @@ variable "bacalhau_api_tls" {
   description = "Overrides whether the env's Bacalhau API is reached over TLS (BACALHAU_API_TLS)."
   type        = bool
   default     = null
-}
-
-variable "github_owner" {
-  description = "GitHub owner of the repository whose pushes to main trigger Cloud Build (the repository must be connected to Cloud Build)."
-  type        = string
-  default     = "bacalhau-project"
-}
-
-variable "github_repository" {
-  description = "GitHub repository name whose pushes to main trigger Cloud Build."
-  type        = string
-  default     = "bacalhau-canary"
-}
-
-variable "state_bucket" {
-  description = "GCS bucket holding the Terraform state, handed to the Cloud Build trigger for its `terraform init`. Required where the env has a trigger (prod). Grant the deployer roles/storage.objectUser on it at bootstrap."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.state_bucket == null || can(regex("^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$", var.state_bucket))
-    error_message = "The state_bucket must be a GCS bucket name."
-  }
 }
 
 variable "slo_goal" {

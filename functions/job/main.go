@@ -114,9 +114,6 @@ func realMain(ctx context.Context, env envconfig.Lookuper, stdout, stderr io.Wri
 	if !res.Success {
 		code = canary.ExitFail
 	}
-	if cfg.Candidate {
-		return candidateExit(log, code, res.Class)
-	}
 	return code
 }
 

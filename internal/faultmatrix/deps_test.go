@@ -46,9 +46,6 @@ var depCases = []tcase{
 		secret: apiKey + "\x1b[31m"},
 	{name: "key-payload-cr", fault: "the secret's payload holds a carriage return", scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrCanary, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
 		secret: apiKey + "\rx"},
-	{name: "candidate-key-down", fault: "a candidate run (CANARY_CANDIDATE=true) cannot read its key: Secret Manager answers UNAVAILABLE", scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrCanary, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
-		note: "the candidate is rejected", secret: apiKey, env: env("CANARY_CANDIDATE", "true"),
-		sm: func(s *fakegcp.SecretManager) { s.Fail(codes.Unavailable, "The service is currently unavailable.") }},
 
 	// The metadata server: bounded, validated, never followed; exit 3 naming it.
 	{name: "metadata-project-huge", fault: "the metadata server answers a 50 MB project ID", scenario: "list", via: viaJob, net: netShared, exit: 3, deadline: 3 * time.Second, record: 5 * time.Second, cleanup: cleanNoJob,

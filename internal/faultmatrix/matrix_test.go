@@ -849,7 +849,7 @@ owners: ` + "`canary`" + ` and exit 3. Nobody pages the network for Google's fau
   most 10 s and half of ` + "`CANARY_TIMEOUT`" + `; ` + "`UNAVAILABLE`" + ` and ` + "`RESOURCE_EXHAUSTED`" + ` tried 3 times, 100 ms
   apart and doubling). A hang, an outage, a quota, a refused endpoint, or a payload no HTTP header can carry
   (a control character — inner newline, carriage return, escape sequence — or text that is not UTF-8) is
-  class ` + "`canary`" + ` in ` + "`connect`" + `, before the deadline and before anything is sent; a candidate run fails on it.
+  class ` + "`canary`" + ` in ` + "`connect`" + `, before the deadline and before anything is sent (exit 1: the deploy gate counts it against a new image).
 - **The metadata server.** Asked only for the project and the location, with a 5 s budget; a reply is read
   to 4 KiB (headers 16 KiB), must be a project ID, or a region or zone (bare or as
   ` + "`projects/N/regions/R`" + `), and a redirect is never followed. Anything else is exit 3, with a

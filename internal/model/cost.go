@@ -46,13 +46,19 @@ type Prices struct {
 	// Cloud Logging ingestion, free allotment per project.
 	LogGiB     float64
 	LogFreeGiB float64
+
+	// Cloud Build, per build minute of the pipeline's machine type
+	// (cloudbuild.yaml: E2_HIGHCPU_8, which has no free minutes).
+	BuildMinute     float64
+	BuildFreeMinute float64
 }
 
 // PriceList is the price list the README's numbers use. Sources:
 // cloud.google.com/run/pricing (Tier 1 table, "Jobs" column),
 // cloud.google.com/scheduler/pricing, cloud.google.com/stackdriver/pricing
 // (Monitoring data ingestion, alerting), cloud.google.com/secret-manager/pricing,
-// cloud.google.com/stackdriver/pricing (Logging).
+// cloud.google.com/stackdriver/pricing (Logging), cloud.google.com/build/pricing
+// (E2_HIGHCPU_8; the free 2,500 minutes a month are e2-standard-2's only).
 var PriceList = Prices{
 	Date:   "2026-11",
 	Region: "Tier 1 (us-central1, the Terraform default region)",
@@ -81,6 +87,9 @@ var PriceList = Prices{
 
 	LogGiB:     0.50,
 	LogFreeGiB: 50,
+
+	BuildMinute:     0.016,
+	BuildFreeMinute: 0,
 }
 
 // Month is the month of Google's pricing calculator: 730 hours.
@@ -94,12 +103,29 @@ type Load struct {
 	MemoryGiB float64 // memory limit
 	Scenarios []ScenarioLoad
 	// Alert conditions (network failing, stopped reporting, canary broken);
-	// each execution of them returns AlertSeries time series in all.
+	// each execution of them returns AlertSeries time series in all, one
+	// execution every Prices.AlertExecution. Alerts, when set, replaces
+	// AlertSeries with each condition's own series and period.
 	AlertConditions int
 	AlertSeries     int
+	Alerts          []AlertCondition
+	// Deploys through the pipeline a month, BuildMinutes each (Cloud
+	// Build); each deploy's gate also runs every scenario twice on Cloud
+	// Run (GateRunsPerScenario).
+	Deploys             float64
+	BuildMinutes        float64
+	GateRunsPerScenario float64
 	// LogBytesPerRun is what one run adds to Cloud Logging (the result
 	// line plus Cloud Run's own lines for the execution).
 	LogBytesPerRun float64
+}
+
+// AlertCondition is one condition's query as billed: the time series it
+// returns at each execution, one execution every Every.
+type AlertCondition struct {
+	Name   string
+	Series int
+	Every  time.Duration
 }
 
 // ScenarioLoad is one scheduled scenario.
@@ -121,6 +147,8 @@ type Cost struct {
 	CloudRun, Scheduler     float64
 	Metrics, Alerting       float64
 	SecretManager, Logging  float64
+	BuildMinutes            float64 // Cloud Build minutes a month
+	CloudBuild              float64
 	Total                   float64
 	BreakEvenRunSeconds     float64 // billed seconds per run at which Cloud Run alone costs Budget
 	// billed seconds per run up to which the whole month stays within
@@ -143,11 +171,20 @@ func MonthlyCost(l Load, p Prices, free bool) Cost {
 		c.Runs += perScenario
 		points += perScenario * float64(s.Points) // a failed run's two failure points are left out
 		billed += perScenario * roundUp(s.Billed, p.RunRounding).Seconds()
+		// The deploy gate's runs: billed alike, recording nothing.
+		billed += l.Deploys * l.GateRunsPerScenario * roundUp(s.Billed, p.RunRounding).Seconds()
 	}
 	c.VCPUSeconds = billed * l.CPU
 	c.GiBSeconds = billed * l.MemoryGiB
 	c.MetricMiB = points * p.BytesPerPoint / (1 << 20)
 	c.AlertSeries = float64(l.AlertSeries) * float64(Month) / float64(p.AlertExecution)
+	if len(l.Alerts) > 0 {
+		c.AlertSeries = 0
+		for _, a := range l.Alerts {
+			c.AlertSeries += float64(a.Series) * float64(Month) / float64(a.Every)
+		}
+	}
+	c.BuildMinutes = l.Deploys * l.BuildMinutes
 	c.SecretAccesses = c.Runs
 	c.LogGiB = c.Runs * l.LogBytesPerRun / (1 << 30)
 
@@ -163,7 +200,8 @@ func MonthlyCost(l Load, p Prices, free bool) Cost {
 	c.SecretManager = pos(c.SecretAccesses-freeAcc)/10_000*p.SecretAccess10k +
 		float64(max(p.SecretVersionsInUse-freeVer, 0))*p.SecretVersion
 	c.Logging = pos(c.LogGiB-freeLog) * p.LogGiB
-	c.Total = c.CloudRun + c.Scheduler + c.Metrics + c.Alerting + c.SecretManager + c.Logging
+	c.CloudBuild = pos(c.BuildMinutes-p.BuildFreeMinute) * p.BuildMinute
+	c.Total = c.CloudRun + c.Scheduler + c.Metrics + c.Alerting + c.SecretManager + c.Logging + c.CloudBuild
 
 	// Container seconds per run at which Cloud Run alone costs the budget:
 	// runs·t·(cpu·$cpu + mem·$mem) − free allotments' worth = Budget.
@@ -223,6 +261,7 @@ func Combined(ls []Load, p Prices) Cost {
 		sum.LogGiB += c.LogGiB
 		sum.Alerting += c.Alerting
 		sum.Logging += pos(c.LogGiB-p.LogFreeGiB) * p.LogGiB
+		sum.BuildMinutes += c.BuildMinutes
 		jobs += len(l.Scenarios)
 	}
 	sum.CloudRun = pos(sum.VCPUSeconds-p.RunFreeVCPUSeconds)*p.RunVCPUSecond + pos(sum.GiBSeconds-p.RunFreeGiBSeconds)*p.RunGiBSecond
@@ -230,7 +269,8 @@ func Combined(ls []Load, p Prices) Cost {
 	sum.Metrics = pos(sum.MetricMiB-p.MetricFreeMiB) * p.MetricMiB
 	sum.SecretManager = pos(sum.SecretAccesses-p.SecretFreeAccesses)/10_000*p.SecretAccess10k +
 		float64(max(p.SecretVersionsInUse*len(ls)-p.SecretFreeVersions, 0))*p.SecretVersion
-	sum.Total = sum.CloudRun + sum.Scheduler + sum.Metrics + sum.Alerting + sum.SecretManager + sum.Logging
+	sum.CloudBuild = pos(sum.BuildMinutes-p.BuildFreeMinute) * p.BuildMinute
+	sum.Total = sum.CloudRun + sum.Scheduler + sum.Metrics + sum.Alerting + sum.SecretManager + sum.Logging + sum.CloudBuild
 	return sum
 }
 

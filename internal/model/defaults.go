@@ -163,6 +163,7 @@ func (e Env) RunLoad(billed map[string]time.Duration, def time.Duration, logByte
 		MemoryGiB:       float64(e.MemoryMiB) / 1024,
 		AlertConditions: e.Conditions,
 		AlertSeries:     2 * len(e.Scenarios),
+		Alerts:          e.Alerts(),
 		LogBytesPerRun:  logBytesPerRun,
 	}
 	for _, s := range e.Scenarios {
@@ -171,6 +172,45 @@ func (e Env) RunLoad(billed map[string]time.Duration, def time.Duration, logByte
 			b = def
 		}
 		l.Scenarios = append(l.Scenarios, ScenarioLoad{Name: s.Name, Interval: s.Interval, Points: s.Points, Billed: b})
+	}
+	return l
+}
+
+// Alerts are the env's conditions as billed, per series: Google charges
+// for every time series a condition's query returns at each execution. The
+// counts are upper bounds: each PromQL branch reads two series per scenario
+// (failing: count_over_time and sum_over_time of success; stopped: two
+// ranges of duration_seconds), as if every one were returned, and "canary
+// broken" one series of its log-based metric per scenario job. Periods:
+// the policies' evaluation_interval (terraform/alerts.tf), and a minute for
+// the threshold condition.
+func (e Env) Alerts() []AlertCondition {
+	n := len(e.Scenarios)
+	return []AlertCondition{
+		{Name: "network failing", Series: 2 * n, Every: 30 * time.Second},
+		{Name: "stopped reporting", Series: 2 * n, Every: time.Minute},
+		{Name: "canary broken", Series: n, Every: time.Minute},
+	}
+}
+
+// Pipeline is what a deploy through Cloud Build costs, for the env the
+// trigger deploys (prod). Deploys is an assumption (about one push to main
+// a working day); Minutes is a build of cloudbuild.yaml on E2_HIGHCPU_8:
+// 15–25 minutes (its volumes do not outlive a build, so every build
+// downloads the modules and builds both devnets from source), the gate
+// included. GateRuns: the gate runs every scenario twice (the deployed
+// image, then the new one).
+var Pipeline = struct {
+	Env      string
+	Deploys  float64
+	Minutes  float64
+	GateRuns float64
+}{Env: "prod", Deploys: 20, Minutes: 20, GateRuns: 2}
+
+// WithPipeline adds the deploys of the pipeline to the env it deploys.
+func (l Load) WithPipeline() Load {
+	if l.Env == Pipeline.Env {
+		l.Deploys, l.BuildMinutes, l.GateRunsPerScenario = Pipeline.Deploys, Pipeline.Minutes, Pipeline.GateRuns
 	}
 	return l
 }

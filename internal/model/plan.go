@@ -26,6 +26,10 @@ type PlanSummary struct {
 	Window          int               `json:"window_runs"`  // ... of the last Window runs
 	StoppedRuns     int               `json:"stopped_runs"` // stopped: no run for StoppedRuns intervals
 	Conditions      int               `json:"conditions"`
+	// JobEnv is each scenario's planned job environment (the Cloud Run
+	// job's env list), for the job's own configuration check
+	// (functions/job TestPlannedJobEnvironments).
+	JobEnv map[string]map[string]string `json:"job_env"`
 }
 
 //go:embed testdata/plans.json
@@ -69,7 +73,7 @@ func Summarize(raw []byte) (PlanSummary, error) {
 		return PlanSummary{}, fmt.Errorf("plan JSON: %w", err)
 	}
 	env, _ := p.Variables["env"].Value.(string)
-	s := PlanSummary{Env: env, IntervalMinutes: map[string]int{}, Schedules: map[string]string{}}
+	s := PlanSummary{Env: env, IntervalMinutes: map[string]int{}, Schedules: map[string]string{}, JobEnv: map[string]map[string]string{}}
 	queries := map[string][]string{} // policy -> PromQL, read once the intervals are known
 	for _, r := range p.PlannedValues.RootModule.Resources {
 		switch r.Type {
@@ -91,7 +95,9 @@ func Summarize(raw []byte) (PlanSummary, error) {
 			}
 			c := v.Template[0].Template[0].Containers[0]
 			key, _ := r.Index.(string)
+			s.JobEnv[key] = map[string]string{}
 			for _, e := range c.Env {
+				s.JobEnv[key][e.Name] = e.Value
 				switch e.Name {
 				case "CANARY_SCHEDULE_INTERVAL":
 					d, err := time.ParseDuration(e.Value)

@@ -50,9 +50,6 @@ type Config struct {
 	// metric points are stamped on the run's slot (pkg/metrics/slot.go).
 	Interval time.Duration `env:"CANARY_SCHEDULE_INTERVAL"`
 	Metrics  string        `env:"CANARY_METRICS"`
-	// Candidate is the deploy pipeline's smoke run of a new image: the job's
-	// exit status judges the canary, not the network (functions/job).
-	Candidate bool `env:"CANARY_CANDIDATE, default=false"`
 	// Image is the container image the job runs (Terraform passes the
 	// deployed reference, pinned by digest); only logged.
 	Image string `env:"CANARY_IMAGE"`

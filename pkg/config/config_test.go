@@ -138,7 +138,7 @@ func TestLoadErrorLines(t *testing.T) {
 		{"BACALHAU_API_PORT", "http", `BACALHAU_API_PORT: invalid value "http": not a whole number`},
 		{"BACALHAU_API_PORT", "99999999999999999999", `BACALHAU_API_PORT: invalid value "99999999999999999999": out of range`},
 		{"BACALHAU_API_TLS", "yes", `BACALHAU_API_TLS: invalid value "yes": not true or false`},
-		{"CANARY_CANDIDATE", "on", `CANARY_CANDIDATE: invalid value "on": not true or false`},
+		{"CANARY_ALLOW_PLAINTEXT_CREDENTIALS", "on", `CANARY_ALLOW_PLAINTEXT_CREDENTIALS: invalid value "on": not true or false`},
 		// A newline cannot end the line and forge another one.
 		{"BACALHAU_API_PORT", "1\n{\"severity\":\"INFO\"}", `BACALHAU_API_PORT: invalid value "1\n{\"severity\":\"INFO\"}": not a whole number`},
 		{"CANARY_TIMEOUT", "1s\u2028x", `CANARY_TIMEOUT: invalid value "1s\u2028x": not a duration (a number with a unit, like 90s or 5m)`},

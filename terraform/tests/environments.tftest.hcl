@@ -23,7 +23,7 @@ run "staging_every_five_minutes" {
   }
 
   assert {
-    condition     = startswith(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "(((sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|submit|submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m] offset 5m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|submit|submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m] offset 5m))) >= 3) * on (job) group_left (error_class, phase) ") && length(split(" or on (job) label_replace(", google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query)) == 2
+    condition     = startswith(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "((sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|submit|submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m] offset 5m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|submit|submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m] offset 5m))) >= 3)") && length(split(" or ", google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query)) == 1
     error_message = "The alert window is 5 runs of 5 minutes, one branch, grouped by job."
   }
 
@@ -35,11 +35,6 @@ run "staging_every_five_minutes" {
   assert {
     condition     = google_monitoring_alert_policy.failing.severity == "WARNING"
     error_message = "staging does not page as CRITICAL."
-  }
-
-  assert {
-    condition     = length(google_cloudbuild_trigger.deploy) == 0 && length(google_service_account.deployer) == 0
-    error_message = "Only prod is deployed by Cloud Build."
   }
 
   assert {
@@ -249,46 +244,33 @@ run "bad_port_rejected" {
   expect_failures = [var.bacalhau_api_port]
 }
 
-run "prod_trigger_needs_state_bucket" {
-  command = plan
-
-  variables {
-    env = "prod"
-  }
-
-  expect_failures = [google_cloudbuild_trigger.deploy]
-}
-
-run "candidate_env_staging" {
+run "gate_env_staging" {
   command = plan
 
   assert {
-    condition     = startswith(output.candidate_env_vars, "^@^")
-    error_message = "candidate_env_vars must start with gcloud's delimiter escape ^@^."
+    condition     = toset(keys(output.gate_env_vars)) == toset([for j in google_cloud_run_v2_job.scenario : trimprefix(j.name, "bacalhau-canary-")])
+    error_message = "The gate has one environment per enabled scenario, keyed by the job's slug."
   }
 
   assert {
     # Parsed as gcloud does: KEY=VALUE pairs split on @, a value may hold "=".
-    condition = {
-      for kv in split("@", trimprefix(output.candidate_env_vars, "^@^")) :
+    condition = alltrue([for k, j in google_cloud_run_v2_job.scenario : {
+      for kv in split("@", trimprefix(output.gate_env_vars[trimprefix(j.name, "bacalhau-canary-")], "^@^")) :
       split("=", kv)[0] => join("=", slice(split("=", kv), 1, length(split("=", kv))))
       } == merge(
-      { for e in google_cloud_run_v2_job.scenario["submit"].template[0].template[0].containers[0].env : e.name => e.value if e.name != "CANARY_IMAGE" },
-      { CANARY_METRICS = "none", CANARY_CANDIDATE = "true" },
-    )
-    error_message = "The candidate runs with the submit job's environment, CANARY_METRICS=none and CANARY_CANDIDATE=true."
+      { for e in j.template[0].template[0].containers[0].env : e.name => e.value if e.name != "CANARY_IMAGE" },
+      { CANARY_METRICS = "none" },
+    )])
+    error_message = "Each gate run has its deployed job's environment, CANARY_METRICS=none, no CANARY_IMAGE."
   }
 
   assert {
-    condition = alltrue([
-      for pair in ["CANARY_SCENARIO=submit", "CANARY_METRICS=none", "CANARY_CANDIDATE=true", "CANARY_ENV=staging"] :
-      contains(split("@", trimprefix(output.candidate_env_vars, "^@^")), pair)
-    ])
-    error_message = "candidate_env_vars must carry CANARY_SCENARIO=submit, CANARY_METRICS=none, CANARY_CANDIDATE=true and the env."
+    condition     = output.deployed_image == var.image
+    error_message = "The gate's baseline is the image of this apply."
   }
 }
 
-run "candidate_env_dev" {
+run "gate_env_dev" {
   command = plan
 
   variables {
@@ -296,28 +278,66 @@ run "candidate_env_dev" {
   }
 
   assert {
-    condition     = startswith(output.candidate_env_vars, "^@^")
-    error_message = "candidate_env_vars must start with gcloud's delimiter escape ^@^."
+    condition     = toset(keys(output.gate_env_vars)) == toset([for j in google_cloud_run_v2_job.scenario : trimprefix(j.name, "bacalhau-canary-")])
+    error_message = "The gate has one environment per enabled scenario, keyed by the job's slug."
   }
 
   assert {
     # Parsed as gcloud does: KEY=VALUE pairs split on @, a value may hold "=".
-    condition = {
-      for kv in split("@", trimprefix(output.candidate_env_vars, "^@^")) :
+    condition = alltrue([for k, j in google_cloud_run_v2_job.scenario : {
+      for kv in split("@", trimprefix(output.gate_env_vars[trimprefix(j.name, "bacalhau-canary-")], "^@^")) :
       split("=", kv)[0] => join("=", slice(split("=", kv), 1, length(split("=", kv))))
       } == merge(
-      { for e in google_cloud_run_v2_job.scenario["submit"].template[0].template[0].containers[0].env : e.name => e.value if e.name != "CANARY_IMAGE" },
-      { CANARY_METRICS = "none", CANARY_CANDIDATE = "true" },
-    )
-    error_message = "The candidate runs with the submit job's environment, CANARY_METRICS=none and CANARY_CANDIDATE=true."
+      { for e in j.template[0].template[0].containers[0].env : e.name => e.value if e.name != "CANARY_IMAGE" },
+      { CANARY_METRICS = "none" },
+    )])
+    error_message = "Each gate run has its deployed job's environment, CANARY_METRICS=none, no CANARY_IMAGE."
   }
 
   assert {
-    condition = alltrue([
-      for pair in ["CANARY_SCENARIO=submit", "CANARY_METRICS=none", "CANARY_CANDIDATE=true", "CANARY_ENV=dev"] :
-      contains(split("@", trimprefix(output.candidate_env_vars, "^@^")), pair)
+    condition     = output.deployed_image == var.image
+    error_message = "The gate's baseline is the image of this apply."
+  }
+}
+
+run "dev_reaches_its_network_over_tls" {
+  command = plan
+
+  variables {
+    env = "dev"
+  }
+
+  assert {
+    condition = alltrue([for k, j in google_cloud_run_v2_job.scenario :
+      { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["BACALHAU_API_TLS"] == "true"
     ])
-    error_message = "candidate_env_vars must carry CANARY_SCENARIO=submit, CANARY_METRICS=none, CANARY_CANDIDATE=true and the env."
+    error_message = "dev sends its API key, so it must use TLS (the job refuses a key in clear text)."
+  }
+}
+
+run "plaintext_key_rejected_at_plan" {
+  command = plan
+
+  variables {
+    env              = "dev"
+    bacalhau_api_tls = false
+  }
+
+  expect_failures = [google_cloud_run_v2_job.scenario]
+}
+
+run "plaintext_key_to_loopback_accepted" {
+  command = plan
+
+  variables {
+    env               = "dev"
+    bacalhau_api_tls  = false
+    bacalhau_api_host = "127.0.0.1"
+  }
+
+  assert {
+    condition     = length(google_cloud_run_v2_job.scenario) == 2
+    error_message = "A key in clear text to a loopback host is the job's own exception."
   }
 }
 
