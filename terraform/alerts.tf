@@ -95,6 +95,7 @@ locals {
 
   error_classes = [
     { name = "unavailable", runbook = "the API did not answer (DNS, refused connection): check the orchestrator's host, load balancer and DNS; other scenarios failing the same way confirm an outage." },
+    { name = "certificate", runbook = "the API answered TLS with a certificate the canary could not verify (unknown authority, expired, not for the host, self-signed); nothing was sent. Check the orchestrator's certificate (expiry, the names it covers, the chain it serves) and, for a private CA, the CA file the canary trusts (BACALHAU_API_TLS_CAFILE, set per env by api_tls_ca_pem or api_tls_ca_secret_id). Not DNS or an outage." },
     { name = "timeout", runbook = "a call or the whole scenario exceeded CANARY_TIMEOUT: look at which phase grew on the dashboard (wait = scheduling or compute nodes slow, submit = orchestrator slow)." },
     { name = "auth", runbook = "the API refused the canary's credentials (401/403; Bacalhau v1.7 answers 500 with its authorizer's message): check the API key secret's latest version and the network's auth configuration." },
     { name = "bad_request", runbook = "the API rejected the request (4xx): usually an API change on the network; compare the network's version with the client's." },

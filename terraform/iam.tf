@@ -31,6 +31,15 @@ resource "google_secret_manager_secret_iam_member" "runtime_api_key" {
   member    = google_service_account.runtime.member
 }
 
+resource "google_secret_manager_secret_iam_member" "runtime_api_ca" {
+  count = local.api_ca_secret == "" ? 0 : 1
+
+  project   = var.project_id
+  secret_id = local.api_ca_secret
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.runtime.member
+}
+
 resource "google_service_account" "scheduler" {
   project      = var.project_id
   account_id   = "${local.name}-sched"

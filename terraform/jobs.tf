@@ -1,4 +1,9 @@
 locals {
+  # The private CA's secret (bacalhau_api_tls_ca_secret_id; the pipeline
+  # hands "" for none) and where it is mounted.
+  api_ca_secret = var.bacalhau_api_tls_ca_secret_id == null ? "" : var.bacalhau_api_tls_ca_secret_id
+  api_ca_dir    = "/etc/bacalhau-canary/api-ca"
+
   # Environment of each job, from the canary's external contract. Empty
   # values are left out.
   job_env = {
@@ -19,6 +24,7 @@ locals {
         BACALHAU_API_PORT        = tostring(local.settings.bacalhau_api_port)
         BACALHAU_API_TLS         = tostring(local.settings.bacalhau_api_tls)
         BACALHAU_API_KEY_SECRET  = local.bacalhau_api_key_version
+        BACALHAU_API_TLS_CAFILE  = local.api_ca_secret == "" ? "" : "${local.api_ca_dir}/ca.pem"
         # Which canary ran, in the result line (canary_image).
         CANARY_IMAGE = var.image
       } : name => value if value != ""
@@ -46,8 +52,31 @@ resource "google_cloud_run_v2_job" "scenario" {
       max_retries = 0
       timeout     = local.task_timeout
 
+      # The API's private CA, a file from Secret Manager (BACALHAU_API_TLS_CAFILE).
+      dynamic "volumes" {
+        for_each = local.api_ca_secret == "" ? [] : [local.api_ca_secret]
+        content {
+          name = "api-ca"
+          secret {
+            secret = volumes.value
+            items {
+              version = "latest"
+              path    = "ca.pem"
+            }
+          }
+        }
+      }
+
       containers {
         image = var.image
+
+        dynamic "volume_mounts" {
+          for_each = local.api_ca_secret == "" ? [] : ["api-ca"]
+          content {
+            name       = volume_mounts.value
+            mount_path = local.api_ca_dir
+          }
+        }
 
         dynamic "env" {
           for_each = local.job_env[each.key]
@@ -88,6 +117,7 @@ resource "google_cloud_run_v2_job" "scenario" {
     google_project_service.required,
     google_project_iam_member.runtime,
     google_secret_manager_secret_iam_member.runtime_api_key,
+    google_secret_manager_secret_iam_member.runtime_api_ca,
   ]
 }
 
@@ -96,9 +126,10 @@ locals {
   # the first scenario's where submit is off), recording nothing and judging
   # the canary rather than the network.
   # CANARY_IMAGE is left out: the candidate runs the new image, not the
-  # deployed one (and a digest reference holds the delimiter "@").
+  # deployed one (and a digest reference holds the delimiter "@"). So is
+  # BACALHAU_API_TLS_CAFILE: the candidate job has no mounted CA file.
   candidate_env = merge(
-    { for k, v in local.job_env[contains(keys(local.job_env), "submit") ? "submit" : sort(keys(local.job_env))[0]] : k => v if k != "CANARY_IMAGE" },
+    { for k, v in local.job_env[contains(keys(local.job_env), "submit") ? "submit" : sort(keys(local.job_env))[0]] : k => v if !contains(["CANARY_IMAGE", "BACALHAU_API_TLS_CAFILE"], k) },
     { CANARY_METRICS = "none", CANARY_CANDIDATE = "true" },
   )
 }

@@ -6,6 +6,7 @@ package bacalhau
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"net"
 	"net/http"
@@ -25,7 +26,8 @@ type Options struct {
 	APIKey   string // bearer token
 	Username string // basic auth, with Password
 	Password string
-	Timeout  time.Duration // per request
+	Timeout  time.Duration  // per request
+	RootCAs  *x509.CertPool // the CAs trusted for the API (LoadCAs); nil: the system's
 }
 
 // Address is the API's base URL.
@@ -49,7 +51,7 @@ func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
 	base := &http.Transport{
 		Proxy:                  nil, // the canary talks to the API it is given, never through a proxy of the environment
 		DialContext:            (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: o.RootCAs},
 		TLSHandshakeTimeout:    10 * time.Second,
 		MaxIdleConnsPerHost:    4,
 		IdleConnTimeout:        30 * time.Second,
@@ -60,7 +62,7 @@ func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
 	}
 	// Below the checking transport, so every reply's version header is
 	// seen, whatever the verdict on its body.
-	versions := &versionTransport{base: base}
+	versions := &versionTransport{base: &certTransport{base: base}}
 	hc := &http.Client{
 		Timeout:   o.Timeout,
 		Transport: &checkingTransport{base: versions},
