@@ -164,7 +164,7 @@ func startS3(ctx context.Context, link *Link, dir string, progress func(string))
 	note(progress, "starting the S3 server (weed) at "+s.Endpoint)
 	s.cmd = exec.Command("ip", "netns", "exec", link.Namespace, bin, "server",
 		"-dir="+data, "-ip="+link.Remote, "-ip.bind=0.0.0.0",
-		"-master.volumeSizeLimitMB=64", "-volume.max=4",
+		"-master.volumeSizeLimitMB=64",
 		"-s3", "-s3.port="+strconv.Itoa(s3Port),
 		"-s3.config="+filepath.Join(dir, "s3.json"),
 		"-s3.auditLogConfig="+filepath.Join(dir, "audit.json"),
