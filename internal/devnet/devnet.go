@@ -109,6 +109,10 @@ func (n *Network) Where() string {
 	}
 }
 
+// LogLevelEnv sets the devnet's Bacalhau log level (debug, info, warn;
+// default error), for a test's devnet log.
+const LogLevelEnv = "CANARY_DEVNET_LOG_LEVEL"
+
 // RequireNetnsEnv, set to 1, turns a missing two-host capability into an
 // error instead of a fallback to loopback (CI sets it).
 const RequireNetnsEnv = "CANARY_TEST_REQUIRE_NETNS"
@@ -158,6 +162,9 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 	if o.Auth {
 		n.APIKey, n.NoCapKey = randomKey(), randomKey()
 		args = append(args, "-api-key", n.APIKey, "-api-key-nocap", n.NoCapKey)
+	}
+	if lvl := os.Getenv(LogLevelEnv); lvl != "" {
+		args = append(args, "-log-level", lvl)
 	}
 	var prodEnv []string
 	if o.Prod {

@@ -185,7 +185,7 @@ func startS3(ctx context.Context, link *Link, dir string, progress func(string))
 	var last error
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		sh := exec.CommandContext(ctx, "ip", "netns", "exec", link.Namespace, bin, "shell",
-			"-master="+net.JoinHostPort(link.Remote, "9333"))
+			"-master="+net.JoinHostPort(link.Remote, "9333"), "-filer="+net.JoinHostPort(link.Remote, "8888"))
 		sh.Dir = dir
 		sh.Env = append(cleanEnv(), "HOME="+dir)
 		sh.Stdin = strings.NewReader("s3.bucket.create -name " + s.Bucket + "\ns3.bucket.list\nexit\n")
@@ -215,13 +215,13 @@ func (s *s3Server) Close() error {
 	}
 	var errs []error
 	if s.cmd != nil && s.cmd.Process != nil {
+		// weed may take long to wind down; its data goes with dir anyway.
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-s.done:
-		case <-time.After(15 * time.Second):
+		case <-time.After(5 * time.Second):
 			_ = s.cmd.Process.Kill()
 			<-s.done
-			errs = append(errs, errors.New("weed ignored SIGTERM for 15s, killed"))
 		}
 	}
 	if s.Audit != nil {

@@ -119,6 +119,15 @@ func testRelease(t *testing.T, v devnet.Version) {
 		t.Fatal(err)
 	}
 	defer logf.Close()
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			if len(b) > 8<<10 {
+				b = b[len(b)-8<<10:]
+			}
+			t.Logf("end of the devnet's log (%s=info for more):\n%s", devnet.LogLevelEnv, b)
+		}
+	}()
 	started := time.Now()
 	n, err := devnet.Start(ctx, devnet.Options{
 		Version: v, TwoHost: true, Auth: true, Prod: true, PresignExpiration: presignExpiry,
@@ -277,9 +286,7 @@ func testRelease(t *testing.T, v devnet.Version) {
 		q.Set("X-Amz-Signature", string(b))
 		tampered := *u
 		tampered.RawQuery = q.Encode()
-		for name, raw := range map[string]string{"tampered": tampered.String()} {
-			checkRefused(t, ctx, fetch, name, raw)
-		}
+		checkRefused(t, ctx, fetch, "tampered", tampered.String())
 		time.Sleep(time.Until(signedAt(t, u).Add(presignExpiry + 2*time.Second)))
 		checkRefused(t, ctx, fetch, "expired", signed)
 		refusals := 0
@@ -334,7 +341,7 @@ func checkRefused(t *testing.T, ctx context.Context, fetch scenarios.Fetcher, na
 	if scenarios.Classify(err) != scenarios.ErrPublisher || !errors.As(err, &se) || se.Code != 403 {
 		t.Errorf("%s pre-signed URL: %v (class %s), want publisher with HTTP 403", name, err, scenarios.Classify(err))
 	}
-	if strings.Contains(err.Error(), "X-Amz-Signature=") && !strings.Contains(err.Error(), "X-Amz-Signature="+scenarios.Redacted) {
+	if regexp.MustCompile(`(?i)X-Amz-Signature=[0-9a-f]`).MatchString(err.Error()) {
 		t.Errorf("%s: the error shows the signature: %v", name, err)
 	}
 }
