@@ -2,6 +2,7 @@ package devnet
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,7 +27,6 @@ import (
 const (
 	weedModule  = "github.com/seaweedfs/seaweedfs"
 	WeedVersion = "v0.0.0-20261109003541-7506e5f91cd6"
-	s3Port      = 8333
 	s3Bucket    = "canary-results"
 	s3Region    = "us-east-1"
 )
@@ -115,6 +115,46 @@ type s3Server struct {
 	cmd  *exec.Cmd
 	done chan error
 	dir  string
+	base int // first of its ports
+}
+
+// weed binds Unix sockets named by port in /tmp (/tmp/seaweedfs-filer-8888.sock,
+// …-master-grpc-19333.sock), which network namespaces do not separate: each
+// server gets ports of its own, four in a row (master, volume, filer, S3;
+// gRPC on each plus 10000), whose socket names are free.
+func weedPorts() (int, error) {
+	unlock, err := lockLinks()
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	for range 100 {
+		b := make([]byte, 2)
+		_, _ = rand.Read(b) // never fails (crypto/rand)
+		base := 20000 + 4*(int(b[0])<<8|int(b[1]))%10000
+		free := true
+		for _, p := range weedSocketPorts(base) {
+			if m, _ := filepath.Glob(fmt.Sprintf("/tmp/seaweedfs-*-%d.sock", p)); len(m) > 0 {
+				free = false
+			}
+		}
+		if free {
+			// Claim them until the server makes its own.
+			for _, p := range weedSocketPorts(base)[:1] {
+				_ = os.WriteFile(fmt.Sprintf("/tmp/seaweedfs-canary-claim-%d.sock", p), nil, 0o600)
+			}
+			return base, nil
+		}
+	}
+	return 0, errors.New("no free ports for the S3 server's sockets")
+}
+
+func weedSocketPorts(base int) []int {
+	var ps []int
+	for i := range 4 {
+		ps = append(ps, base+i, base+i+10000)
+	}
+	return ps
 }
 
 // startS3 starts weed in the link's namespace with its data under dir.
@@ -123,7 +163,13 @@ func startS3(ctx context.Context, link *Link, dir string, progress func(string))
 	if err != nil {
 		return nil, err
 	}
+	base, err := weedPorts()
+	if err != nil {
+		return nil, err
+	}
+	master, volume, filer, s3Port := base, base+1, base+2, base+3
 	s := &s3Server{
+		base:      base,
 		Endpoint:  "http://" + net.JoinHostPort(link.Remote, strconv.Itoa(s3Port)),
 		Bucket:    s3Bucket,
 		AccessKey: "CANARYTEST" + strings.ToUpper(randomHex(5)),
@@ -164,6 +210,7 @@ func startS3(ctx context.Context, link *Link, dir string, progress func(string))
 	note(progress, "starting the S3 server (weed) at "+s.Endpoint)
 	s.cmd = exec.Command("ip", "netns", "exec", link.Namespace, bin, "server",
 		"-dir="+data, "-ip="+link.Remote, "-ip.bind=0.0.0.0",
+		"-master.port="+strconv.Itoa(master), "-volume.port="+strconv.Itoa(volume), "-filer.port="+strconv.Itoa(filer),
 		"-master.volumeSizeLimitMB=64",
 		"-s3", "-s3.port="+strconv.Itoa(s3Port),
 		"-s3.config="+filepath.Join(dir, "s3.json"),
@@ -185,17 +232,42 @@ func startS3(ctx context.Context, link *Link, dir string, progress func(string))
 	var last error
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		sh := exec.CommandContext(ctx, "ip", "netns", "exec", link.Namespace, bin, "shell",
-			"-master="+net.JoinHostPort(link.Remote, "9333"), "-filer="+net.JoinHostPort(link.Remote, "8888"))
+			"-master="+net.JoinHostPort(link.Remote, strconv.Itoa(master)), "-filer="+net.JoinHostPort(link.Remote, strconv.Itoa(filer)))
 		sh.Dir = dir
 		sh.Env = append(cleanEnv(), "HOME="+dir)
 		sh.Stdin = strings.NewReader("s3.bucket.create -name " + s.Bucket + "\ns3.bucket.list\nexit\n")
 		out, err := sh.CombinedOutput()
 		if err == nil && strings.Contains(string(out), s.Bucket) {
-			return s, nil
+			last = nil
+			break
 		}
 		last = fmt.Errorf("%v: %s", err, lastLines(out, 5))
 	}
-	return nil, fmt.Errorf("creating bucket %s: %v", s.Bucket, last)
+	if last != nil {
+		return nil, fmt.Errorf("creating bucket %s: %v", s.Bucket, last)
+	}
+	// One write into the bucket's collection before any node's: the master
+	// grows its volumes on the first write, which can take long on a busy
+	// machine, and a node's upload would wait on it within its job's timeout.
+	probe := filepath.Join(dir, "probe.txt")
+	if err := os.WriteFile(probe, []byte("probe\n"), 0o644); err != nil {
+		return nil, err
+	}
+	for deadline := time.Now().Add(120 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		actx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		up := exec.CommandContext(actx, "ip", "netns", "exec", link.Namespace, bin, "upload",
+			"-master="+net.JoinHostPort(link.Remote, strconv.Itoa(master)), "-collection="+s.Bucket, probe)
+		up.Dir = dir
+		up.Env = append(cleanEnv(), "HOME="+dir)
+		out, err := up.CombinedOutput()
+		cancel()
+		if err == nil && strings.Contains(string(out), `"fid"`) {
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("S3 server not writable (weed upload into %s): %v: %s", s.Bucket, err, lastLines(out, 5))
+		}
+	}
 }
 
 // env is what the nodes need to publish to and sign for the bucket: the
@@ -226,6 +298,14 @@ func (s *s3Server) Close() error {
 	}
 	if s.Audit != nil {
 		s.Audit.Close()
+	}
+	if s.base != 0 {
+		for _, p := range weedSocketPorts(s.base) {
+			m, _ := filepath.Glob(fmt.Sprintf("/tmp/seaweedfs-*-%d.sock", p))
+			for _, f := range m {
+				os.Remove(f)
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
