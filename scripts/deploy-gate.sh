@@ -11,6 +11,8 @@
 # usage: deploy-gate.sh ENV REGION SERVICE_ACCOUNT NEW_IMAGE DEPLOYED_IMAGE RUNS_FILE
 # RUNS_FILE: the gate_runs output of the last deploy, one "<slug> <env vars>"
 # line per scenario (gcloud --set-env-vars form).
+# CA_SECRET (optional): the Secret Manager secret of the API's private CA,
+# mounted where the deployed jobs have it (BACALHAU_API_TLS_CAFILE).
 # Prints one verdict line per scenario and exits 1 on any regression.
 set -uo pipefail
 
@@ -20,6 +22,10 @@ if [[ $# -ne 6 ]]; then
 fi
 env="$1" region="$2" sa="$3" new="$4" deployed="$5" runs="$6"
 gcloud="${GCLOUD:-gcloud}"
+ca=()
+if [[ -n "${CA_SECRET:-}" ]]; then
+  ca=(--set-secrets "/etc/bacalhau-canary/api-ca/ca.pem=${CA_SECRET}:latest")
+fi
 
 if [[ ! -s "${runs}" ]]; then
   echo "gate: ${runs} lists no scenario" >&2
@@ -34,7 +40,7 @@ run() {
     --region "${region}" --image "$3" --service-account "${sa}" \
     --max-retries 0 --tasks 1 --task-timeout 300s --cpu 1 --memory 512Mi \
     --labels "app=bacalhau-canary,env=${env},role=gate" \
-    --set-env-vars "$4" >/dev/null || return 2
+    --set-env-vars "$4" "${ca[@]}" >/dev/null || return 2
   "${gcloud}" run jobs execute "${job}" --region "${region}" --wait >/dev/null
 }
 

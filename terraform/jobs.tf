@@ -1,4 +1,9 @@
 locals {
+  # The private CA's secret (bacalhau_api_tls_ca_secret_id; the pipeline
+  # hands "" for none) and where it is mounted.
+  api_ca_secret = var.bacalhau_api_tls_ca_secret_id == null ? "" : var.bacalhau_api_tls_ca_secret_id
+  api_ca_dir    = "/etc/bacalhau-canary/api-ca"
+
   # Environment of each job, from the canary's external contract. Empty
   # values are left out.
   job_env = {
@@ -19,6 +24,7 @@ locals {
         BACALHAU_API_PORT        = tostring(local.settings.bacalhau_api_port)
         BACALHAU_API_TLS         = tostring(local.settings.bacalhau_api_tls)
         BACALHAU_API_KEY_SECRET  = local.bacalhau_api_key_version
+        BACALHAU_API_TLS_CAFILE  = local.api_ca_secret == "" ? "" : "${local.api_ca_dir}/ca.pem"
         # Which canary ran, in the result line (canary_image).
         CANARY_IMAGE = var.image
       } : name => value if value != ""
@@ -46,8 +52,31 @@ resource "google_cloud_run_v2_job" "scenario" {
       max_retries = 0
       timeout     = local.task_timeout
 
+      # The API's private CA, a file from Secret Manager (BACALHAU_API_TLS_CAFILE).
+      dynamic "volumes" {
+        for_each = local.api_ca_secret == "" ? [] : [local.api_ca_secret]
+        content {
+          name = "api-ca"
+          secret {
+            secret = volumes.value
+            items {
+              version = "latest"
+              path    = "ca.pem"
+            }
+          }
+        }
+      }
+
       containers {
         image = var.image
+
+        dynamic "volume_mounts" {
+          for_each = local.api_ca_secret == "" ? [] : ["api-ca"]
+          content {
+            name       = volume_mounts.value
+            mount_path = local.api_ca_dir
+          }
+        }
 
         dynamic "env" {
           for_each = local.job_env[each.key]
@@ -100,10 +129,12 @@ resource "google_cloud_run_v2_job" "scenario" {
 }
 
 locals {
-  # pkg/config IsLoopbackHost: localhost (or *.localhost) or a loopback IP.
-  api_host_norm = trimsuffix(trim(lower(local.settings.bacalhau_api_host), "[]"), ".")
+  # pkg/config IsLoopbackHost: bare localhost or a loopback IP literal (a
+  # name under .localhost, or one ending in a dot, goes to DNS: not known
+  # to be loopback).
+  api_host_norm = trim(lower(local.settings.bacalhau_api_host), "[]")
   api_host_loopback = (
-    local.api_host_norm == "localhost" || endswith(local.api_host_norm, ".localhost") ||
+    local.api_host_norm == "localhost" ||
     can(regex("^127\\.[0-9]+\\.[0-9]+\\.[0-9]+$", local.api_host_norm)) ||
     contains(["::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"], local.api_host_norm)
   )

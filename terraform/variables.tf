@@ -168,3 +168,14 @@ variable "slo_goal" {
     error_message = "The slo_goal must be a fraction from 0.5 to 0.9999, e.g. 0.99."
   }
 }
+
+variable "bacalhau_api_tls_ca_secret_id" {
+  description = "Optional Secret Manager secret (ID in this project) whose latest version is a PEM file of the CA certificates that sign the env's Bacalhau API certificate (a private CA). Mounted into the jobs as a file named by BACALHAU_API_TLS_CAFILE; null or empty: the system's roots only."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.bacalhau_api_tls_ca_secret_id == null || can(regex("^[A-Za-z0-9_-]{0,255}$", var.bacalhau_api_tls_ca_secret_id))
+    error_message = "The bacalhau_api_tls_ca_secret_id must be a Secret Manager secret ID (letters, digits, '_', '-')."
+  }
+}

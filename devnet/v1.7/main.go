@@ -11,7 +11,11 @@
 //	running EXECUTION   is the execution still running in a compute node's
 //	                    wasm executor? → "running EXECUTION yes|no|unknown"
 //
-// Docker, S3 and IPFS are disabled so it needs no daemon. It is a test
+// By default Docker, S3 and IPFS are disabled so it needs no daemon. In
+// production's shape (-docker, -s3-endpoint, -tls-cert) the docker engine is
+// on (DOCKER_HOST names the daemon), jobs publish to an S3 bucket by default
+// (the AWS_* environment holds the credentials; the orchestrator hands
+// results out as pre-signed URLs) and the API serves TLS. It is a test
 // fixture for the canary; it lives in its own module because Bacalhau's
 // server packages pin versions of OpenTelemetry and gRPC that clash with the
 // Google Cloud client libraries. The same source builds against every
@@ -64,6 +68,11 @@ type options struct {
 	apiKey, noCapKey     string
 	ready                time.Duration
 	logLevel             string
+
+	docker                      bool
+	s3Endpoint, s3Bucket, s3Reg string
+	presign                     time.Duration
+	tlsCert, tlsKey             string
 }
 
 // minKeyLen is Bacalhau's own minimum API key length (authz.MinimumAPIKeyLength).
@@ -83,6 +92,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.noCapKey, "api-key-nocap", "", "with -api-key: a second key that may only read nodes")
 	fs.DurationVar(&o.ready, "ready-timeout", 60*time.Second, "give up if the nodes have not all joined by then")
 	fs.StringVar(&o.logLevel, "log-level", "error", "Bacalhau log level on stderr (debug, info, warn, error)")
+	fs.BoolVar(&o.docker, "docker", false, "turn the docker engine on (DOCKER_HOST names the daemon)")
+	fs.StringVar(&o.s3Endpoint, "s3-endpoint", "", "S3 endpoint (http://HOST:PORT) whose bucket (-s3-bucket, made beforehand) is the jobs' default publisher; credentials from AWS_*")
+	fs.StringVar(&o.s3Bucket, "s3-bucket", "canary-results", "with -s3-endpoint: the bucket")
+	fs.StringVar(&o.s3Reg, "s3-region", "us-east-1", "with -s3-endpoint: the region")
+	fs.DurationVar(&o.presign, "presign-expiration", 10*time.Minute, "with -s3-endpoint: how long a pre-signed result URL lives")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve the API over TLS with this certificate (PEM), with -tls-key")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "the key of -tls-cert (PEM)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: devnet [flags]\n\nStarts a Bacalhau test network, prints HOST:PORT of its API on stdout when ready\nand runs until SIGINT/SIGTERM or the end of standard input.\n\nflags:")
 		fs.PrintDefaults()
@@ -111,6 +127,10 @@ func checkOptions(o options, fs *flag.FlagSet) error {
 		return fmt.Errorf("API keys must be at least %d characters", minKeyLen)
 	case o.noCapKey != "" && o.apiKey == "":
 		return errors.New("-api-key-nocap needs -api-key")
+	case (o.tlsCert == "") != (o.tlsKey == ""):
+		return errors.New("-tls-cert and -tls-key go together")
+	case o.s3Endpoint != "" && (o.s3Bucket == "" || o.presign <= 0):
+		return errors.New("-s3-endpoint needs -s3-bucket and a positive -presign-expiration")
 	}
 	if ip := net.ParseIP(o.orchHost); ip == nil || !(ip.IsLoopback() || ip.IsUnspecified()) {
 		return fmt.Errorf("-orchestrator-host %q: compute nodes dial 127.0.0.1, use a loopback or unspecified address", o.orchHost)
@@ -135,6 +155,12 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stderr io.Wri
 		}
 	}
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	if o.s3Endpoint == "" {
+		// No S3: no credentials of the caller's reach the nodes.
+		for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+			os.Unsetenv(v)
+		}
+	}
 
 	// Nodes leave per-job files in the temp directory: keep them in a
 	// private one and remove it on the way out.
@@ -298,6 +324,23 @@ func overrides(o options) types.Bacalhau {
 		},
 		UpdateConfig:     types.UpdateConfig{Interval: -1},
 		DisableAnalytics: true,
+	}
+	if o.docker {
+		b.Engines.Disabled = nil
+	}
+	if o.tlsCert != "" {
+		b.API.TLS = types.TLS{CertFile: o.tlsCert, KeyFile: o.tlsKey}
+	}
+	if o.s3Endpoint != "" {
+		// The S3 publisher as a network's default; the orchestrator holds
+		// the credentials, so it signs each result's URL (only keys ending
+		// .tar.gz, which the publisher adds for an archive).
+		b.Publishers.Disabled = []string{models.PublisherIPFS}
+		b.Publishers.Types.S3 = types.S3Publisher{PreSignedURLExpiration: types.Duration(o.presign)}
+		b.ResultDownloaders.Disabled = []string{models.StorageSourceIPFS}
+		b.JobDefaults.Batch.Task.Publisher = types.DefaultPublisherConfig{Type: models.PublisherS3, Params: map[string]string{
+			"Bucket": o.s3Bucket, "Key": "canary/{jobID}/{executionID}", "Endpoint": o.s3Endpoint, "Region": o.s3Reg,
+		}}
 	}
 	if o.apiKey != "" {
 		// API.Auth.Users turns on Bacalhau's entry-point authorizer (bearer

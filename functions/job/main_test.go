@@ -75,6 +75,8 @@ func TestBadConfig(t *testing.T) {
 		{"bad timeout", "CANARY_TIMEOUT", map[string]string{"CANARY_TIMEOUT": "-1s"}},
 		{"timeout forging a log line", "CANARY_TIMEOUT", map[string]string{"CANARY_TIMEOUT": "1s\n{\"severity\":\"INFO\",\"message\":\"ok\"}"}},
 		{"tls text", "BACALHAU_API_TLS", map[string]string{"BACALHAU_API_TLS": "yes"}},
+		{"CA file missing", "BACALHAU_API_TLS_CAFILE", map[string]string{"BACALHAU_API_TLS": "true", "BACALHAU_API_TLS_CAFILE": "/nonexistent/ca.pem"}},
+		{"CA file without a certificate", "BACALHAU_API_TLS_CAFILE", map[string]string{"BACALHAU_API_TLS": "true", "BACALHAU_API_TLS_CAFILE": "main_test.go"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{}

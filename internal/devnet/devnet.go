@@ -68,6 +68,11 @@ type Options struct {
 	Stderr     io.Writer        // the network's own log; nil discards it
 	TempDir    string           // parent of the network's private temp dir (default: the system's)
 	Progress   func(msg string) // build/start notes; nil: silent
+	// Prod runs the network in production's shape (needs TwoHost): the
+	// docker engine, an S3 default publisher with pre-signed results, the
+	// API on TLS from the test's CA (Network.Prod).
+	Prod              bool
+	PresignExpiration time.Duration // with Prod: how long a pre-signed result URL lives (default 10m)
 }
 
 // Network is a running devnet.
@@ -80,6 +85,7 @@ type Network struct {
 	NoCapKey  string  // with Options.Auth: a valid key that may only read nodes
 	Link      *Link   // the veth link it is reached over; nil on loopback
 	Fallback  error   // why TwoHost fell back to loopback; nil otherwise
+	Prod      *Prod   // with Options.Prod: the CA, S3 server and Docker daemon
 
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
@@ -102,6 +108,10 @@ func (n *Network) Where() string {
 		return fmt.Sprintf("Bacalhau %s on loopback %s", n.Version, n.Addr())
 	}
 }
+
+// LogLevelEnv sets the devnet's Bacalhau log level (debug, info, warn;
+// default error), for a test's devnet log.
+const LogLevelEnv = "CANARY_DEVNET_LOG_LEVEL"
 
 // RequireNetnsEnv, set to 1, turns a missing two-host capability into an
 // error instead of a fallback to loopback (CI sets it).
@@ -153,12 +163,24 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 		n.APIKey, n.NoCapKey = randomKey(), randomKey()
 		args = append(args, "-api-key", n.APIKey, "-api-key-nocap", n.NoCapKey)
 	}
+	if lvl := os.Getenv(LogLevelEnv); lvl != "" {
+		args = append(args, "-log-level", lvl)
+	}
+	var prodEnv []string
+	if o.Prod {
+		var extra []string
+		if n.Prod, extra, prodEnv, err = startProd(ctx, n.Link, o); err != nil {
+			n.Link.Close()
+			return nil, err
+		}
+		args = append(args, extra...)
+	}
 	note(o.Progress, fmt.Sprintf("starting Bacalhau %s devnet (%d hybrid + %d compute nodes, API on %s)", o.Version, hybrid, compute, host))
 	cmd := exec.Command(bin, args...)
 	if n.Link != nil {
 		cmd = exec.Command("ip", append([]string{"netns", "exec", n.Link.Namespace, bin}, args...)...)
 	}
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), prodEnv...)
 	dieWithParent(cmd)
 	if o.TempDir != "" {
 		cmd.Env = append(cmd.Env, "TMPDIR="+o.TempDir)
@@ -166,16 +188,19 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 	cmd.Stderr = o.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
+		n.Prod.Close()
 		n.Link.Close()
 		return nil, fmt.Errorf("devnet stdout: %w", err)
 	}
 	// The devnet ends when its standard input does: it dies with this
 	// process even where the parent-death signal does not reach it.
 	if n.stdin, err = cmd.StdinPipe(); err != nil {
+		n.Prod.Close()
 		n.Link.Close()
 		return nil, fmt.Errorf("devnet stdin: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
+		n.Prod.Close()
 		n.Link.Close()
 		return nil, fmt.Errorf("starting devnet: %w", err)
 	}
@@ -204,6 +229,7 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 		if !ok {
 			err := <-n.done
 			n.done <- err
+			n.Prod.Close()
 			n.Link.Close()
 			return nil, fmt.Errorf("devnet exited before it was ready: %v", err)
 		}
@@ -287,6 +313,9 @@ func (n *Network) Stop() error {
 		return nil
 	}
 	err := n.stop()
+	if perr := n.Prod.Close(); perr != nil && err == nil {
+		err = perr
+	}
 	if lerr := n.Link.Close(); lerr != nil && err == nil {
 		err = lerr
 	}
@@ -402,7 +431,7 @@ func Build(ctx context.Context, v Version, progress func(string)) (string, error
 	cmd.Dir = src
 	cmd.Env = append(cleanEnv(), "GOFLAGS=-buildvcs=false", "GONOSUMDB=github.com/bacalhau-project")
 	done := make(chan struct{})
-	go tick(progress, v, done)
+	go tick(progress, "the "+string(v)+" devnet", done)
 	out, err := cmd.CombinedOutput()
 	close(done)
 	if err != nil {
@@ -422,7 +451,7 @@ func Build(ctx context.Context, v Version, progress func(string)) (string, error
 	return bin, nil
 }
 
-func tick(progress func(string), v Version, done chan struct{}) {
+func tick(progress func(string), what string, done chan struct{}) {
 	if progress == nil {
 		return
 	}
@@ -434,7 +463,7 @@ func tick(progress func(string), v Version, done chan struct{}) {
 		case <-done:
 			return
 		case <-t.C:
-			progress(fmt.Sprintf("still building the %s devnet (%s)", v, time.Since(start).Round(time.Second)))
+			progress(fmt.Sprintf("still building %s (%s)", what, time.Since(start).Round(time.Second)))
 		}
 	}
 }

@@ -7,6 +7,7 @@ package bacalhau
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -28,7 +29,8 @@ type Options struct {
 	APIKey   string // bearer token
 	Username string // basic auth, with Password
 	Password string
-	Timeout  time.Duration // per request
+	Timeout  time.Duration  // per request
+	RootCAs  *x509.CertPool // the CAs trusted for the API (LoadCAs); nil: the system's
 }
 
 // Address is the API's base URL.
@@ -53,7 +55,7 @@ func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
 	base := &http.Transport{
 		Proxy:                  nil, // the canary talks to the API it is given, never through a proxy of the environment
 		DialContext:            loopbackOnly(o.Host, dialer.DialContext),
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: o.RootCAs},
 		TLSHandshakeTimeout:    10 * time.Second,
 		MaxIdleConnsPerHost:    4,
 		IdleConnTimeout:        30 * time.Second,
@@ -64,7 +66,7 @@ func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
 	}
 	// Below the checking transport, so every reply's version header is
 	// seen, whatever the verdict on its body.
-	versions := &versionTransport{base: &attemptTransport{base: base}}
+	versions := &versionTransport{base: &attemptTransport{base: &certTransport{base: base}}}
 	hc := &http.Client{
 		Timeout:   o.Timeout,
 		Transport: &checkingTransport{base: versions},

@@ -5,6 +5,7 @@ package config
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -31,6 +32,7 @@ type Config struct {
 	APIHost     string `env:"BACALHAU_API_HOST"`
 	APIPort     int    `env:"BACALHAU_API_PORT, default=1234"`
 	APITLS      bool   `env:"BACALHAU_API_TLS, default=false"`
+	APICAFile   string `env:"BACALHAU_API_TLS_CAFILE"` // PEM CAs trusted for the API beside the system's (Bacalhau's API.TLS.CAFile)
 	APIKey      string `env:"BACALHAU_API_KEY"`
 	APIUsername string `env:"BACALHAU_API_USERNAME"`
 	APIPassword string `env:"BACALHAU_API_PASSWORD"`
@@ -203,6 +205,14 @@ func (c Config) Validate(needHost bool) error {
 	}
 	if err := c.checkPlaintext(); err != nil {
 		return err
+	}
+	if c.APICAFile != "" {
+		if !c.APITLS {
+			return errorf("BACALHAU_API_TLS_CAFILE: set, but BACALHAU_API_TLS is not true (the CA file is for the API's TLS certificate)")
+		}
+		if _, err := bacalhau.LoadCAs(c.APICAFile); err != nil {
+			return errorf("BACALHAU_API_TLS_CAFILE: %v", err)
+		}
 	}
 	if c.APIKeySecret != "" && !validSecretVersion(c.APIKeySecret) {
 		return errorf("BACALHAU_API_KEY_SECRET: %s is not a secret version name (projects/P/secrets/S/versions/V)", quote(c.APIKeySecret))
@@ -404,7 +414,12 @@ func (c Config) Bacalhau() bacalhau.Options {
 	if err != nil {
 		host = c.APIHost // Validate refuses it first
 	}
+	var cas *x509.CertPool
+	if c.APICAFile != "" {
+		cas, _ = bacalhau.LoadCAs(c.APICAFile) // Validate refuses a bad one first
+	}
 	return bacalhau.Options{
+		RootCAs:  cas,
 		Host:     host,
 		Port:     c.APIPort,
 		TLS:      c.APITLS,

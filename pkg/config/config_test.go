@@ -2,11 +2,15 @@ package config
 
 import (
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/bacalhau-project/bacalhau-canary/internal/testca"
 )
 
 func load(t *testing.T, env map[string]string) (Config, error) {
@@ -54,6 +58,28 @@ func TestValid(t *testing.T) {
 	}
 }
 
+func TestCAFile(t *testing.T) {
+	t.Parallel()
+	ca, err := testca.New("ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(f, ca.PEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := load(t, map[string]string{"BACALHAU_API_HOST": "api.example.org", "BACALHAU_API_TLS": "true", "BACALHAU_API_TLS_CAFILE": f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Bacalhau().RootCAs == nil {
+		t.Error("the CA file's certificates are not in the client's options")
+	}
+	if c, _ := load(t, map[string]string{"BACALHAU_API_HOST": "api.example.org"}); c.Bacalhau().RootCAs != nil {
+		t.Error("without a CA file the client must use the system's roots")
+	}
+}
+
 func TestInvalid(t *testing.T) {
 	t.Parallel()
 	base := map[string]string{"BACALHAU_API_HOST": "localhost"}
@@ -98,6 +124,9 @@ func TestInvalid(t *testing.T) {
 		{"secret manager endpoint", map[string]string{"CANARY_SECRETMANAGER_ENDPOINT": "127.0.0.1:0"}, "CANARY_SECRETMANAGER_ENDPOINT", ""},
 		{"publisher", map[string]string{"CANARY_PUBLISHER": "s3"}, "CANARY_PUBLISHER", ""},
 		{"publisher empty", map[string]string{"CANARY_PUBLISHER": ""}, "CANARY_PUBLISHER", ""},
+		{"CA file missing", map[string]string{"BACALHAU_API_TLS": "true", "BACALHAU_API_TLS_CAFILE": "/nonexistent/ca.pem"}, "BACALHAU_API_TLS_CAFILE", ""},
+		{"CA file without a certificate", map[string]string{"BACALHAU_API_TLS": "true", "BACALHAU_API_TLS_CAFILE": "config_test.go"}, "BACALHAU_API_TLS_CAFILE", ""},
+		{"CA file without TLS", map[string]string{"BACALHAU_API_TLS_CAFILE": "config_test.go"}, "BACALHAU_API_TLS_CAFILE", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

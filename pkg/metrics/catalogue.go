@@ -42,7 +42,8 @@ const (
 	envDoc     = "Canary environment (prod, staging, dev)."
 	// A label's description is part of the descriptor's labels, which
 	// cannot change in place: a new text would make Terraform replace the
-	// descriptor, deleting its data. So phaseDoc predates the connect phase.
+	// descriptor, deleting its data. So phaseDoc predates the connect phase,
+	// and errClassDoc the certificate class.
 	phaseDoc    = "Scenario phase (list, submit, wait, describe, executions, history, results, download)."
 	versionDoc  = "Bacalhau server version (v1.7.0, v1.9.3, ...), or unknown when the replies said none or one that does not read as a version."
 	errClassDoc = "Why the run failed: unavailable, timeout, auth, bad_request, server, protocol, publisher, job_failed, output_mismatch, concurrency, canary."

@@ -25,6 +25,7 @@ func (c Class) Error() string { return string(c) }
 const (
 	ErrUnavailable    Class = "unavailable"     // could not connect: refused, DNS, reset
 	ErrTimeout        Class = "timeout"         // a call or the whole run passed its deadline
+	ErrCertificate    Class = "certificate"     // the API's TLS certificate failed verification (unknown CA, expired, wrong name, self-signed)
 	ErrAuth           Class = "auth"            // 401/403
 	ErrBadRequest     Class = "bad_request"     // other 4xx: the API refused what the canary sent
 	ErrServer         Class = "server"          // 5xx or 429
@@ -38,7 +39,7 @@ const (
 
 // Classes lists every class, in a stable order.
 var Classes = []Class{
-	ErrUnavailable, ErrTimeout, ErrAuth, ErrBadRequest, ErrServer, ErrProtocol, ErrPublisher,
+	ErrUnavailable, ErrTimeout, ErrCertificate, ErrAuth, ErrBadRequest, ErrServer, ErrProtocol, ErrPublisher,
 	ErrJobFailed, ErrOutputMismatch, ErrConcurrency, ErrCanary,
 }
 

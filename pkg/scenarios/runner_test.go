@@ -82,6 +82,11 @@ var errorClassCases = []errorClassCase{
 		f.failErr["List"] = transportErr(bacerrors.BadRequestError, "host not found")
 		return nil
 	}, JobSpec{}, ErrUnavailable, false},
+	{"certificate", "list", func(f *fakeJobs) Fetcher {
+		// What pkg/bacalhau's transport returns for a handshake that failed verification.
+		f.failErr["List"] = fmt.Errorf("GET /api/v1/orchestrator/jobs: the API's TLS certificate is signed by an unknown authority: %w", ErrCertificate)
+		return nil
+	}, JobSpec{}, ErrCertificate, false},
 	{"hung API", "submit", func(f *fakeJobs) Fetcher { f.hang["Get"] = true; return nil }, JobSpec{}, ErrTimeout, true},
 	{"slow job", "submitAndDescribe", func(f *fakeJobs) Fetcher { f.polls = 1 << 30; return nil }, JobSpec{}, ErrTimeout, true},
 	{"401", "list", func(f *fakeJobs) Fetcher {
@@ -173,8 +178,8 @@ func TestEveryClassIsCovered(t *testing.T) {
 		}
 		listed[c] = true
 	}
-	if len(listed) != 11 {
-		t.Errorf("%d classes, the contract has 11", len(listed))
+	if len(listed) != 12 {
+		t.Errorf("%d classes, the contract has 12", len(listed))
 	}
 	reached := map[Class]bool{}
 	for _, tt := range errorClassCases {

@@ -85,22 +85,10 @@ func resultURL(ctx context.Context, p *Probe, id string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("listing results: %w", err)
 	}
-	if resp == nil || len(resp.Items) == 0 {
-		return "", fmt.Errorf("listing results: job %s published nothing (does the network have a default publisher?): %w", id, ErrProtocol)
+	if resp == nil {
+		return downloadableURL(id, nil)
 	}
-	for _, r := range resp.Items {
-		if r == nil {
-			continue
-		}
-		if u, ok := r.Params["URL"].(string); ok && u != "" {
-			return u, nil
-		}
-	}
-	typ := ""
-	if resp.Items[0] != nil {
-		typ = resp.Items[0].Type
-	}
-	return "", fmt.Errorf("listing results: no downloadable result among %d (type %s): %w", len(resp.Items), Quote(typ, 40), ErrProtocol)
+	return downloadableURL(id, resp.Items)
 }
 
 // downloadStdout fetches a published result (a tar.gz of the output

@@ -69,6 +69,7 @@ resource "google_cloudbuild_trigger" "deploy" {
     _SLACK_TOKEN_SECRET         = var.slack_token_secret_id
     _SLACK_TOKEN_SECRET_VERSION = var.slack_token_secret_version
     _BACALHAU_API_KEY_SECRET    = var.bacalhau_api_key_secret_id
+    _BACALHAU_API_TLS_CA_SECRET = var.bacalhau_api_tls_ca_secret_id == null ? "" : var.bacalhau_api_tls_ca_secret_id
   }
 
   depends_on = [

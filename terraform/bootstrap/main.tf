@@ -50,10 +50,12 @@ locals {
   )
 
   # Every grant of grants.json (justified in ../README.md, "Permissions");
-  # the deployer's and the Cloud Build agent's only with a trigger.
+  # the deployer's and the Cloud Build agent's only with a trigger, the
+  # private CA's only with a CA secret.
   grants = [
     for g in jsondecode(file("${path.module}/grants.json")).grants : g
-    if local.build_trigger || !contains(["deployer", "cloudbuild_agent"], g.account)
+    if(local.build_trigger || !contains(["deployer", "cloudbuild_agent"], g.account)) &&
+    (var.bacalhau_api_tls_ca_secret_id != null || g.on != "secret:bacalhau_api_ca")
   ]
   grant_key = { for g in local.grants : "${g.account} ${g.role} ${g.on}" => g }
 
@@ -65,6 +67,7 @@ locals {
     bacalhau_api_key = var.bacalhau_api_key_secret_id
     slack_token      = var.slack_token_secret_id
     github_token     = var.github_token_secret_id
+    bacalhau_api_ca  = var.bacalhau_api_tls_ca_secret_id == null ? "" : var.bacalhau_api_tls_ca_secret_id
   }
 }
 

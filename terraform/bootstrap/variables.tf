@@ -100,6 +100,17 @@ variable "bacalhau_api_key_secret_id" {
   }
 }
 
+variable "bacalhau_api_tls_ca_secret_id" {
+  description = "Optional Secret Manager secret ID holding a PEM file of the private CA that signs the Bacalhau API's certificate (created by hand before this apply): the runtime account may read it, and the pipeline passes it to the canary module. null: the system's roots only."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.bacalhau_api_tls_ca_secret_id == null || can(regex("^[A-Za-z0-9_-]{1,255}$", var.bacalhau_api_tls_ca_secret_id))
+    error_message = "The bacalhau_api_tls_ca_secret_id must be a Secret Manager secret ID (letters, digits, '_', '-')."
+  }
+}
+
 variable "github_app_installation_id" {
   description = "Installation ID of the Cloud Build GitHub App on the repository's owner (github.com/settings/installations/<ID>). Required with a trigger."
   type        = number

@@ -237,7 +237,7 @@ run "alert_policy_semantics" {
 
   assert {
     condition = alltrue([
-      for class in ["unavailable", "timeout", "auth", "bad_request", "server", "protocol", "publisher", "job_failed", "output_mismatch", "concurrency", "canary"] :
+      for class in ["unavailable", "timeout", "certificate", "auth", "bad_request", "server", "protocol", "publisher", "job_failed", "output_mismatch", "concurrency", "canary"] :
       strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "- `${class}`: ")
     ])
     error_message = "The failing policy's documentation must have a runbook line per error class."

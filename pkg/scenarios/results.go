@@ -1,0 +1,82 @@
+package scenarios
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bacalhau-project/bacalhau/pkg/models"
+)
+
+// Result types as Bacalhau hands them out (models.StorageSource*).
+const (
+	resultURLType       = models.StorageSourceURL         // "urlDownload": the local publisher's plain URL
+	resultS3PreSigned   = models.StorageSourceS3PreSigned // "s3PreSigned": an S3 result the orchestrator signed
+	resultS3Unsigned    = models.StorageSourceS3          // "s3": published to S3, handed out unsigned
+	maxResultTypeText   = 40
+	maxResultParamsText = 200
+)
+
+// downloadableURL picks the URL to download a job's result from, out of
+// the published results the API listed:
+//
+//   - Params.URL of any result (the local publisher's "urlDownload");
+//   - Params.PreSignedURL of an "s3PreSigned" result, in both releases'
+//     layouts: v1.7.0 nests the S3 location under Params.SourceSpec,
+//     v1.9.x adds Managed; the URL itself is always a top-level string.
+//
+// A result that offers nothing to download is the network publisher's
+// setup, class publisher: type "s3" (the orchestrator has no S3
+// credentials to sign it, or the key is not a .tar.gz), no result at all,
+// or a type the canary cannot download over HTTP (named). A URL field of
+// the wrong JSON type is a reply that makes no sense: protocol.
+func downloadableURL(jobID string, items []*models.SpecConfig) (string, error) {
+	var types []string
+	unsigned := ""
+	for _, r := range items {
+		if r == nil {
+			continue
+		}
+		types = append(types, Quote(r.Type, maxResultTypeText))
+		field := "URL"
+		if r.Type == resultS3PreSigned {
+			field = "PreSignedURL"
+		}
+		switch u := r.Params[field].(type) {
+		case string:
+			if u != "" {
+				return u, nil
+			}
+		case nil:
+		default:
+			return "", fmt.Errorf("listing results: result of type %s has a %s that is a %T, not a string: %w",
+				Quote(r.Type, maxResultTypeText), field, u, ErrProtocol)
+		}
+		if r.Type == resultS3Unsigned && unsigned == "" {
+			unsigned = s3Unsigned(r.Params)
+		}
+	}
+	switch {
+	case unsigned != "":
+		return "", fmt.Errorf("listing results: job %s's result %s: %w", Quote(jobID, maxJobIDText), unsigned, ErrPublisher)
+	case len(types) == 0:
+		return "", fmt.Errorf("listing results: job %s published nothing: the network's operator must give jobs a default publisher "+
+			"(JobDefaults.Batch.Task.Publisher, e.g. S3) or the canary CANARY_PUBLISHER=local: %w", Quote(jobID, maxJobIDText), ErrPublisher)
+	}
+	return "", fmt.Errorf("listing results: job %s published no downloadable result (types %s; the canary downloads %q with a URL and %q): %w",
+		Quote(jobID, maxJobIDText), strings.Join(types, ", "), resultURLType, resultS3PreSigned, ErrPublisher)
+}
+
+// s3Unsigned says why an S3 result came back unsigned and what the
+// network's operator must configure.
+func s3Unsigned(params map[string]any) string {
+	key, _ := params["Key"].(string)
+	bucket, _ := params["Bucket"].(string)
+	where := fmt.Sprintf("s3://%s/%s", Clip(bucket, maxResultParamsText), Clip(key, maxResultParamsText))
+	if key != "" && !strings.HasSuffix(key, ".tar.gz") {
+		return fmt.Sprintf("is in S3 at %s, unsigned: the orchestrator signs only .tar.gz keys, so the network's S3 publisher key must end in .tar.gz",
+			Quote(where, 2*maxResultParamsText+10))
+	}
+	return fmt.Sprintf("is in S3 at %s, unsigned: the network's operator must give the orchestrator S3 credentials "+
+		"(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a role with s3:GetObject on the bucket) so it hands results out as pre-signed URLs, "+
+		"and keep Publishers.Types.S3.PreSignedURLDisabled off", Quote(where, 2*maxResultParamsText+10))
+}
