@@ -464,8 +464,8 @@ func seedJob(ctx context.Context, s *boltdb.BoltJobStore, clk *stepClock, o seed
 					"URL": "data:application/wasm;base64,AGFzbQEAAAABEANgBH9/f38Bf2ABfwBgAAACOQIWd2FzaV9zbmFwc2hvdF9wcmV2aWV3MQhmZF93cml0ZQAAFndhc2lfc25hcHNob3RfcHJldmlldzEJcHJvY190ZXhpdAABAwIBAgUDAQABBxMCBm1lbW9yeQIABl9zdGFydAACCiEBHwBBAEEINgIAQQRBFjYCAEEBQQBBAUEcEAAaQQAQAQsLJQIAQQgLFmJhY2FsaGF1LWNhbmFyeTogaGVsbG8KAEEcCwQAAAAA"}}, "Target": "/app/main.wasm"},
 				"Entrypoint": "_start",
 			}},
-			Publisher: &models.SpecConfig{Type: models.PublisherLocal, Params: map[string]any{}},
-			Timeouts:  &models.TimeoutConfig{ExecutionTimeout: 81, TotalTimeout: 81},
+			Publisher:       &models.SpecConfig{Type: models.PublisherLocal, Params: map[string]any{}},
+			Timeouts:        &models.TimeoutConfig{ExecutionTimeout: 81, TotalTimeout: 81},
 			ResourcesConfig: &models.ResourcesConfig{CPU: "100m", Memory: "64Mb"},
 		}},
 	}
