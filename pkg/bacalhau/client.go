@@ -74,5 +74,5 @@ func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
 		clientv2.WithHeaders(headers),
 		clientv2.WithAppID("bacalhau-canary"),
 	)
-	return &checkedJobs{jobs: api.Jobs(), versions: versions}, NewFetcher(o.Host, o.Timeout)
+	return &checkedJobs{jobs: api.Jobs(), nodes: api.Nodes(), versions: versions}, NewFetcher(o.Host, o.Timeout)
 }

@@ -23,6 +23,7 @@ const (
 	Failure       = "failure"
 	FailedRun     = "failed_run"
 	ServerVersion = "server_version"
+	ComputeNodes  = "compute_nodes"
 )
 
 // Metric label keys.
@@ -31,6 +32,7 @@ const (
 	LabelPhase      = "phase"
 	LabelErrorClass = "error_class"
 	LabelVersion    = "version"
+	LabelEngine     = "engine"
 )
 
 // Kinds and value types, spelled as in the Monitoring API.
@@ -45,6 +47,8 @@ const (
 	phaseDoc    = "Scenario phase (list, submit, wait, describe, executions, history, results, download)."
 	versionDoc  = "Bacalhau server version (v1.7.0, v1.9.3, ...), or unknown when the replies said none or one that does not read as a version."
 	errClassDoc = "Why the run failed: unavailable, timeout, auth, bad_request, server, protocol, publisher, job_failed, output_mismatch, concurrency, canary."
+	nodeVerDoc  = "Bacalhau version the compute nodes report (v1.7.0, v1.9.4, ...), unknown, or other for the smallest groups beyond seven."
+	engineDoc   = "The canary's engine (docker, wasm), which the counted nodes support."
 	failedDoc   = "The phase the run failed in (connect, list, submit, wait, describe, executions, history, results, download), or none when it failed outside any phase."
 )
 
@@ -120,6 +124,13 @@ func Catalogue() Catalog {
 				Name: ServerVersion, Kind: KindGauge, ValueType: TypeInt64, Unit: "1",
 				Description: "1 for every recorded run, labelled with the Bacalhau server version its API replies said (X-Bacalhau-Git-Version), or unknown.",
 				Labels:      []Label{env, {Key: LabelVersion, Description: versionDoc}},
+			},
+			{
+				// The node census (the nodes scenario; a failed
+				// submitWithConcurrency): written only by a run that took one.
+				Name: ComputeNodes, Kind: KindGauge, ValueType: TypeInt64, Unit: "1",
+				Description: "Connected, approved compute nodes that match the canary's node selectors and support its engine (and publisher), by Bacalhau version; written by a run that took a node census, one point per version.",
+				Labels:      []Label{env, {Key: LabelVersion, Description: nodeVerDoc}, {Key: LabelEngine, Description: engineDoc}},
 			},
 		},
 	}

@@ -48,7 +48,8 @@ type Probe struct {
 	submitTried bool // a submit was sent, whatever came back
 	terminal    bool // the submitted job reached a terminal state
 
-	extraExecutions int // executions beyond one completed per partition (concurrency)
+	extraExecutions int     // executions beyond one completed per partition (concurrency)
+	census          *Census // the node census, when the run took one
 }
 
 // Phase times fn as the named phase. Phases must be declared by the scenario.

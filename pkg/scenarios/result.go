@@ -35,6 +35,9 @@ type Result struct {
 	CanaryImage   string
 	Endpoint      string   // the API's base URL
 	NodeIDs       []string // nodes of the job's executions the run listed (bounded, sanitised)
+	// Census is the run's node census (the nodes scenario, and a failed
+	// submitWithConcurrency); nil when it took none.
+	Census *Census
 }
 
 // Phase is the time spent in one phase; zero when it was not reached.
@@ -69,6 +72,15 @@ func (r Result) LogAttrs() []slog.Attr {
 		slog.String("canary_image", r.CanaryImage),
 		slog.String("endpoint", r.Endpoint),
 		slog.Any("node_ids", nodeIDs(r.NodeIDs)),
+	}
+	if c := r.Census; c != nil {
+		groups := make([]any, 0, len(c.Groups))
+		for _, g := range c.Groups {
+			groups = append(groups, slog.Int(g.Version, g.Nodes))
+		}
+		attrs = append(attrs, slog.Group("nodes",
+			slog.Int("matching", c.Matching), slog.Int("needed", c.Needed), slog.Int("connected", c.Connected),
+			slog.String("engine", c.Engine), slog.Group("by_version", groups...)))
 	}
 	return attrs
 }

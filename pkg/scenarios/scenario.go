@@ -64,7 +64,7 @@ func SanitizeVersion(v string) string {
 // all is every scenario, in the order operators read them: the one list
 // the CLI, the job, the functions, Terraform (terraform/scenarios.json) and
 // the docs take the scenarios from.
-var all = []Scenario{List, Submit, SubmitAndDescribe, SubmitAndGet, SubmitWithConcurrency}
+var all = []Scenario{List, Submit, SubmitAndDescribe, SubmitAndGet, SubmitWithConcurrency, Nodes}
 
 // Lookup returns the scenario named name.
 func Lookup(name string) (Scenario, bool) {
