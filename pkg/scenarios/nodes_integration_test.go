@@ -10,9 +10,9 @@ import (
 )
 
 // The census on a real network of 3 compute-capable nodes (1 hybrid + 2
-// compute) passes; when one compute node leaves, the orchestrator marks it
-// disconnected (after its NodeManager.DisconnectTimeout, a minute by
-// default) and the scenario fails, saying 2 of 3.
+// compute) passes; when one compute node leaves (stops, as if its machine
+// had gone away), the orchestrator marks it disconnected and the scenario
+// fails, saying 2 of 3.
 func TestNodesCensusWhenANodeLeaves(t *testing.T) {
 	skipShort(t)
 	forEachVersion(t, func(t *testing.T, v devnet.Version) {

@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
@@ -127,7 +128,7 @@ func purgeMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&o.store, "store", "", "the orchestrator's job store file (DATA_DIR/orchestrator/state_boltdb.db); the node must be stopped")
 	fs.StringVar(&o.env, "env", "", "only jobs of this canary_env (default: every env)")
 	fs.DurationVar(&o.olderThan, "older-than", 24*time.Hour, "only jobs created at least this long ago")
-	fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be deleted, change nothing")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be deleted, change nothing (reads a snapshot of the store)")
 	fs.StringVar(&o.backup, "backup", "", "where to copy the store before deleting (default FILE.YYYYMMDDTHHMMSSZ.bak; must not exist)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -150,7 +151,18 @@ type victim struct {
 }
 
 func purge(ctx context.Context, o purgeOptions, out io.Writer) error {
-	s, err := open(o.store)
+	path := o.store
+	if o.dryRun {
+		// Opening a store through Bacalhau's code writes to it (it makes
+		// sure its buckets exist): a dry run reads a snapshot instead.
+		snap, err := snapshot(o.store)
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(filepath.Dir(snap))
+		path = snap
+	}
+	s, err := open(path)
 	if err != nil {
 		return err
 	}
@@ -250,6 +262,34 @@ func inspect(ctx context.Context, s *boltdb.BoltJobStore, j models.Job) (victim,
 		return v, false, fmt.Errorf("evaluations of %s: %w", j.ID, err)
 	}
 	return v, true, nil
+}
+
+// snapshot copies the store, read-only and as one consistent snapshot, to
+// a new temporary directory; it refuses a store an orchestrator holds.
+func snapshot(path string) (string, error) {
+	if st, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("job store: %w", err)
+	} else if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("job store %s is not a file", path)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return "", fmt.Errorf("job store %s is in use (an orchestrator holds its lock): stop the node first", path)
+	}
+	if err != nil {
+		return "", fmt.Errorf("opening job store %s: %w", path, err)
+	}
+	defer db.Close()
+	dir, err := os.MkdirTemp("", "jobstore-dry-run-")
+	if err != nil {
+		return "", err
+	}
+	snap := filepath.Join(dir, "snapshot.db")
+	if err := db.View(func(tx *bolt.Tx) error { return tx.CopyFile(snap, 0o600) }); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("reading job store %s: %w", path, err)
+	}
+	return snap, nil
 }
 
 // backupStore copies the store, as one consistent snapshot, to a new file.
