@@ -205,14 +205,20 @@ func Median(ds []time.Duration) time.Duration {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// RSS is the resident set size of a process, from /proc (Linux).
-func RSS(pid int) (int64, error) {
+// RSS is the resident set size of a process, PeakRSS its high-water
+// mark, from /proc (Linux).
+func RSS(pid int) (int64, error) { return procStatus(pid, "VmRSS") }
+
+// PeakRSS is the process's peak resident set size.
+func PeakRSS(pid int) (int64, error) { return procStatus(pid, "VmHWM") }
+
+func procStatus(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			f := strings.Fields(rest)
 			if len(f) == 2 && f[1] == "kB" {
 				kb, err := strconv.ParseInt(f[0], 10, 64)
@@ -220,7 +226,7 @@ func RSS(pid int) (int64, error) {
 			}
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
 // Seed writes n jobs into the store file through the release's jobstore
