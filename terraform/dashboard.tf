@@ -213,6 +213,44 @@ locals {
     },
   ]
 
+  # Below the footer, when the env runs the nodes scenario: its census of
+  # the compute nodes that could run the canary's job, by Bacalhau version,
+  # against what submitWithConcurrency needs.
+  census_tiles = contains(keys(local.scenarios), "nodes") ? [{
+    xPos   = 0
+    yPos   = local.footer_y + local.header_height + local.chart_height
+    width  = local.dashboard_columns
+    height = local.chart_height
+    widget = {
+      title = "Compute nodes that could run the canary's job (nodes census), by version"
+      xyChart = {
+        dataSets = [{
+          plotType       = "STACKED_AREA"
+          legendTemplate = "$${metric.labels.version} $${metric.labels.engine}"
+          timeSeriesQuery = {
+            timeSeriesFilter = {
+              filter = local.filter["nodes"].compute_nodes
+              aggregation = {
+                alignmentPeriod    = "${local.scenarios["nodes"].interval_seconds}s"
+                perSeriesAligner   = "ALIGN_MIN"
+                crossSeriesReducer = "REDUCE_SUM"
+                groupByFields      = ["metric.label.version", "metric.label.engine"]
+              }
+            }
+          }
+        }]
+        thresholds = [{
+          label     = "submitWithConcurrency needs"
+          value     = 3
+          color     = "RED"
+          direction = "BELOW"
+        }]
+        yAxis        = { label = "nodes", scale = "LINEAR" }
+        chartOptions = { mode = "COLOR" }
+      }
+    }
+  }] : []
+
   # Naming the dashboard fixes its ID, so the alert documentation can link
   # to it before it exists (the provider ignores `name` when diffing).
   dashboard_id = "${local.name}-${var.env}"
@@ -267,6 +305,7 @@ locals {
           )
         ]),
         local.footer_tiles,
+        local.census_tiles,
       )
     }
     labels = {

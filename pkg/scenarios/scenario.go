@@ -17,6 +17,10 @@ type Scenario struct {
 	Name   string   // CLI, env and Terraform key
 	Doc    string   // one line for --help and the README
 	Phases []string // every phase it may time, in order, after the runner's connect phase
+	// Submits says each run submits one job, which stays in the network's
+	// job store: neither supported release deletes or collects jobs
+	// (README, "Job store").
+	Submits bool
 	Run    func(ctx context.Context, p *Probe) error
 }
 

@@ -8,6 +8,7 @@ import (
 // Submit submits the canary job and waits until it completes with exit code 0.
 var Submit = Scenario{
 	Name:   "submit",
+	Submits: true,
 	Doc:    "submit the canary job and wait for it: state Completed, exit code 0",
 	Phases: []string{"submit", "wait"},
 	Run: func(ctx context.Context, p *Probe) error {

@@ -15,6 +15,7 @@ import (
 // ways (job with executions, executions, history) and checks they agree.
 var SubmitAndDescribe = Scenario{
 	Name:   "submitAndDescribe",
+	Submits: true,
 	Doc:    "submit, wait, then describe the job, list its executions and history; all three must agree",
 	Phases: []string{"submit", "wait", "describe", "executions", "history"},
 	Run: func(ctx context.Context, p *Probe) error {

@@ -32,6 +32,7 @@ func maxStdout(want string) int64 {
 // result and checks stdout byte for byte.
 var SubmitAndGet = Scenario{
 	Name:   "submitAndGet",
+	Submits: true,
 	Doc:    "submit, wait, then download the published results; stdout must be exactly the expected text",
 	Phases: []string{"submit", "wait", "results", "download"},
 	Run: func(ctx context.Context, p *Probe) error {

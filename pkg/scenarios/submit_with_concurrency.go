@@ -21,6 +21,7 @@ const concurrency = 3
 // (extra_executions), not a failure.
 var SubmitWithConcurrency = Scenario{
 	Name:   "submitWithConcurrency",
+	Submits: true,
 	Doc:    "submit with Count=3 and wait; each partition 0..2 completed exactly once, on 3 distinct nodes (retried executions are reported, not failed)",
 	Phases: []string{"submit", "wait", "executions"},
 	Run: func(ctx context.Context, p *Probe) error {
