@@ -23,7 +23,9 @@ func billedRun() (map[string]time.Duration, time.Duration) {
 }
 
 // ms is a duration in whole milliseconds.
-func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Round(time.Millisecond).Milliseconds()) }
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%d ms", d.Round(time.Millisecond).Milliseconds())
+}
 
 func short(d time.Duration) string {
 	d = d.Round(time.Second)

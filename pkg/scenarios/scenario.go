@@ -21,7 +21,7 @@ type Scenario struct {
 	// job store: neither supported release deletes or collects jobs
 	// (README, "Job store").
 	Submits bool
-	Run    func(ctx context.Context, p *Probe) error
+	Run     func(ctx context.Context, p *Probe) error
 }
 
 // AllPhases are the phases of a run of s, in order: the runner's connect

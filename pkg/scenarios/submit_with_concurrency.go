@@ -20,10 +20,10 @@ const concurrency = 3
 // BidRejected, Cancelled): those are counted in the result
 // (extra_executions), not a failure.
 var SubmitWithConcurrency = Scenario{
-	Name:   "submitWithConcurrency",
+	Name:    "submitWithConcurrency",
 	Submits: true,
-	Doc:    "submit with Count=3 and wait; each partition 0..2 completed exactly once, on 3 distinct nodes (retried executions are reported, not failed)",
-	Phases: []string{"submit", "wait", "executions"},
+	Doc:     "submit with Count=3 and wait; each partition 0..2 completed exactly once, on 3 distinct nodes (retried executions are reported, not failed)",
+	Phases:  []string{"submit", "wait", "executions"},
 	Run: func(ctx context.Context, p *Probe) error {
 		id, err := submitPhase(ctx, p, concurrency)
 		if err != nil {
