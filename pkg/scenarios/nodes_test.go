@@ -34,6 +34,26 @@ func (a *nodeAPI) ListNodes(_ context.Context, r *apimodels.ListNodesRequest) (*
 	return resp, nil
 }
 
+// ListNodes gives the fake orchestrator's nodes to the census: f.nodes
+// connected, approved compute nodes with both engines and the local
+// publisher, on v1.7.0.
+func (f *fakeJobs) ListNodes(ctx context.Context, _ *apimodels.ListNodesRequest) (*apimodels.ListNodesResponse, error) {
+	if err := f.enter(ctx, "ListNodes"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	resp := &apimodels.ListNodesResponse{}
+	for i := range f.nodes {
+		resp.Nodes = append(resp.Nodes, node("node-"+strconv.Itoa(i), "v1.7.0", func(n *models.NodeState) {
+			n.Info.ComputeNodeInfo.ExecutionEngines = []string{EngineWasm, EngineDocker}
+		}))
+	}
+	return resp, nil
+}
+
+var _ NodeLister = (*fakeJobs)(nil)
+
 // node is a connected, approved compute node with the wasm engine and the
 // local publisher, labelled owner=bacalhau, on version.
 func node(id, version string, change ...func(*models.NodeState)) *models.NodeState {
@@ -185,7 +205,7 @@ func TestCensusGroupsAreBounded(t *testing.T) {
 // A client without the node API is the canary's fault.
 func TestCensusWithoutNodeAPIIsCanary(t *testing.T) {
 	t.Parallel()
-	p := &Probe{Jobs: &fakeJobs{}, Spec: JobSpec{Engine: EngineWasm}}
+	p := &Probe{Jobs: struct{ Jobs }{newFake()}, Spec: JobSpec{Engine: EngineWasm}}
 	if _, err := p.Census(context.Background()); !errors.Is(err, ErrCanary) {
 		t.Fatalf("error %v, want class canary", err)
 	}
