@@ -1,7 +1,7 @@
-// Command build builds the devnet program of every supported Bacalhau
-// release into the user cache (the same place tests and the local runner
-// look) and prints their paths, so a slow first build happens once, up
-// front, outside any test timeout.
+// Command build builds the devnet program and the jobstore tool of every
+// supported Bacalhau release into the user cache (the same place tests,
+// benchmarks and the local runner look) and prints their paths, so a slow
+// first build happens once, up front, outside any test timeout.
 package main
 
 import (
@@ -29,5 +29,12 @@ func main() {
 			fmt.Fprintf(os.Stderr, "devnet: built %s in %s\n", v, d.Round(time.Second))
 		}
 		fmt.Println(bin)
+		tool, err := devnet.BuildJobstore(ctx, v, func(msg string) { fmt.Fprintln(os.Stderr, "devnet:", msg) })
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "devnet:", err)
+			stop()
+			os.Exit(1)
+		}
+		fmt.Println(tool)
 	}
 }
