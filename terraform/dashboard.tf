@@ -213,32 +213,36 @@ locals {
     },
   ]
 
-  # Below the footer, when the env runs the nodes scenario: its census of
-  # the compute nodes that could run the canary's job, by Bacalhau version,
-  # against what submitWithConcurrency needs.
-  census_tiles = contains(keys(local.scenarios), "nodes") ? [{
+  # Below the footer: the node census of the scenarios that take one (the
+  # nodes scenario every run, submitWithConcurrency when it fails for lack
+  # of nodes), the compute nodes that could run the canary's job by Bacalhau
+  # version, against what submitWithConcurrency needs.
+  census_scenarios = [for k in try(local.metrics.compute_nodes.written_by, []) : k if contains(keys(local.scenarios), k)]
+  census_tiles = length(local.census_scenarios) == 0 ? [] : [{
     xPos   = 0
     yPos   = local.footer_y + local.header_height + local.chart_height
     width  = local.dashboard_columns
     height = local.chart_height
     widget = {
-      title = "Compute nodes that could run the canary's job (nodes census), by version"
+      title = "Compute nodes that could run the canary's job (node census), by version"
       xyChart = {
-        dataSets = [{
-          plotType       = "STACKED_AREA"
-          legendTemplate = "$${metric.labels.version} $${metric.labels.engine}"
-          timeSeriesQuery = {
-            timeSeriesFilter = {
-              filter = local.filter["nodes"].compute_nodes
-              aggregation = {
-                alignmentPeriod    = "${local.scenarios["nodes"].interval_seconds}s"
-                perSeriesAligner   = "ALIGN_MIN"
-                crossSeriesReducer = "REDUCE_SUM"
-                groupByFields      = ["metric.label.version", "metric.label.engine"]
+        dataSets = [
+          for key in local.census_scenarios : {
+            plotType       = "LINE"
+            legendTemplate = "${key}: $${metric.labels.version} $${metric.labels.engine}"
+            timeSeriesQuery = {
+              timeSeriesFilter = {
+                filter = local.filter[key].compute_nodes
+                aggregation = {
+                  alignmentPeriod    = "${local.scenarios[key].interval_seconds}s"
+                  perSeriesAligner   = "ALIGN_MIN"
+                  crossSeriesReducer = "REDUCE_SUM"
+                  groupByFields      = ["metric.label.version", "metric.label.engine"]
+                }
               }
             }
           }
-        }]
+        ]
         thresholds = [{
           label     = "submitWithConcurrency needs"
           value     = 3
@@ -249,7 +253,7 @@ locals {
         chartOptions = { mode = "COLOR" }
       }
     }
-  }] : []
+  }]
 
   # Naming the dashboard fixes its ID, so the alert documentation can link
   # to it before it exists (the provider ignores `name` when diffing).

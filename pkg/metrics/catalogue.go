@@ -71,6 +71,9 @@ type Descriptor struct {
 	// one is still written for the charts and queries built on it, and the
 	// project's own charts read the other.
 	SupersededBy string `json:"superseded_by,omitempty"`
+	// WrittenBy names the only scenarios whose runs write the metric (the
+	// dashboard charts it for those); empty: every scenario's.
+	WrittenBy []string `json:"written_by,omitempty"`
 }
 
 // Label is one metric label.
@@ -131,6 +134,7 @@ func Catalogue() Catalog {
 				Name: ComputeNodes, Kind: KindGauge, ValueType: TypeInt64, Unit: "1",
 				Description: "Connected, approved compute nodes that match the canary's node selectors and support its engine (and publisher), by Bacalhau version; written by a run that took a node census, one point per version.",
 				Labels:      []Label{env, {Key: LabelVersion, Description: nodeVerDoc}, {Key: LabelEngine, Description: engineDoc}},
+				WrittenBy:   []string{"nodes", "submitWithConcurrency"},
 			},
 		},
 	}

@@ -30,7 +30,7 @@ run "staging_schedules" {
   }
 
   assert {
-    condition     = startswith(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "(((sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|nodes\"}[25m] offset 5m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|nodes\"}[25m] offset 5m))) >= 3) * on (job) group_left (error_class, phase) ") && length(split(" or on (job) label_replace(", google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query)) == 4
+    condition     = strcontains(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "(((sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|nodes\"}[25m] offset 5m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|nodes\"}[25m] offset 5m))) >= 3) * on (job) group_left (error_class, phase) ") && length(split(" or on (job) label_replace(", google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query)) == 4
     error_message = "The alert window is 5 runs of each schedule (5, 10 and 30 minutes), one branch each, grouped by job."
   }
 
@@ -59,10 +59,10 @@ run "staging_schedules" {
       { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["CANARY_ENV"] == "staging" &&
       { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["CANARY_PUBLISHER"] == "default" &&
       { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["BACALHAU_API_TLS"] == "true" &&
-      { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["CANARY_SCHEDULE_INTERVAL"] == "5m" &&
+      { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["CANARY_SCHEDULE_INTERVAL"] == "${google_cloud_scheduler_job.scenario[k].schedule == "*/5 * * * *" ? 5 : (k == "submit" ? 10 : 30)}m" &&
       !contains([for e in j.template[0].template[0].containers[0].env : e.name], "CANARY_ALLOW_PLAINTEXT_CREDENTIALS")
     )])
-    error_message = "staging jobs: env=staging, the network's default publisher, TLS, 5-minute slots, no plaintext opt-in."
+    error_message = "staging jobs: env=staging, the network's default publisher, TLS, slots of their schedule, no plaintext opt-in."
   }
 }
 
