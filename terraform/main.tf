@@ -26,10 +26,10 @@ locals {
       engine         = "docker"
       node_selectors = "owner=bacalhau"
       # list and nodes (no job) every minute, submit every 2 minutes, the
-      # heavier three every 15: 1,008 canary jobs a day, 7,056 a week, under
+      # heavier three every 20: 936 canary jobs a day, 6,552 a week, under
       # the bound of 1,071 (README: at most 250 ms more on any list call with
       # a weekly purge).
-      interval_minutes = { list = 1, nodes = 1, submit = 2, submitAndDescribe = 15, submitAndGet = 15, submitWithConcurrency = 15 }
+      interval_minutes = { list = 1, nodes = 1, submit = 2, submitAndDescribe = 20, submitAndGet = 20, submitWithConcurrency = 20 }
       # Below the shortest interval, so two runs of a scenario rarely overlap.
       canary_timeout = "45s"
       # Page when at least failed_runs of the last window_runs scheduled runs

@@ -72,7 +72,7 @@ run "job_names_and_environment" {
           CANARY_METRICS           = "gcp"
           CANARY_TIMEOUT           = "45s"
           CANARY_PUBLISHER         = "default"
-          CANARY_SCHEDULE_INTERVAL = contains(["list", "nodes"], k) ? "1m" : (k == "submit" ? "2m" : "15m")
+          CANARY_SCHEDULE_INTERVAL = contains(["list", "nodes"], k) ? "1m" : (k == "submit" ? "2m" : "20m")
           CANARY_ENGINE            = "docker"
           CANARY_NODE_SELECTORS    = "owner=bacalhau"
           CANARY_LOCATION          = "europe-west1"
@@ -120,15 +120,15 @@ run "schedules_target_their_own_job" {
       list                  = "* * * * *"
       nodes                 = "* * * * *"
       submit                = "*/2 * * * *"
-      submitAndDescribe     = "*/15 * * * *"
-      submitAndGet          = "*/15 * * * *"
-      submitWithConcurrency = "*/15 * * * *"
+      submitAndDescribe     = "*/20 * * * *"
+      submitAndGet          = "*/20 * * * *"
+      submitWithConcurrency = "*/20 * * * *"
     } && alltrue([for s in google_cloud_scheduler_job.scenario : s.region == "europe-west1"])
-    error_message = "prod runs list and nodes every minute, submit every 2 minutes, the three heavier scenarios every 15 minutes."
+    error_message = "prod runs list and nodes every minute, submit every 2 minutes, the three heavier scenarios every 20 minutes."
   }
 
   assert {
-    # Submitting jobs a day: submit 720 + 3 x 96 (list and nodes create none).
+    # Submitting jobs a day: submit 720 + 3 x 72 (list and nodes create none).
     condition     = sum([for k, s in google_cloud_run_v2_job.scenario : contains(["list", "nodes"], k) ? 0 : 1440 / tonumber(trimsuffix([for e in s.template[0].template[0].containers[0].env : e.value if e.name == "CANARY_SCHEDULE_INTERVAL"][0], "m"))]) <= 1071
     error_message = "prod must put at most 1,071 canary jobs a day on the network (at most 250 ms more on a list call with a weekly purge)."
   }
@@ -207,17 +207,17 @@ run "alert_policy_semantics" {
   assert {
     condition = alltrue([for count in [
       "(sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"list|nodes\"}[5m] offset 1m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"list|nodes\"}[5m] offset 1m))) >= 3",
-      "(sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\"}[75m] offset 15m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\"}[75m] offset 15m))) >= 3",
+      "(sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\"}[100m] offset 20m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\"}[100m] offset 20m))) >= 3",
       ] : strcontains(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "((${count}) * on (job) group_left (error_class, phase) (0 * topk by (job) (1, ")
     ])
-    error_message = "Network failing: failed runs (0s of success) among each scenario's last 5 slots, grouped by job, over 5 minutes for the 1-minute scenarios, 10 for submit and 75 for the 15-minute ones, each joined with its cause."
+    error_message = "Network failing: failed runs (0s of success) among each scenario's last 5 slots, grouped by job, over 5 minutes for the 1-minute scenarios, 10 for submit and 100 for the 20-minute ones, each joined with its cause."
   }
 
   assert {
     condition = alltrue([for part in [
       "group_left (error_class, phase)",
       "count_over_time({\"custom.googleapis.com/bacalhau_canary/failed_run\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"list|nodes\", error_class!=\"canary\"}[5m] offset 1m)",
-      "max_over_time({\"custom.googleapis.com/bacalhau_canary/failed_run\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\", error_class!=\"canary\"}[75m] offset 15m)",
+      "max_over_time({\"custom.googleapis.com/bacalhau_canary/failed_run\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\", error_class!=\"canary\"}[100m] offset 20m)",
       "\"error_class\", \"unknown\", \"job\", \".*\"), \"phase\", \"unknown\"",
       ] : length(split(part, google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query)) >= 2
     ]) && length(split(" or on (job) label_replace(", google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query)) == 4
@@ -225,7 +225,7 @@ run "alert_policy_semantics" {
   }
 
   assert {
-    condition     = strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "job=~\"list|nodes\"}[5m]") && strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "job=~\"submit\"}[10m]") && strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\"}[75m]") && strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "max by (job)")
+    condition     = strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "job=~\"list|nodes\"}[5m]") && strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "job=~\"submit\"}[10m]") && strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\"}[100m]") && strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "max by (job)")
     error_message = "Stopped reporting: per scenario (by job), after 5 of its own intervals without a recorded run."
   }
 
@@ -403,7 +403,7 @@ run "slo_per_scenario" {
 
   assert {
     condition = alltrue([for k, s in google_monitoring_slo.scenario : (
-      s.windows_based_sli[0].window_period == (contains(["list", "nodes"], k) ? "60s" : (k == "submit" ? "120s" : "900s")) &&
+      s.windows_based_sli[0].window_period == (contains(["list", "nodes"], k) ? "60s" : (k == "submit" ? "120s" : "1200s")) &&
       s.windows_based_sli[0].metric_mean_in_range[0].time_series == "metric.type = \"custom.googleapis.com/bacalhau_canary/success\" AND resource.type = \"generic_task\" AND resource.label.job = \"${k}\" AND metric.label.env = \"prod\"" &&
       s.windows_based_sli[0].metric_mean_in_range[0].range[0].min == 1 &&
       s.windows_based_sli[0].metric_mean_in_range[0].range[0].max == 2 &&
