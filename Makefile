@@ -44,6 +44,10 @@ bench: devnet ## canary vs Bacalhau CLI, overhead, cold start, RSS, size; detect
 	go run ./bench -json bench/results.json
 	go test -run '^$$' -bench . -benchtime 20x ./pkg/scenarios/
 
+.PHONY: footprint
+footprint: devnet ## job-store footprint: list, filtered list, get, submit, node RSS and store size at growing canary job counts, both releases (slow)
+	go run ./bench/footprint $(FOOTPRINT_FLAGS)
+
 .PHONY: bacalhau-cli
 bacalhau-cli: ## build the Bacalhau v1.7.0 CLI into the user cache for make bench (cold: several minutes)
 	@go run ./bench/buildcli

@@ -121,25 +121,44 @@ locals {
         }
       },
       {
-        title = "${key}: failed runs by class and phase"
+        title = "${key}: failed runs by class and phase, API calls retried"
         xyChart = {
-          dataSets = [{
-            plotType       = "STACKED_BAR"
-            legendTemplate = "$${metric.labels.error_class} in $${metric.labels.phase}"
-            timeSeriesQuery = {
-              timeSeriesFilter = {
-                # failed_run's value is a minute stamp: count its points.
-                filter = local.filter[key].failed_run
-                aggregation = {
-                  alignmentPeriod    = "${local.scenarios[key].interval_seconds}s"
-                  perSeriesAligner   = "ALIGN_COUNT"
-                  crossSeriesReducer = "REDUCE_SUM"
-                  groupByFields      = ["metric.label.error_class", "metric.label.phase"]
+          dataSets = [
+            {
+              plotType       = "STACKED_BAR"
+              legendTemplate = "$${metric.labels.error_class} in $${metric.labels.phase}"
+              timeSeriesQuery = {
+                timeSeriesFilter = {
+                  # failed_run's value is a minute stamp: count its points.
+                  filter = local.filter[key].failed_run
+                  aggregation = {
+                    alignmentPeriod    = "${local.scenarios[key].interval_seconds}s"
+                    perSeriesAligner   = "ALIGN_COUNT"
+                    crossSeriesReducer = "REDUCE_SUM"
+                    groupByFields      = ["metric.label.error_class", "metric.label.phase"]
+                  }
                 }
               }
-            }
-          }]
-          yAxis        = { label = "failed runs", scale = "LINEAR" }
+            },
+            {
+              # Calls repeated after a transient fault (api_retries): a
+              # path that drops requests shows here before it fails runs.
+              plotType       = "LINE"
+              legendTemplate = "API calls retried"
+              timeSeriesQuery = {
+                timeSeriesFilter = {
+                  filter = local.filter[key].api_retries
+                  aggregation = {
+                    alignmentPeriod    = "${local.scenarios[key].interval_seconds}s"
+                    perSeriesAligner   = "ALIGN_SUM"
+                    crossSeriesReducer = "REDUCE_SUM"
+                    groupByFields      = ["resource.label.job"]
+                  }
+                }
+              }
+            },
+          ]
+          yAxis        = { label = "failed runs, retried calls", scale = "LINEAR" }
           chartOptions = { mode = "COLOR" }
         }
       },
@@ -213,6 +232,48 @@ locals {
     },
   ]
 
+  # Below the footer: the node census of the scenarios that take one (the
+  # nodes scenario every run, submitWithConcurrency when it fails for lack
+  # of nodes), the compute nodes that could run the canary's job by Bacalhau
+  # version, against what submitWithConcurrency needs.
+  census_scenarios = [for k in try(local.metrics.compute_nodes.written_by, []) : k if contains(keys(local.scenarios), k)]
+  census_tiles = length(local.census_scenarios) == 0 ? [] : [{
+    xPos   = 0
+    yPos   = local.footer_y + local.header_height + local.chart_height
+    width  = local.dashboard_columns
+    height = local.chart_height
+    widget = {
+      title = "Compute nodes that could run the canary's job (node census), by version"
+      xyChart = {
+        dataSets = [
+          for key in local.census_scenarios : {
+            plotType       = "LINE"
+            legendTemplate = "${key}: $${metric.labels.version} $${metric.labels.engine}"
+            timeSeriesQuery = {
+              timeSeriesFilter = {
+                filter = local.filter[key].compute_nodes
+                aggregation = {
+                  alignmentPeriod    = "${local.scenarios[key].interval_seconds}s"
+                  perSeriesAligner   = "ALIGN_MIN"
+                  crossSeriesReducer = "REDUCE_SUM"
+                  groupByFields      = ["metric.label.version", "metric.label.engine"]
+                }
+              }
+            }
+          }
+        ]
+        thresholds = [{
+          label     = "submitWithConcurrency needs"
+          value     = 3
+          color     = "RED"
+          direction = "BELOW"
+        }]
+        yAxis        = { label = "nodes", scale = "LINEAR" }
+        chartOptions = { mode = "COLOR" }
+      }
+    }
+  }]
+
   # Naming the dashboard fixes its ID, so the alert documentation can link
   # to it before it exists (the provider ignores `name` when diffing).
   dashboard_id = "${local.name}-${var.env}"
@@ -267,6 +328,7 @@ locals {
           )
         ]),
         local.footer_tiles,
+        local.census_tiles,
       )
     }
     labels = {

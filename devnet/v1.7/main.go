@@ -33,6 +33,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -73,6 +74,7 @@ type options struct {
 	s3Endpoint, s3Bucket, s3Reg string
 	presign                     time.Duration
 	tlsCert, tlsKey             string
+	jobStore                    string
 }
 
 // minKeyLen is Bacalhau's own minimum API key length (authz.MinimumAPIKeyLength).
@@ -99,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.presign, "presign-expiration", 10*time.Minute, "with -s3-endpoint: how long a pre-signed result URL lives")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve the API over TLS with this certificate (PEM), with -tls-key")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "the key of -tls-cert (PEM)")
+	fs.StringVar(&o.jobStore, "jobstore", "", "the orchestrator's job store: an existing bolt file (e.g. seeded by ./jobstore), used in place and kept; default a fresh one")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: devnet [flags]\n\nStarts a Bacalhau test network, prints HOST:PORT of its API on stdout when ready\nand runs until SIGINT/SIGTERM or the end of standard input.\n\nflags:")
 		fs.PrintDefaults()
@@ -191,6 +194,11 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stderr io.Wri
 	cm := system.NewCleanupManager()
 	defer cm.Cleanup(nodeCtx)
 
+	if o.jobStore != "" {
+		if err := linkJobStore(tmp, o.jobStore); err != nil {
+			return err
+		}
+	}
 	stack, err := devstack.Setup(nodeCtx, cm,
 		devstack.WithBasePath(tmp),
 		devstack.WithNumberOfHybridNodes(o.hybrid),
@@ -301,6 +309,26 @@ func executionRunning(ctx context.Context, stack *devstack.DevStack, id string) 
 		}
 	}
 	return "unknown"
+}
+
+// linkJobStore points the first node's job store (devstack's data dir
+// BASE/node-0, Bacalhau's orchestrator/state_boltdb.db in it) at file.
+func linkJobStore(base, file string) error {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return fmt.Errorf("-jobstore: %w", err)
+	}
+	if st, err := os.Stat(abs); err != nil || !st.Mode().IsRegular() {
+		return fmt.Errorf("-jobstore %s: not an existing file", file)
+	}
+	dir := filepath.Join(base, "node-0", types.OrchestratorDirName)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("-jobstore: %w", err)
+	}
+	if err := os.Symlink(abs, filepath.Join(dir, types.JobStoreFileName)); err != nil {
+		return fmt.Errorf("-jobstore: %w", err)
+	}
+	return nil
 }
 
 func overrides(o options) types.Bacalhau {

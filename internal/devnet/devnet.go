@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,6 +74,7 @@ type Options struct {
 	// API on TLS from the test's CA (Network.Prod).
 	Prod              bool
 	PresignExpiration time.Duration // with Prod: how long a pre-signed result URL lives (default 10m)
+	JobStore          string        // the orchestrator's job store: an existing bolt file, used in place (see Jobstore); default a fresh one
 }
 
 // Network is a running devnet.
@@ -158,6 +160,9 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 	args := []string{
 		"-hybrid", strconv.Itoa(hybrid), "-compute", strconv.Itoa(compute), "-bad-compute", strconv.Itoa(o.BadCompute),
 		"-api-host", host, "-orchestrator-host", orch, "-publisher-address", n.Publisher,
+	}
+	if o.JobStore != "" {
+		args = append(args, "-jobstore", o.JobStore)
 	}
 	if o.Auth {
 		n.APIKey, n.NoCapKey = randomKey(), randomKey()
@@ -385,19 +390,48 @@ func BinEnv(v Version) string {
 // by the hash of its sources, with the release stamped in (so its API
 // reports it), and returns the binary's path.
 func Build(ctx context.Context, v Version, progress func(string)) (string, error) {
-	sub, err := v.dir()
+	if bin := os.Getenv(BinEnv(v)); bin != "" {
+		return bin, nil
+	}
+	return build(ctx, v, ".", "devnet", progress)
+}
+
+// BuildJobstore compiles the jobstore tool of a version (devnet/vX.Y/jobstore:
+// offline purge and seeding of a job store on the release's own store code)
+// into the user cache, like Build, and returns the binary's path.
+func BuildJobstore(ctx context.Context, v Version, progress func(string)) (string, error) {
+	return build(ctx, v, "jobstore", "jobstore", progress)
+}
+
+// Jobstore runs the version's jobstore tool with args and returns its
+// standard output; its standard error is in the error when it fails.
+func Jobstore(ctx context.Context, v Version, args ...string) (string, error) {
+	bin, err := BuildJobstore(ctx, v, nil)
 	if err != nil {
 		return "", err
 	}
-	if bin := os.Getenv(BinEnv(v)); bin != "" {
-		return bin, nil
+	var stdout, stderr strings.Builder
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("jobstore %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+// build compiles package pkg of the version's module into the user cache
+// as name-HASH, keyed by the hash of its sources.
+func build(ctx context.Context, v Version, pkg, name string, progress func(string)) (string, error) {
+	sub, err := v.dir()
+	if err != nil {
+		return "", err
 	}
 	src, err := sourceDir(sub)
 	if err != nil {
 		return "", err
 	}
 	ldflags := "-X github.com/bacalhau-project/bacalhau/pkg/version.GITVERSION=" + string(v)
-	sum, err := hashSources(src, ldflags)
+	sum, err := hashSources(src, pkg, ldflags)
 	if err != nil {
 		return "", err
 	}
@@ -406,7 +440,7 @@ func Build(ctx context.Context, v Version, progress func(string)) (string, error
 		return "", fmt.Errorf("devnet build cache: %w", err)
 	}
 	dir := filepath.Join(cache, "bacalhau-canary", "devnet", sub)
-	bin := filepath.Join(dir, "devnet-"+sum[:16])
+	bin := filepath.Join(dir, name+"-"+sum[:16])
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	}
@@ -425,9 +459,9 @@ func Build(ctx context.Context, v Version, progress func(string)) (string, error
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil // built by another process meanwhile
 	}
-	note(progress, fmt.Sprintf("building the Bacalhau %s devnet (first time only; a cold build takes several minutes)", v))
+	note(progress, fmt.Sprintf("building the Bacalhau %s %s (first time only; a cold build takes several minutes)", v, name))
 	tmp := bin + ".tmp"
-	cmd := exec.CommandContext(ctx, "go", "build", "-ldflags", ldflags, "-o", tmp, ".")
+	cmd := exec.CommandContext(ctx, "go", "build", "-ldflags", ldflags, "-o", tmp, "./"+pkg)
 	cmd.Dir = src
 	cmd.Env = append(cleanEnv(), "GOFLAGS=-buildvcs=false", "GONOSUMDB=github.com/bacalhau-project")
 	done := make(chan struct{})
@@ -441,7 +475,7 @@ func Build(ctx context.Context, v Version, progress func(string)) (string, error
 		return "", fmt.Errorf("devnet build cache: %w", err)
 	}
 	// Builds of older sources are ~80 MB each: keep only this one.
-	if old, _ := filepath.Glob(filepath.Join(dir, "devnet-*")); len(old) > 0 {
+	if old, _ := filepath.Glob(filepath.Join(dir, name+"-*")); len(old) > 0 {
 		for _, o := range old {
 			if o != bin {
 				os.Remove(o)
@@ -488,18 +522,24 @@ func sourceDir(sub string) (string, error) {
 	}
 }
 
-func hashSources(dir, ldflags string) (string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return "", fmt.Errorf("reading devnet sources: %w", err)
-	}
+// hashSources hashes the module's go.mod and go.sum and the Go files of its
+// package pkg ("." or a directory of it).
+func hashSources(dir, pkg, ldflags string) (string, error) {
 	var names []string
-	for _, e := range entries {
-		if n := e.Name(); !e.IsDir() && (strings.HasSuffix(n, ".go") || n == "go.mod" || n == "go.sum") {
-			names = append(names, n)
+	for _, d := range []string{".", pkg} {
+		entries, err := os.ReadDir(filepath.Join(dir, d))
+		if err != nil {
+			return "", fmt.Errorf("reading devnet sources: %w", err)
+		}
+		for _, e := range entries {
+			n := e.Name()
+			if !e.IsDir() && (d == pkg && strings.HasSuffix(n, ".go") || d == "." && (n == "go.mod" || n == "go.sum")) {
+				names = append(names, filepath.Join(d, n))
+			}
 		}
 	}
 	sort.Strings(names)
+	names = slices.Compact(names)
 	h := sha256.New()
 	fmt.Fprintf(h, "ldflags %s\n", ldflags)
 	for _, n := range names {

@@ -48,7 +48,8 @@ type Prices struct {
 	LogFreeGiB float64
 
 	// Cloud Build, per build minute of the pipeline's machine type
-	// (cloudbuild.yaml: E2_HIGHCPU_8, which has no free minutes).
+	// (cloudbuild.yaml: the default e2-standard-2, whose first 2,500
+	// minutes a month are free).
 	BuildMinute     float64
 	BuildFreeMinute float64
 }
@@ -58,7 +59,8 @@ type Prices struct {
 // cloud.google.com/scheduler/pricing, cloud.google.com/stackdriver/pricing
 // (Monitoring data ingestion, alerting), cloud.google.com/secret-manager/pricing,
 // cloud.google.com/stackdriver/pricing (Logging), cloud.google.com/build/pricing
-// (E2_HIGHCPU_8; the free 2,500 minutes a month are e2-standard-2's only).
+// (e2-standard-2, the default machine: 2,500 free minutes a month, then
+// $0.006 a minute; E2_HIGHCPU_8 has no free minutes).
 var PriceList = Prices{
 	Date:   "2026-11",
 	Region: "Tier 1 (us-central1, the Terraform default region)",
@@ -88,8 +90,8 @@ var PriceList = Prices{
 	LogGiB:     0.50,
 	LogFreeGiB: 50,
 
-	BuildMinute:     0.016,
-	BuildFreeMinute: 0,
+	BuildMinute:     0.006,
+	BuildFreeMinute: 2500,
 }
 
 // Month is the month of Google's pricing calculator: 730 hours.

@@ -110,8 +110,8 @@ func TestCombinedAppliesFreeTiersOnce(t *testing.T) {
 	if all.Total < sum {
 		t.Errorf("one billing account ($%.2f) cannot cost less than each env with its own free tiers ($%.2f)", all.Total, sum)
 	}
-	if !approx(all.Scheduler, float64(5+5+2-3)*0.10) {
-		t.Errorf("scheduler = $%.2f, want 9 paid jobs", all.Scheduler)
+	if !approx(all.Scheduler, float64(6+6+3-3)*0.10) {
+		t.Errorf("scheduler = $%.2f, want 12 paid jobs", all.Scheduler)
 	}
 }
 

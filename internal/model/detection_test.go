@@ -100,7 +100,9 @@ func TestDetectRejectsNonsense(t *testing.T) {
 
 func TestEnvDetectionGoals(t *testing.T) {
 	// Not a timing test: the model's output for the Terraform defaults.
-	// Issue 6 asks prod to page within 5 minutes in the worst case.
+	// Issue 6 asks prod to page within 5 minutes in the worst case: list
+	// and nodes (no job, every minute) do; submit, every 2 minutes to keep
+	// within the job-store bound (issue 20), within 10.
 	if EnvsErr != nil {
 		t.Fatal(EnvsErr)
 	}
@@ -108,8 +110,11 @@ func TestEnvDetectionGoals(t *testing.T) {
 		for _, sc := range e.Scenarios {
 			d := Detect(e.Policy(sc), CloudRun(RealRun))
 			t.Logf("%-8s %-22s best %s median %s worst %s", e.Name, sc.Name, d.Best, d.Median, d.Worst)
-			if e.Name == "prod" && (sc.Name == "list" || sc.Name == "submit") && d.Worst > 5*time.Minute {
+			if e.Name == "prod" && (sc.Name == "list" || sc.Name == "nodes") && d.Worst > 5*time.Minute {
 				t.Errorf("prod %s worst case %s, over 5 minutes", sc.Name, d.Worst)
+			}
+			if e.Name == "prod" && sc.Name == "submit" && d.Worst > 10*time.Minute {
+				t.Errorf("prod submit worst case %s, over 10 minutes", d.Worst)
 			}
 		}
 	}

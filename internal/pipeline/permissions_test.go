@@ -254,7 +254,8 @@ func TestPermissionsTable(t *testing.T) {
 		}
 	}
 	slices.Sort(runtime)
-	if want := []string{"roles/monitoring.metricWriter project", "roles/secretmanager.secretAccessor secret:bacalhau_api_key"}; !slices.Equal(runtime, want) {
+	// (secret:bacalhau_api_ca is granted only when the env has a private CA.)
+	if want := []string{"roles/monitoring.metricWriter project", "roles/secretmanager.secretAccessor secret:bacalhau_api_ca", "roles/secretmanager.secretAccessor secret:bacalhau_api_key"}; !slices.Equal(runtime, want) {
 		t.Errorf("runtime holds %v, want %v", runtime, want)
 	}
 }

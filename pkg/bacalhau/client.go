@@ -80,7 +80,7 @@ func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
 		clientv2.WithHeaders(headers),
 		clientv2.WithAppID("bacalhau-canary"),
 	)
-	return &checkedJobs{jobs: api.Jobs(), versions: versions}, NewFetcher(o.Host, o.Timeout)
+	return &checkedJobs{jobs: api.Jobs(), nodes: api.Nodes(), versions: versions}, NewFetcher(o.Host, o.Timeout)
 }
 
 // loopbackOnly dials the name localhost only at the loopback addresses it

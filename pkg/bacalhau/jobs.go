@@ -16,10 +16,14 @@ import (
 // makes the client panic is a protocol error, not a crash.
 type checkedJobs struct {
 	jobs     *clientv2.Jobs
+	nodes    *clientv2.Nodes
 	versions *versionTransport
 }
 
-var _ scenarios.Jobs = (*checkedJobs)(nil)
+var (
+	_ scenarios.Jobs       = (*checkedJobs)(nil)
+	_ scenarios.NodeLister = (*checkedJobs)(nil)
+)
 
 func call[T any](ctx context.Context, name string, fn func(context.Context) (T, error)) (out T, err error) {
 	ctx, v := withVerdict(ctx)
@@ -70,4 +74,9 @@ func (c *checkedJobs) Results(ctx context.Context, r *apimodels.ListJobResultsRe
 
 func (c *checkedJobs) Stop(ctx context.Context, r *apimodels.StopJobRequest) (*apimodels.StopJobResponse, error) {
 	return call(ctx, "stop job", func(ctx context.Context) (*apimodels.StopJobResponse, error) { return c.jobs.Stop(ctx, r) })
+}
+
+// ListNodes lists the network's nodes (the nodes census).
+func (c *checkedJobs) ListNodes(ctx context.Context, r *apimodels.ListNodesRequest) (*apimodels.ListNodesResponse, error) {
+	return call(ctx, "list nodes", func(ctx context.Context) (*apimodels.ListNodesResponse, error) { return c.nodes.List(ctx, r) })
 }

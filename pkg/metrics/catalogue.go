@@ -24,6 +24,7 @@ const (
 	FailedRun     = "failed_run"
 	ServerVersion = "server_version"
 	Retries       = "api_retries"
+	ComputeNodes  = "compute_nodes"
 )
 
 // Metric label keys.
@@ -32,6 +33,7 @@ const (
 	LabelPhase      = "phase"
 	LabelErrorClass = "error_class"
 	LabelVersion    = "version"
+	LabelEngine     = "engine"
 )
 
 // Kinds and value types, spelled as in the Monitoring API.
@@ -47,6 +49,8 @@ const (
 	phaseDoc    = "Scenario phase (list, submit, wait, describe, executions, history, results, download)."
 	versionDoc  = "Bacalhau server version (v1.7.0, v1.9.3, ...), or unknown when the replies said none or one that does not read as a version."
 	errClassDoc = "Why the run failed: unavailable, timeout, auth, bad_request, server, protocol, publisher, job_failed, output_mismatch, concurrency, canary."
+	nodeVerDoc  = "Bacalhau version the compute nodes report (v1.7.0, v1.9.4, ...), unknown, or other for the smallest groups beyond seven."
+	engineDoc   = "The canary's engine (docker, wasm), which the counted nodes support."
 	failedDoc   = "The phase the run failed in (connect, list, submit, wait, describe, executions, history, results, download), or none when it failed outside any phase."
 )
 
@@ -69,6 +73,9 @@ type Descriptor struct {
 	// one is still written for the charts and queries built on it, and the
 	// project's own charts read the other.
 	SupersededBy string `json:"superseded_by,omitempty"`
+	// WrittenBy names the only scenarios whose runs write the metric (the
+	// dashboard charts it for those); empty: every scenario's.
+	WrittenBy []string `json:"written_by,omitempty"`
 }
 
 // Label is one metric label.
@@ -127,6 +134,14 @@ func Catalogue() Catalog {
 				Name: Retries, Kind: KindGauge, ValueType: TypeInt64, Unit: "1",
 				Description: "API calls the run repeated after a transient fault (HTTP 502, 503 or 504, a reset, an EOF before the reply, a refused connection on a read); written for every recorded run, 0 when none.",
 				Labels:      []Label{env},
+			},
+			{
+				// The node census (the nodes scenario; a failed
+				// submitWithConcurrency): written only by a run that took one.
+				Name: ComputeNodes, Kind: KindGauge, ValueType: TypeInt64, Unit: "1",
+				Description: "Connected, approved compute nodes that match the canary's node selectors and support its engine (and publisher), by Bacalhau version; written by a run that took a node census, one point per version.",
+				Labels:      []Label{env, {Key: LabelVersion, Description: nodeVerDoc}, {Key: LabelEngine, Description: engineDoc}},
+				WrittenBy:   []string{"nodes", "submitWithConcurrency"},
 			},
 		},
 	}

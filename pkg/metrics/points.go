@@ -40,7 +40,9 @@ func Time(r scenarios.Result) time.Time { return r.Start.Add(r.Duration) }
 // sanitised server version), api_retries (the calls repeated after a
 // transient fault) and, on failure only, failure labelled with
 // the error class and failed_run labelled with the class and the failed
-// phase, valued at the Unix minute of at, the points' stamp.
+// phase, valued at the Unix minute of at, the points' stamp; a run that
+// took a node census adds compute_nodes, one point per version (0 labelled
+// unknown when no node matches).
 func Points(r scenarios.Result, at time.Time) []Point {
 	env := r.Env
 	pts := make([]Point, 0, 6+len(r.Phases))
@@ -67,6 +69,21 @@ func Points(r scenarios.Result, at time.Time) []Point {
 		Labels: map[string]string{LabelEnv: env, LabelVersion: scenarios.SanitizeVersion(r.ServerVersion)},
 	})
 	pts = append(pts, Point{Metric: Retries, ValueType: TypeInt64, Int64: int64(r.Retries), Labels: map[string]string{LabelEnv: env}})
+	if c := r.Census; c != nil {
+		for _, g := range c.Groups {
+			pts = append(pts, Point{
+				Metric: ComputeNodes, ValueType: TypeInt64, Int64: int64(g.Nodes),
+				Labels: map[string]string{LabelEnv: env, LabelVersion: g.Version, LabelEngine: g.Engine},
+			})
+		}
+		if len(c.Groups) == 0 {
+			// none match: say so, rather than write nothing
+			pts = append(pts, Point{
+				Metric: ComputeNodes, ValueType: TypeInt64, Int64: 0,
+				Labels: map[string]string{LabelEnv: env, LabelVersion: scenarios.UnknownVersion, LabelEngine: c.Engine},
+			})
+		}
+	}
 	if !r.Success {
 		phase := r.FailedPhase
 		if phase == "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -154,7 +155,7 @@ func TestScenariosAgainstDevnet(t *testing.T) {
 			if res.ServerVersion != string(v) {
 				t.Errorf("%s: server version %q, want %s", s.Name, res.ServerVersion, v)
 			}
-			if s.Name != "list" && len(res.NodeIDs) == 0 {
+			if s.Name != "list" && s.Name != "nodes" && len(res.NodeIDs) == 0 {
 				t.Errorf("%s: no node IDs of the executions", s.Name)
 			}
 		}
@@ -428,6 +429,10 @@ func TestSingleComputeNodeFailsConcurrency(t *testing.T) {
 		res := runner(n, "", scenarios.JobSpec{}, 30*time.Second).Run(t.Context(), scenarios.SubmitWithConcurrency)
 		if res.Success || res.Class != scenarios.ErrConcurrency {
 			t.Fatalf("got success=%v class=%q (%s), want concurrency", res.Success, res.Class, res.Error)
+		}
+		// The failure names the census: one node could run it.
+		if want := "node census: 1 of 3 matching compute nodes connected"; !strings.Contains(res.Error, want) {
+			t.Errorf("error %q does not say %q", res.Error, want)
 		}
 		assertNoCanaryJobRunning(t, n)
 	})

@@ -77,7 +77,8 @@ type Probe struct {
 	terminal    bool   // the submitted job reached a terminal state
 	jobState    string // the submitted job's last state the run saw
 
-	extraExecutions int // executions beyond one completed per partition (concurrency)
+	extraExecutions int     // executions beyond one completed per partition (concurrency)
+	census          *Census // the node census, when the run took one
 }
 
 // Phase times fn as the named phase. Phases must be declared by the scenario.

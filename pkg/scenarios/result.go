@@ -52,6 +52,9 @@ type Result struct {
 	// Cleanup is the time a failed run spent after its scenario ended:
 	// describing and stopping its job (not part of Duration).
 	Cleanup time.Duration
+	// Census is the run's node census (the nodes scenario, and a failed
+	// submitWithConcurrency); nil when it took none.
+	Census *Census
 }
 
 // Phase is the time spent in one phase; zero when it was not reached.
@@ -92,6 +95,15 @@ func (r Result) LogAttrs() []slog.Attr {
 		slog.Bool("submit_reply_lost", r.SubmitReplyLost),
 		slog.String("job_state", r.JobState),
 		slog.Float64("cleanup_seconds", r.Cleanup.Seconds()),
+	}
+	if c := r.Census; c != nil {
+		groups := make([]any, 0, len(c.Groups))
+		for _, g := range c.Groups {
+			groups = append(groups, slog.Int(g.Version, g.Nodes))
+		}
+		attrs = append(attrs, slog.Group("nodes",
+			slog.Int("matching", c.Matching), slog.Int("needed", c.Needed), slog.Int("connected", c.Connected),
+			slog.String("engine", c.Engine), slog.Group("by_version", groups...)))
 	}
 	return attrs
 }

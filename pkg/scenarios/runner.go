@@ -164,6 +164,7 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 	res.RunID = p.runID
 	res.JobID = Clip(redactor.Redact(p.jobID), maxJobIDText)
 	res.ExtraExecutions = p.extraExecutions
+	res.Census = p.census
 	res.NodeIDs = p.nodeIDs
 	res.Endpoint, res.CanaryVersion, res.CanaryImage = r.Endpoint, r.CanaryVersion, r.CanaryImage
 	res.ServerVersion = UnknownVersion

@@ -48,8 +48,11 @@ func TestEveryScenarioPassesOnAHealthyNetwork(t *testing.T) {
 			if len(f.stops) != 0 {
 				t.Errorf("a passing run stopped jobs %v", f.stops)
 			}
-			if s.Name != "list" && (res.JobID == "" || f.state(res.JobID) != models.JobStateTypeCompleted) {
+			if s.Submits && (res.JobID == "" || f.state(res.JobID) != models.JobStateTypeCompleted) {
 				t.Errorf("job %q not completed", res.JobID)
+			}
+			if !s.Submits && (res.JobID != "" || f.calls["Put"] != 0) {
+				t.Errorf("a scenario that submits nothing submitted %q (%d puts)", res.JobID, f.calls["Put"])
 			}
 		})
 	}
@@ -341,7 +344,7 @@ func TestResultLogLine(t *testing.T) {
 
 func TestRegistry(t *testing.T) {
 	t.Parallel()
-	want := []string{"list", "submit", "submitAndDescribe", "submitAndGet", "submitWithConcurrency"}
+	want := []string{"list", "submit", "submitAndDescribe", "submitAndGet", "submitWithConcurrency", "nodes"}
 	if got := Names(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}

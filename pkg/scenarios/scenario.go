@@ -17,7 +17,11 @@ type Scenario struct {
 	Name   string   // CLI, env and Terraform key
 	Doc    string   // one line for --help and the README
 	Phases []string // every phase it may time, in order, after the runner's connect phase
-	Run    func(ctx context.Context, p *Probe) error
+	// Submits says each run submits one job, which stays in the network's
+	// job store: neither supported release deletes or collects jobs
+	// (README, "Job store").
+	Submits bool
+	Run     func(ctx context.Context, p *Probe) error
 }
 
 // AllPhases are the phases of a run of s, in order: the runner's connect
@@ -64,7 +68,7 @@ func SanitizeVersion(v string) string {
 // all is every scenario, in the order operators read them: the one list
 // the CLI, the job, the functions, Terraform (terraform/scenarios.json) and
 // the docs take the scenarios from.
-var all = []Scenario{List, Submit, SubmitAndDescribe, SubmitAndGet, SubmitWithConcurrency}
+var all = []Scenario{List, Submit, SubmitAndDescribe, SubmitAndGet, SubmitWithConcurrency, Nodes}
 
 // Lookup returns the scenario named name.
 func Lookup(name string) (Scenario, bool) {

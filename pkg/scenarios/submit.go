@@ -7,9 +7,10 @@ import (
 
 // Submit submits the canary job and waits until it completes with exit code 0.
 var Submit = Scenario{
-	Name:   "submit",
-	Doc:    "submit the canary job and wait for it: state Completed, exit code 0",
-	Phases: []string{"submit", "wait"},
+	Name:    "submit",
+	Submits: true,
+	Doc:     "submit the canary job and wait for it: state Completed, exit code 0",
+	Phases:  []string{"submit", "wait"},
 	Run: func(ctx context.Context, p *Probe) error {
 		id, err := submitPhase(ctx, p, 1)
 		if err != nil {

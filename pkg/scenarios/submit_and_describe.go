@@ -14,9 +14,10 @@ import (
 // SubmitAndDescribe submits the canary job, waits, then reads it back three
 // ways (job with executions, executions, history) and checks they agree.
 var SubmitAndDescribe = Scenario{
-	Name:   "submitAndDescribe",
-	Doc:    "submit, wait, then describe the job, list its executions and history; all three must agree",
-	Phases: []string{"submit", "wait", "describe", "executions", "history"},
+	Name:    "submitAndDescribe",
+	Submits: true,
+	Doc:     "submit, wait, then describe the job, list its executions and history; all three must agree",
+	Phases:  []string{"submit", "wait", "describe", "executions", "history"},
 	Run: func(ctx context.Context, p *Probe) error {
 		id, err := submitPhase(ctx, p, 1)
 		if err != nil {

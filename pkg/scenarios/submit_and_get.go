@@ -31,9 +31,10 @@ func maxStdout(want string) int64 {
 // SubmitAndGet submits the canary job, waits, then downloads its published
 // result and checks stdout byte for byte.
 var SubmitAndGet = Scenario{
-	Name:   "submitAndGet",
-	Doc:    "submit, wait, then download the published results; stdout must be exactly the expected text",
-	Phases: []string{"submit", "wait", "results", "download"},
+	Name:    "submitAndGet",
+	Submits: true,
+	Doc:     "submit, wait, then download the published results; stdout must be exactly the expected text",
+	Phases:  []string{"submit", "wait", "results", "download"},
 	Run: func(ctx context.Context, p *Probe) error {
 		id, err := submitPhase(ctx, p, 1)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
 )
@@ -19,9 +20,10 @@ const concurrency = 3
 // BidRejected, Cancelled): those are counted in the result
 // (extra_executions), not a failure.
 var SubmitWithConcurrency = Scenario{
-	Name:   "submitWithConcurrency",
-	Doc:    "submit with Count=3 and wait; each partition 0..2 completed exactly once, on 3 distinct nodes (retried executions are reported, not failed)",
-	Phases: []string{"submit", "wait", "executions"},
+	Name:    "submitWithConcurrency",
+	Submits: true,
+	Doc:     "submit with Count=3 and wait; each partition 0..2 completed exactly once, on 3 distinct nodes (retried executions are reported, not failed)",
+	Phases:  []string{"submit", "wait", "executions"},
 	Run: func(ctx context.Context, p *Probe) error {
 		id, err := submitPhase(ctx, p, concurrency)
 		if err != nil {
@@ -44,6 +46,9 @@ var SubmitWithConcurrency = Scenario{
 			}
 			extra, err := checkConcurrency(execs, concurrency, waitErr)
 			p.extraExecutions = extra
+			if errors.Is(err, ErrConcurrency) {
+				err = withCensus(ctx, p, err)
+			}
 			return err
 		})
 	},
@@ -104,4 +109,20 @@ func checkConcurrency(execs []*models.Execution, count int, waitErr error) (int,
 		}
 	}
 	return extra, nil
+}
+
+// censusBudget bounds the node census a concurrency failure takes to say
+// how many nodes could have run the job.
+const censusBudget = 2 * time.Second
+
+// withCensus adds the node census to a concurrency failure: how many of the
+// nodes it needs were there, by version.
+func withCensus(ctx context.Context, p *Probe, err error) error {
+	ctx, cancel := context.WithTimeout(ctx, censusBudget)
+	defer cancel()
+	c, cerr := p.Census(ctx)
+	if cerr != nil {
+		return fmt.Errorf("%w (node census failed: %v)", err, cerr)
+	}
+	return fmt.Errorf("%w; node census: %s", err, c)
 }

@@ -14,17 +14,24 @@ variables {
   bacalhau_api_key_secret_id = "bacalhau-api-key"
 }
 
-run "staging_every_five_minutes" {
+run "staging_schedules" {
   command = plan
 
   assert {
-    condition     = length(google_cloud_scheduler_job.scenario) == 5 && alltrue([for s in google_cloud_scheduler_job.scenario : s.schedule == "*/5 * * * *"])
-    error_message = "staging runs every scenario every 5 minutes."
+    condition = { for k, s in google_cloud_scheduler_job.scenario : k => s.schedule } == {
+      list                  = "*/5 * * * *"
+      nodes                 = "*/5 * * * *"
+      submit                = "*/10 * * * *"
+      submitAndDescribe     = "*/30 * * * *"
+      submitAndGet          = "*/30 * * * *"
+      submitWithConcurrency = "*/30 * * * *"
+    }
+    error_message = "staging runs list and nodes every 5 minutes, submit every 10, the three heavier scenarios every 30 (288 canary jobs a day)."
   }
 
   assert {
-    condition     = startswith(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "((sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|submit|submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m] offset 5m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|submit|submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m] offset 5m))) >= 3)") && length(split(" or ", google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query)) == 1
-    error_message = "The alert window is 5 runs of 5 minutes, one branch, grouped by job."
+    condition     = startswith(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "((sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|nodes\"}[25m] offset 5m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|nodes\"}[25m] offset 5m))) >= 3)") && length(split(" or ", google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query)) == 3
+    error_message = "The alert window is 5 runs of each schedule (5, 10 and 30 minutes), one branch each, grouped by job."
   }
 
   assert {
@@ -47,10 +54,10 @@ run "staging_every_five_minutes" {
       { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["CANARY_ENV"] == "staging" &&
       { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["CANARY_PUBLISHER"] == "default" &&
       { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["BACALHAU_API_TLS"] == "true" &&
-      { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["CANARY_SCHEDULE_INTERVAL"] == "5m" &&
+      { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["CANARY_SCHEDULE_INTERVAL"] == "${google_cloud_scheduler_job.scenario[k].schedule == "*/5 * * * *" ? 5 : (k == "submit" ? 10 : 30)}m" &&
       !contains([for e in j.template[0].template[0].containers[0].env : e.name], "CANARY_ALLOW_PLAINTEXT_CREDENTIALS")
     )])
-    error_message = "staging jobs: env=staging, the network's default publisher, TLS, 5-minute slots, no plaintext opt-in."
+    error_message = "staging jobs: env=staging, the network's default publisher, TLS, slots of their schedule, no plaintext opt-in."
   }
 }
 
@@ -62,13 +69,13 @@ run "dev_runs_fewer_scenarios" {
   }
 
   assert {
-    condition     = toset(keys(google_cloud_run_v2_job.scenario)) == toset(["list", "submit"]) && alltrue([for s in google_cloud_scheduler_job.scenario : s.schedule == "*/5 * * * *"])
-    error_message = "dev enables list and submit only, every 5 minutes."
+    condition     = { for k, s in google_cloud_scheduler_job.scenario : k => s.schedule } == { list = "*/5 * * * *", nodes = "*/5 * * * *", submit = "*/15 * * * *" }
+    error_message = "dev enables list and nodes every 5 minutes and submit every 15, nothing else."
   }
 
   assert {
-    condition     = strcontains(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "job=~\"list|submit\"}[25m] offset 5m") && length(google_monitoring_alert_policy.failing.conditions) + length(google_monitoring_alert_policy.stopped.conditions) + length(google_monitoring_alert_policy.canary.conditions) == 3
-    error_message = "dev's failing condition covers its two scenarios; three conditions in all."
+    condition     = strcontains(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "job=~\"list|nodes\"}[25m] offset 5m") && strcontains(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "job=~\"submit\"}[75m] offset 15m") && length(google_monitoring_alert_policy.failing.conditions) + length(google_monitoring_alert_policy.stopped.conditions) + length(google_monitoring_alert_policy.canary.conditions) == 3
+    error_message = "dev's failing condition covers its three scenarios; three conditions in all."
   }
 
   assert {
@@ -109,7 +116,7 @@ run "per_scenario_override" {
 
   assert {
     condition = alltrue([
-      for branch in ["job=~\"list|submitAndDescribe|submitWithConcurrency\"}[25m] offset 5m", "job=~\"submit\"}[50m] offset 10m", "job=~\"submitAndGet\"}[75m] offset 15m"] :
+      for branch in ["job=~\"list|nodes\"}[25m] offset 5m", "job=~\"submit\"}[50m] offset 10m", "job=~\"submitAndGet\"}[75m] offset 15m", "job=~\"submitAndDescribe|submitWithConcurrency\"}[150m] offset 30m"] :
       strcontains(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, branch)
     ])
     error_message = "The N-of-M window follows each scenario's schedule."

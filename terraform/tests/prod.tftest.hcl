@@ -23,7 +23,7 @@ run "one_job_schedule_and_policy_per_scenario" {
   command = plan
 
   assert {
-    condition     = toset(keys(google_cloud_run_v2_job.scenario)) == toset(["list", "submit", "submitAndDescribe", "submitAndGet", "submitWithConcurrency"])
+    condition     = toset(keys(google_cloud_run_v2_job.scenario)) == toset(["list", "submit", "submitAndDescribe", "submitAndGet", "submitWithConcurrency", "nodes"])
     error_message = "prod must have exactly one Cloud Run job per scenario."
   }
 
@@ -52,6 +52,7 @@ run "job_names_and_environment" {
       submitAndDescribe     = "bacalhau-canary-submit-and-describe"
       submitAndGet          = "bacalhau-canary-submit-and-get"
       submitWithConcurrency = "bacalhau-canary-submit-with-concurrency"
+      nodes                 = "bacalhau-canary-nodes"
     }
     error_message = "Job names must be the scenario keys in lowercase with hyphens."
   }
@@ -70,7 +71,7 @@ run "job_names_and_environment" {
           CANARY_METRICS           = "gcp"
           CANARY_TIMEOUT           = "45s"
           CANARY_PUBLISHER         = "default"
-          CANARY_SCHEDULE_INTERVAL = contains(["list", "submit"], k) ? "1m" : "5m"
+          CANARY_SCHEDULE_INTERVAL = contains(["list", "nodes"], k) ? "1m" : (k == "submit" ? "2m" : "20m")
           CANARY_ENGINE            = "docker"
           CANARY_NODE_SELECTORS    = "owner=bacalhau"
           CANARY_LOCATION          = "europe-west1"
@@ -116,18 +117,19 @@ run "schedules_target_their_own_job" {
   assert {
     condition = { for k, s in google_cloud_scheduler_job.scenario : k => s.schedule } == {
       list                  = "* * * * *"
-      submit                = "* * * * *"
-      submitAndDescribe     = "*/5 * * * *"
-      submitAndGet          = "*/5 * * * *"
-      submitWithConcurrency = "*/5 * * * *"
+      nodes                 = "* * * * *"
+      submit                = "*/2 * * * *"
+      submitAndDescribe     = "*/20 * * * *"
+      submitAndGet          = "*/20 * * * *"
+      submitWithConcurrency = "*/20 * * * *"
     } && alltrue([for s in google_cloud_scheduler_job.scenario : s.region == "europe-west1"])
-    error_message = "prod runs list and submit every minute, the three heavier scenarios every 5 minutes."
+    error_message = "prod runs list and nodes every minute, submit every 2 minutes, the three heavier scenarios every 20 minutes."
   }
 
   assert {
-    # Submitting jobs a day: submit 1,440 + 3 x 288.
-    condition     = sum([for k, s in google_cloud_scheduler_job.scenario : k == "list" ? 0 : (s.schedule == "* * * * *" ? 1440 : 288)]) <= 2400
-    error_message = "prod must put at most 2,400 canary jobs a day on the network."
+    # Submitting jobs a day: submit 720 + 3 x 72 (list and nodes create none).
+    condition     = sum([for k, s in google_cloud_run_v2_job.scenario : contains(["list", "nodes"], k) ? 0 : 1440 / tonumber(trimsuffix([for e in s.template[0].template[0].containers[0].env : e.value if e.name == "CANARY_SCHEDULE_INTERVAL"][0], "m"))]) <= 1071
+    error_message = "prod must put at most 1,071 canary jobs a day on the network (at most 250 ms more on a list call with a weekly purge)."
   }
 
   assert {
@@ -188,11 +190,12 @@ run "alert_policy_semantics" {
 
   assert {
     condition = alltrue([for count in [
-      "(sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"list|submit\"}[5m] offset 1m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"list|submit\"}[5m] offset 1m))) >= 3",
-      "(sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m] offset 5m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m] offset 5m))) >= 3",
+      "(sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"list|nodes\"}[5m] offset 1m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"list|nodes\"}[5m] offset 1m))) >= 3",
+      "(sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"submit\"}[10m] offset 2m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"submit\"}[10m] offset 2m))) >= 3",
+      "(sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\"}[100m] offset 20m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"prod\", job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\"}[100m] offset 20m))) >= 3",
       ] : strcontains(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "(${count})")
     ])
-    error_message = "Network failing: failed runs (0s of success) among each scenario's last 5 slots, grouped by job, over 5 minutes for the 1-minute scenarios and 25 for the 5-minute ones."
+    error_message = "Network failing: failed runs (0s of success) among each scenario's last 5 slots, grouped by job, over 5 minutes for the 1-minute scenarios, 10 for submit and 100 for the 20-minute ones."
   }
 
   assert {
@@ -201,12 +204,12 @@ run "alert_policy_semantics" {
   }
 
   assert {
-    condition     = length(regexall("\\[10080m\\]", google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query)) == 2
-    error_message = "Stopped reporting looks back 7 days in each branch, so it keeps firing through a week of silence."
+    condition     = length(regexall("\\[10080m\\]", google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query)) == 3
+    error_message = "Stopped reporting looks back 7 days in each branch (one per schedule), so it keeps firing through a week of silence."
   }
 
   assert {
-    condition     = strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "job=~\"list|submit\"}[5m]") && strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\"}[25m]") && strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "max by (job)")
+    condition     = strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "job=~\"list|nodes\"}[5m]") && strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "job=~\"submit\"}[10m]") && strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "job=~\"submitAndDescribe|submitAndGet|submitWithConcurrency\"}[100m]") && strcontains(google_monitoring_alert_policy.stopped.conditions[0].condition_prometheus_query_language[0].query, "max by (job)")
     error_message = "Stopped reporting: per scenario (by job), after 5 of its own intervals without a recorded run."
   }
 
@@ -286,7 +289,7 @@ run "dashboard_and_descriptors" {
 
   assert {
     condition = length(setsubtract(
-      toset(["list", "submit", "submitAndDescribe", "submitAndGet", "submitWithConcurrency"]),
+      toset(["list", "submit", "submitAndDescribe", "submitAndGet", "submitWithConcurrency", "nodes"]),
       toset([for t in jsondecode(google_monitoring_dashboard.canary.dashboard_json).mosaicLayout.tiles : t.widget.title]),
     )) == 0
     error_message = "The dashboard must have a section named after every scenario."
@@ -315,7 +318,7 @@ run "prod_runs_within_their_slot" {
 
   assert {
     condition     = alltrue([for j in google_cloud_run_v2_job.scenario : { for e in j.template[0].template[0].containers[0].env : e.name => e.value }["CANARY_TIMEOUT"] == "45s"])
-    error_message = "prod runs list and submit every minute, so its deadline stays below a minute."
+    error_message = "prod runs list and nodes every minute, so its deadline stays below a minute."
   }
 }
 
@@ -373,7 +376,7 @@ run "slo_per_scenario" {
 
   assert {
     condition = alltrue([for k, s in google_monitoring_slo.scenario : (
-      s.windows_based_sli[0].window_period == (contains(["list", "submit"], k) ? "60s" : "300s") &&
+      s.windows_based_sli[0].window_period == (contains(["list", "nodes"], k) ? "60s" : (k == "submit" ? "120s" : "1200s")) &&
       s.windows_based_sli[0].metric_mean_in_range[0].time_series == "metric.type = \"custom.googleapis.com/bacalhau_canary/success\" AND resource.type = \"generic_task\" AND resource.label.job = \"${k}\" AND metric.label.env = \"prod\"" &&
       s.windows_based_sli[0].metric_mean_in_range[0].range[0].min == 1 &&
       s.windows_based_sli[0].metric_mean_in_range[0].range[0].max == 2 &&

@@ -1,8 +1,9 @@
-// Command build builds the devnet program of every supported Bacalhau
-// release into the user cache (the same place tests and the local runner
-// look) and prints their paths, so a slow first build happens once, up
-// front, outside any test timeout. Where the production-shaped networks
-// can run (devnet.ProdMissing), it also builds their S3 server, weed.
+// Command build builds the devnet program and the jobstore tool of every
+// supported Bacalhau release into the user cache (the same place tests,
+// benchmarks and the local runner look) and prints their paths, so a slow
+// first build happens once, up front, outside any test timeout. Where the
+// production-shaped networks can run (devnet.ProdMissing), it also builds
+// their S3 server, weed.
 package main
 
 import (
@@ -30,6 +31,13 @@ func main() {
 			fmt.Fprintf(os.Stderr, "devnet: built %s in %s\n", v, d.Round(time.Second))
 		}
 		fmt.Println(bin)
+		tool, err := devnet.BuildJobstore(ctx, v, func(msg string) { fmt.Fprintln(os.Stderr, "devnet:", msg) })
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "devnet:", err)
+			stop()
+			os.Exit(1)
+		}
+		fmt.Println(tool)
 	}
 	if m := devnet.ProdMissing(); m != "" {
 		fmt.Fprintf(os.Stderr, "devnet: no S3 server build: production-shaped networks cannot run here (%s)\n", m)

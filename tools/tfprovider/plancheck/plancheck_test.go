@@ -31,7 +31,8 @@ type catalogue struct {
 		Labels    []struct {
 			Key string `json:"key"`
 		} `json:"labels"`
-		SupersededBy string `json:"superseded_by"`
+		SupersededBy string   `json:"superseded_by"`
+		WrittenBy    []string `json:"written_by"`
 	} `json:"metrics"`
 }
 
@@ -61,6 +62,7 @@ type fixture struct {
 	cat        catalogue
 	metrics    map[string]map[string]bool // metric type -> label keys
 	superseded map[string]bool            // metric types the dashboard charts by their successor
+	writtenBy  map[string][]string        // metric types only some scenarios write -> those scenarios
 	env        string
 	variables  map[string]any
 	res        []resource
@@ -72,7 +74,7 @@ func load(t *testing.T) *fixture {
 	if planPath == "" {
 		t.Skip("TF_PLAN_JSON is not set: run scripts/tf-check.sh, which plans terraform/ offline and sets it")
 	}
-	f := &fixture{metrics: map[string]map[string]bool{}, superseded: map[string]bool{}}
+	f := &fixture{metrics: map[string]map[string]bool{}, superseded: map[string]bool{}, writtenBy: map[string][]string{}}
 	var sc struct {
 		Scenarios []struct {
 			Name string `json:"name"`
@@ -92,6 +94,7 @@ func load(t *testing.T) *fixture {
 		}
 		f.metrics[f.cat.Prefix+m.Name] = labels
 		f.superseded[f.cat.Prefix+m.Name] = m.SupersededBy != ""
+		f.writtenBy[f.cat.Prefix+m.Name] = m.WrittenBy
 	}
 	var p planJSON
 	readJSON(t, planPath, &p)
@@ -241,6 +244,12 @@ func TestDashboardDecodesAndUsesCatalogueMetrics(t *testing.T) {
 			t.Errorf("dashboard has no section titled %q", s)
 		}
 		for mt := range f.metrics {
+			if w := f.writtenBy[mt]; len(w) > 0 && !slices.Contains(w, s) {
+				if seen[s][mt] {
+					t.Errorf("dashboard charts %s for %s, which never writes it", mt, s)
+				}
+				continue
+			}
 			if !seen[s][mt] && !f.superseded[mt] {
 				t.Errorf("dashboard charts no %s for %s", mt, s)
 			}

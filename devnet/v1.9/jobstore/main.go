@@ -1,0 +1,1 @@
+../../v1.7/jobstore/main.go
