@@ -132,8 +132,8 @@ func TestAllAgainstEndpoint(t *testing.T) {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	if len(lines) != 5 {
-		t.Fatalf("want 5 JSON result lines, got %d: %q", len(lines), stdout)
+	if want := len(scenarios.Names()); len(lines) != want {
+		t.Fatalf("want %d JSON result lines (one a scenario), got %d: %q", want, len(lines), stdout)
 	}
 	for _, l := range lines {
 		var r map[string]any

@@ -30,7 +30,7 @@ run "staging_schedules" {
   }
 
   assert {
-    condition     = startswith(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "((sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|nodes\"}[25m] offset 5m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|nodes\"}[25m] offset 5m))) >= 3)") && length(split(" or ", google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query)) == 3
+    condition     = strcontains(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "((sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|nodes\"}[25m] offset 5m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|nodes\"}[25m] offset 5m))) >= 3)") && length(split(" or ", google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query)) == 3
     error_message = "The alert window is 5 runs of each schedule (5, 10 and 30 minutes), one branch each, grouped by job."
   }
 
@@ -343,7 +343,7 @@ run "plaintext_key_to_loopback_accepted" {
   }
 
   assert {
-    condition     = length(google_cloud_run_v2_job.scenario) == 2
+    condition     = length(google_cloud_run_v2_job.scenario) == 3
     error_message = "A key in clear text to a loopback host is the job's own exception."
   }
 }

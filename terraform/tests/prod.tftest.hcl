@@ -224,7 +224,7 @@ run "alert_policy_semantics" {
   }
 
   assert {
-    condition     = strcontains(google_logging_metric.broken.filter, "(resource.labels.job_name=\"bacalhau-canary-list\" OR resource.labels.job_name=\"bacalhau-canary-submit\" OR ") && !strcontains(google_logging_metric.broken.filter, "job_name:")
+    condition     = strcontains(google_logging_metric.broken.filter, "(resource.labels.job_name=\"bacalhau-canary-list\" OR resource.labels.job_name=\"bacalhau-canary-nodes\" OR resource.labels.job_name=\"bacalhau-canary-submit\" OR ") && !strcontains(google_logging_metric.broken.filter, "job_name:")
     error_message = "Canary broken matches the scenario jobs by exact name, never the gate's jobs."
   }
 
