@@ -54,7 +54,7 @@ type Prices struct {
 	BuildFreeMinute float64
 }
 
-// PriceList is the price list the README's numbers use. Sources:
+// PriceList is the price list docs/operations.md's numbers use. Sources:
 // cloud.google.com/run/pricing (Tier 1 table, "Jobs" column),
 // cloud.google.com/scheduler/pricing, cloud.google.com/stackdriver/pricing
 // (Monitoring data ingestion, alerting), cloud.google.com/secret-manager/pricing,

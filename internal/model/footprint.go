@@ -10,12 +10,12 @@ const (
 	// ListPerJob is what one canary job adds to a list call on a v1.7.0
 	// orchestrator: 331 ms at 10,000 jobs, measured on a real orchestrator
 	// whose store was seeded with canary-shaped jobs (DESIGN; `make
-	// footprint` measures it again, README "Job store").
+	// footprint` measures it again, docs/jobstore.md).
 	ListPerJob = 331 * time.Millisecond / 10000
 	// ListBudget is the most the canary's jobs may add to any list call.
 	ListBudget = 250 * time.Millisecond
 	// PurgeEvery is how often an operator purges the canary's jobs at most
-	// (jobstore purge, README "Job store").
+	// (jobstore purge, docs/jobstore.md).
 	PurgeEvery = 7 * 24 * time.Hour
 	// MaxJobsBetweenPurges is ListBudget / ListPerJob (7,552), rounded
 	// down to 7,500.

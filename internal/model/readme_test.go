@@ -17,7 +17,7 @@ const (
 )
 
 // billedRun is the billed container time of one run of each scenario the
-// README prices: runtimes.json, the one input of run times.
+// docs/operations.md prices: runtimes.json, the one input of run times.
 func billedRun(t testing.TB) RunTimes {
 	r, err := LoadRunTimes()
 	if err != nil {
@@ -59,7 +59,7 @@ func short(d time.Duration) string {
 	return d.String()
 }
 
-// tables renders the README's detection, false-page, load and cost tables
+// tables renders docs/operations.md's detection, false-page, load and cost tables
 // from the models and the plans' values.
 func tables(r RunTimes) string {
 	var b strings.Builder
@@ -128,20 +128,20 @@ func tables(r RunTimes) string {
 	return b.String()
 }
 
-// TestREADMETables keeps the README's model tables equal to what the models
+// TestREADMETables keeps docs/operations.md's model tables equal to what the models
 // compute from the plans' values, and checks the goals.
 func TestREADMETables(t *testing.T) {
 	if EnvsErr != nil {
 		t.Fatal(EnvsErr)
 	}
-	path := filepath.Join("..", "..", "README.md")
+	path := filepath.Join("..", "..", "docs", "operations.md")
 	readme, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	i, j := bytes.Index(readme, []byte(readmeBegin)), bytes.Index(readme, []byte(readmeEnd))
 	if i < 0 || j < i {
-		t.Fatalf("README.md has no %q ... %q block", strings.TrimSpace(readmeBegin), strings.TrimSpace(readmeEnd))
+		t.Fatalf("docs/operations.md has no %q ... %q block", strings.TrimSpace(readmeBegin), strings.TrimSpace(readmeEnd))
 	}
 	want := tables(billedRun(t))
 	if got := string(readme[i+len(readmeBegin) : j]); got != want {
@@ -152,7 +152,7 @@ func TestREADMETables(t *testing.T) {
 			}
 			return
 		}
-		t.Errorf("README.md's model tables are stale: go test ./internal/model -run TestREADMETables -update\nwant:\n%s", want)
+		t.Errorf("docs/operations.md's model tables are stale: go test ./internal/model -run TestREADMETables -update\nwant:\n%s", want)
 	}
 }
 
@@ -181,7 +181,7 @@ func TestGoals(t *testing.T) {
 		t.Errorf("prod: %.2f false pages a quarter at 0.1%% of requests failing", fq)
 	}
 	// The budget is judged on measured run times only: with placeholders
-	// the verdict would be about made-up numbers (the README's table still
+	// the verdict would be about made-up numbers (the table still
 	// prices them, and says they are placeholders).
 	r := billedRun(t)
 	c := MonthlyCost(prod.RunLoad(r.Billed, r.Default, 4096).WithPipeline(), PriceList, true)
