@@ -91,20 +91,9 @@ locals {
     for key, q in local.failed_runs_query : key => "https://console.cloud.google.com/logs/query;query=${urlencode(q)}?project=${var.project_id}"
   }
 
-  error_classes = [
-    { name = "unavailable", runbook = "the API did not answer (DNS, refused connection): check the orchestrator's host, load balancer and DNS; other scenarios failing the same way confirm an outage." },
-    { name = "certificate", runbook = "the API answered TLS with a certificate the canary could not verify (unknown authority, expired, not for the host, self-signed); nothing was sent. Check the orchestrator's certificate (expiry, the names it covers, the chain it serves) and, for a private CA, the CA file the canary trusts (BACALHAU_API_TLS_CAFILE, mounted from the bacalhau_api_tls_ca_secret_id secret). Not DNS or an outage." },
-    { name = "timeout", runbook = "a call or the whole scenario exceeded CANARY_TIMEOUT: look at which phase grew on the dashboard (wait = scheduling or compute nodes slow, submit = orchestrator slow)." },
-    { name = "auth", runbook = "the API refused the canary's credentials (401/403; Bacalhau v1.7 answers 500 with its authorizer's message): check the API key secret's latest version and the network's auth configuration." },
-    { name = "bad_request", runbook = "the API rejected the request (4xx): usually an API change on the network; compare the network's version with the client's." },
-    { name = "server", runbook = "the orchestrator answered 5xx: check its logs and health." },
-    { name = "protocol", runbook = "the reply was malformed or incomplete: look for a version mismatch or a proxy in between." },
-    { name = "publisher", runbook = "the API worked but the job's published result could not be fetched: the result URL a compute node advertised is unroutable from the canary or refused (loopback, link-local, metadata address), the publisher answered 4xx/5xx, or the archive is not what was published. Check the network's publisher configuration (CANARY_PUBLISHER; the local publisher's advertised address must be reachable from the canary) and the storage behind it, not the orchestrator API. With an S3 default publisher: a result left unsigned (type s3, no URL) means the orchestrator has no S3 credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a role) or Publishers.Types.S3.PreSignedURLDisabled is on; a 403 on the pre-signed URL means an expired URL (PreSignedURLExpiration, clock skew) or a signature the bucket refuses; no result at all means jobs have no default publisher." },
-    { name = "job_failed", runbook = "the canary job ran but failed or ended in a bad state: check the compute nodes matching the node selectors (e.g. owner=bacalhau) and their executors." },
-    { name = "output_mismatch", runbook = "the job completed but its results differ from the expected text: check the publisher and result download path." },
-    { name = "concurrency", runbook = "a count=3 job did not get 3 completed executions on 3 distinct nodes: check that at least 3 matching compute nodes are up." },
-    { name = "canary", runbook = "a bug or misconfiguration of the canary itself: read the run's log line and the job's environment; not a network problem." },
-  ]
+  # Each class's runbook line, from pkg/scenarios (scenarios.json's
+  # classes, generated: `go generate ./internal/catalogue`).
+  error_classes = jsondecode(file("${path.module}/scenarios.json")).classes
 }
 
 ephemeral "google_secret_manager_secret_version" "slack_token" {

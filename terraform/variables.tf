@@ -103,7 +103,7 @@ variable "interval_minutes" {
 
   validation {
     condition     = alltrue([for k in keys(var.interval_minutes) : contains([for s in jsondecode(file("${path.module}/scenarios.json")).scenarios : s.name], k)])
-    error_message = "Each interval_minutes key must be a scenario of scenarios.json (list, submit, submitAndDescribe, submitAndGet, submitWithConcurrency)."
+    error_message = "Each interval_minutes key must be a scenario of scenarios.json (list, submit, submitAndDescribe, submitAndGet, submitWithConcurrency, nodes)."
   }
 }
 

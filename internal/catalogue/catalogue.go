@@ -1,6 +1,6 @@
 // Package catalogue renders the scenario registry (pkg/scenarios) as
 // terraform/scenarios.json, the one file Terraform and the models read the
-// scenario names, slugs, phases and docs from, and as the phases table of
+// scenario names, slugs, phases and docs and the error classes' runbooks from, and as the phases table of
 // docs/metrics.md; and the metric catalogue (pkg/metrics) as
 // terraform/metrics.json. `go generate ./internal/catalogue` rewrites them;
 // the Fresh tests fail when one is stale.
@@ -26,10 +26,17 @@ type Scenario struct {
 	Phases []string `json:"phases"` // phase label values, in order
 }
 
+// Class is one error class of scenarios.json with its runbook line.
+type Class struct {
+	Name    string `json:"name"`    // the error_class label value
+	Runbook string `json:"runbook"` // who must act and where to look first
+}
+
 // File is the whole of scenarios.json.
 type File struct {
 	Comment   string     `json:"_comment"`
 	Scenarios []Scenario `json:"scenarios"`
+	Classes   []Class    `json:"classes"`
 }
 
 var upper = regexp.MustCompile(`([A-Z])`)
@@ -45,6 +52,9 @@ func Build() File {
 	f := File{Comment: "Generated from pkg/scenarios by `go generate ./internal/catalogue`; do not edit."}
 	for _, s := range scenarios.All() {
 		f.Scenarios = append(f.Scenarios, Scenario{Name: s.Name, Slug: Slug(s.Name), Doc: s.Doc, Phases: s.AllPhases()})
+	}
+	for _, c := range scenarios.Classes {
+		f.Classes = append(f.Classes, Class{Name: string(c), Runbook: c.Runbook()})
 	}
 	return f
 }

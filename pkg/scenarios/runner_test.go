@@ -195,6 +195,13 @@ func TestEveryClassIsCovered(t *testing.T) {
 		if !reached[c] {
 			t.Errorf("no case of TestErrorClasses reaches class %q", c)
 		}
+		// The page's runbook line (terraform/scenarios.json) comes from here.
+		if len(c.Runbook()) < 40 || strings.ContainsAny(c.Runbook(), "\n%$") {
+			t.Errorf("class %q: runbook %q, want one line of text for the page (no template characters)", c, c.Runbook())
+		}
+	}
+	if Class("nope").Runbook() != "" {
+		t.Error("an unknown class has a runbook")
 	}
 }
 
