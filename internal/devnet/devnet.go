@@ -441,41 +441,25 @@ func build(ctx context.Context, v Version, pkg, name string, progress func(strin
 	}
 	dir := filepath.Join(cache, "bacalhau-canary", "devnet", sub)
 	bin := filepath.Join(dir, name+"-"+sum[:16])
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("devnet build cache: %w", err)
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, "build.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	built, err := buildOnce(bin, func(tmp string) error {
+		note(progress, fmt.Sprintf("building the Bacalhau %s %s (first time only; a cold build takes several minutes)", v, name))
+		cmd := exec.CommandContext(ctx, "go", "build", "-ldflags", ldflags, "-o", tmp, "./"+pkg)
+		cmd.Dir = src
+		cmd.Env = append(cleanEnv(), "GOFLAGS=-buildvcs=false", "GONOSUMDB=github.com/bacalhau-project")
+		done := make(chan struct{})
+		go tick(progress, "the "+string(v)+" devnet", done)
+		out, err := cmd.CombinedOutput()
+		close(done)
+		if err != nil {
+			return fmt.Errorf("building devnet %s: %v\n%s", v, err, out)
+		}
+		return nil
+	})
 	if err != nil {
-		return "", fmt.Errorf("devnet build lock: %w", err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", fmt.Errorf("devnet build lock: %w", err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil // built by another process meanwhile
-	}
-	note(progress, fmt.Sprintf("building the Bacalhau %s %s (first time only; a cold build takes several minutes)", v, name))
-	tmp := bin + ".tmp"
-	cmd := exec.CommandContext(ctx, "go", "build", "-ldflags", ldflags, "-o", tmp, "./"+pkg)
-	cmd.Dir = src
-	cmd.Env = append(cleanEnv(), "GOFLAGS=-buildvcs=false", "GONOSUMDB=github.com/bacalhau-project")
-	done := make(chan struct{})
-	go tick(progress, "the "+string(v)+" devnet", done)
-	out, err := cmd.CombinedOutput()
-	close(done)
-	if err != nil {
-		return "", fmt.Errorf("building devnet %s: %v\n%s", v, err, out)
-	}
-	if err := os.Rename(tmp, bin); err != nil {
-		return "", fmt.Errorf("devnet build cache: %w", err)
+		return "", err
 	}
 	// Builds of older sources are ~80 MB each: keep only this one.
-	if old, _ := filepath.Glob(filepath.Join(dir, name+"-*")); len(old) > 0 {
+	if old, _ := filepath.Glob(filepath.Join(dir, name+"-*")); built && len(old) > 0 {
 		for _, o := range old {
 			if o != bin {
 				os.Remove(o)
@@ -483,6 +467,40 @@ func build(ctx context.Context, v Version, pkg, name string, progress func(strin
 		}
 	}
 	return bin, nil
+}
+
+// buildOnce makes bin, a file of the user cache, with build (which writes
+// the file it is given) unless it is there: under a lock on its folder, so
+// concurrent test processes build it once, and renamed into place whole.
+// built says this call made it.
+func buildOnce(bin string, build func(tmp string) error) (built bool, err error) {
+	if _, err := os.Stat(bin); err == nil {
+		return false, nil
+	}
+	dir := filepath.Dir(bin)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return false, fmt.Errorf("build cache: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "build.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return false, fmt.Errorf("build lock: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return false, fmt.Errorf("build lock: %w", err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if _, err := os.Stat(bin); err == nil {
+		return false, nil // built by another process meanwhile
+	}
+	tmp := bin + ".tmp"
+	if err := build(tmp); err != nil {
+		return false, err
+	}
+	if err := os.Rename(tmp, bin); err != nil {
+		return false, fmt.Errorf("build cache: %w", err)
+	}
+	return true, nil
 }
 
 func tick(progress func(string), what string, done chan struct{}) {

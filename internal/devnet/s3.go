@@ -46,57 +46,41 @@ func BuildWeed(ctx context.Context, progress func(string)) (string, error) {
 	}
 	dir := filepath.Join(cache, "bacalhau-canary", "weed")
 	bin := filepath.Join(dir, "weed-"+WeedVersion)
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("weed build cache: %w", err)
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, "build.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return "", fmt.Errorf("weed build lock: %w", err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", fmt.Errorf("weed build lock: %w", err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil
-	}
-	note(progress, "building SeaweedFS "+WeedVersion+" (the S3 server; first time only, several minutes)")
-	dl := exec.CommandContext(ctx, "go", "mod", "download", "-json", weedModule+"@"+WeedVersion)
-	dl.Env = append(cleanEnv(), "GOFLAGS=-mod=mod")
-	out, err := dl.Output()
-	if err != nil {
-		return "", fmt.Errorf("downloading %s@%s: %v", weedModule, WeedVersion, err)
-	}
-	var mod struct{ Dir string }
-	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
-		return "", fmt.Errorf("downloading %s@%s: no module directory in %q", weedModule, WeedVersion, out)
-	}
-	src, err := os.MkdirTemp(dir, "src-")
+	_, err = buildOnce(bin, func(tmp string) error {
+		note(progress, "building SeaweedFS "+WeedVersion+" (the S3 server; first time only, several minutes)")
+		dl := exec.CommandContext(ctx, "go", "mod", "download", "-json", weedModule+"@"+WeedVersion)
+		dl.Env = append(cleanEnv(), "GOFLAGS=-mod=mod")
+		out, err := dl.Output()
+		if err != nil {
+			return fmt.Errorf("downloading %s@%s: %v", weedModule, WeedVersion, err)
+		}
+		var mod struct{ Dir string }
+		if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
+			return fmt.Errorf("downloading %s@%s: no module directory in %q", weedModule, WeedVersion, out)
+		}
+		src, err := os.MkdirTemp(dir, "src-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(src)
+		if out, err := exec.CommandContext(ctx, "cp", "-r", mod.Dir+"/.", src).CombinedOutput(); err != nil {
+			return fmt.Errorf("copying %s: %v: %s", weedModule, err, out)
+		}
+		_ = exec.Command("chmod", "-R", "u+w", src).Run()
+		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, "./weed")
+		build.Dir = src
+		build.Env = append(cleanEnv(), "GOFLAGS=-buildvcs=false -mod=mod", "CGO_ENABLED=0")
+		done := make(chan struct{})
+		go tick(progress, "weed", done)
+		out, err = build.CombinedOutput()
+		close(done)
+		if err != nil {
+			return fmt.Errorf("building weed: %v\n%s", err, lastLines(out, 20))
+		}
+		return nil
+	})
 	if err != nil {
 		return "", err
-	}
-	defer os.RemoveAll(src)
-	if out, err := exec.CommandContext(ctx, "cp", "-r", mod.Dir+"/.", src).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("copying %s: %v: %s", weedModule, err, out)
-	}
-	_ = exec.Command("chmod", "-R", "u+w", src).Run()
-	tmp := bin + ".tmp"
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", tmp, "./weed")
-	build.Dir = src
-	build.Env = append(cleanEnv(), "GOFLAGS=-buildvcs=false -mod=mod", "CGO_ENABLED=0")
-	done := make(chan struct{})
-	go tick(progress, "weed", done)
-	out, err = build.CombinedOutput()
-	close(done)
-	if err != nil {
-		return "", fmt.Errorf("building weed: %v\n%s", err, lastLines(out, 20))
-	}
-	if err := os.Rename(tmp, bin); err != nil {
-		return "", fmt.Errorf("weed build cache: %w", err)
 	}
 	return bin, nil
 }
