@@ -272,28 +272,14 @@ const (
 	maxNodeIDLen = 64
 )
 
-// noteNode adds a node of the job's executions, once, sanitised.
+// noteNode adds a node of the job's executions, once, bounded (the
+// result line's JSON escapes it).
 func (p *Probe) noteNode(id string) {
-	id = sanitizeID(id, maxNodeIDLen)
+	id = Clip(id, maxNodeIDLen)
 	if id == "" || len(p.nodeIDs) >= maxNodeIDs || slices.Contains(p.nodeIDs, id) {
 		return
 	}
 	p.nodeIDs = append(p.nodeIDs, id)
-}
-
-// sanitizeID keeps letters, digits and ._:- of at most max bytes of s;
-// anything else becomes '_'.
-func sanitizeID(s string, max int) string {
-	if len(s) > max {
-		s = s[:max]
-	}
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune("._:-", r):
-			return r
-		}
-		return '_'
-	}, s)
 }
 
 // checkExitCodes fails when a completed execution reports a non-zero exit.

@@ -103,20 +103,19 @@ func (r *Redactor) Redact(s string) string {
 }
 
 // redactClipped replaces, before each clip note, the longest start of a
-// secret form (at least minPrefix bytes) that the text ends with there,
-// and after the note (clipMiddle keeps a text's end) the longest end of a
-// form the text starts with. Linear in the text and the forms' length: a
-// 64 KiB secret costs microseconds, not seconds.
+// secret form (at least minPrefix bytes) that the text ends with there: a
+// server's text quoted in an error is clipped before the run redacts it.
+// (The runner clips the whole error only after redacting it.) Linear in
+// the text and the forms' length.
 func (r *Redactor) redactClipped(s string) string {
 	var b strings.Builder
-	rest := s
 	for {
-		i := strings.Index(rest, clipNote)
+		i := strings.Index(s, clipNote)
 		if i < 0 {
-			b.WriteString(rest)
+			b.WriteString(s)
 			return b.String()
 		}
-		before := rest[:i]
+		before := s[:i]
 		cut := 0
 		for _, f := range r.forms {
 			if k := overlap(before, f[:len(f)-1]); k >= minPrefix && k > cut {
@@ -127,37 +126,9 @@ func (r *Redactor) redactClipped(s string) string {
 		if cut > 0 {
 			b.WriteString(Redacted)
 		}
-		rest = rest[i:]
-		end := strings.IndexByte(rest, ']')
-		if end < 0 {
-			b.WriteString(rest)
-			return b.String()
-		}
-		end++
-		end += len(rest[end:]) - len(strings.TrimPrefix(rest[end:], "… "))
-		b.WriteString(rest[:end])
-		rest = rest[end:]
-		cut = 0
-		for _, f := range r.forms {
-			n := min(len(rest), len(f)-1)
-			if k := overlap(reverse(rest[:n]), reverse(f[1:])); k >= minPrefix && k > cut {
-				cut = k
-			}
-		}
-		if cut > 0 {
-			b.WriteString(Redacted)
-			rest = rest[cut:]
-		}
+		b.WriteString(clipNote)
+		s = s[i+len(clipNote):]
 	}
-}
-
-// reverse is s byte by byte backwards.
-func reverse(s string) string {
-	b := make([]byte, len(s))
-	for i := range len(s) {
-		b[len(s)-1-i] = s[i]
-	}
-	return string(b)
 }
 
 // overlap is the length of the longest suffix of text that is a prefix of

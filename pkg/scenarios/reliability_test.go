@@ -64,7 +64,7 @@ func TestTimeoutNamesThePartitionsAndTheirNodes(t *testing.T) {
 		t.Fatalf("class %q stopped %v state %q: want a timeout, the job stopped", res.Class, res.Stopped, res.JobState)
 	}
 	for i := range 3 {
-		want := fmt.Sprintf("partition %d Running on node-%d", i, i)
+		want := fmt.Sprintf("partition %d Running on %q", i, fmt.Sprintf("node-%d", i))
 		if !strings.Contains(res.Error, want) {
 			t.Errorf("error %q does not say %q", res.Error, want)
 		}

@@ -59,7 +59,7 @@ var SubmitAndGet = Scenario{
 				return err
 			}
 			if stdout != want {
-				return fmt.Errorf("downloaded stdout is %q, want %q: %w", clip(stdout), clip(want), ErrOutputMismatch)
+				return fmt.Errorf("downloaded stdout is %s, want %s: %w", Quote(stdout, 200), Quote(want, 200), ErrOutputMismatch)
 			}
 			return nil
 		})
@@ -79,7 +79,7 @@ func resultURL(ctx context.Context, p *Probe, id string) (string, error) {
 			continue
 		}
 		if e.RunOutput.STDOUT != "" && e.RunOutput.STDOUT != want {
-			return "", fmt.Errorf("execution %s reports stdout %q, want %q: %w", Quote(e.ID, maxJobIDText), clip(e.RunOutput.STDOUT), clip(want), ErrOutputMismatch)
+			return "", fmt.Errorf("execution %s reports stdout %s, want %s: %w", Quote(e.ID, maxJobIDText), Quote(e.RunOutput.STDOUT, 200), Quote(want, 200), ErrOutputMismatch)
 		}
 	}
 	resp, err := p.Jobs.Results(ctx, &apimodels.ListJobResultsRequest{JobID: id})
@@ -157,13 +157,4 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.left -= int64(n)
 	return n, err
-}
-
-// clip keeps error texts short when a job prints a lot.
-func clip(s string) string {
-	const n = 200
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

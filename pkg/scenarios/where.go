@@ -44,12 +44,12 @@ func whereJob(ctx context.Context, p *Probe) string {
 			parts = append(parts, fmt.Sprintf("%d more", len(execs)-i))
 			break
 		}
-		node := sanitizeID(e.NodeID, maxNodeIDLen)
-		if node == "" {
-			node = "no node"
+		node := "no node"
+		if e.NodeID != "" {
+			node = Quote(e.NodeID, maxNodeIDLen)
 		}
 		parts = append(parts, fmt.Sprintf("partition %d %s on %s", e.PartitionIndex,
-			sanitizeID(e.ComputeState.StateType.String(), 32), node))
+			e.ComputeState.StateType, node))
 	}
 	return "executions at the end: " + strings.Join(parts, "; ")
 }
