@@ -41,7 +41,7 @@ func TestSIGTERMWithMonitoringHung(t *testing.T) {
 		t.Skip("builds the job: skipped under -short")
 	}
 	t.Parallel()
-	api := fakegcp.Silent(t)
+	api, called := fakegcp.SilentConnected(t)
 	host, port, _ := net.SplitHostPort(api)
 	var signalled time.Time
 	r := execJobWith(t, map[string]string{
@@ -52,7 +52,11 @@ func TestSIGTERMWithMonitoringHung(t *testing.T) {
 		"GOOGLE_CLOUD_PROJECT":       "demo",
 		"CANARY_LOCATION":            "europe-west4",
 	}, func(p *os.Process) {
-		time.Sleep(500 * time.Millisecond)
+		select {
+		case <-called: // the run is waiting on the API
+		case <-time.After(20 * time.Second):
+			return
+		}
 		signalled = time.Now()
 		_ = p.Signal(syscall.SIGTERM)
 	})

@@ -76,7 +76,8 @@ func TestMetricsGCP(t *testing.T) {
 // the runner gives the write a short grace and exits 3 within 5 s.
 func TestCtrlCWhileMonitoringHangs(t *testing.T) {
 	t.Parallel()
-	env := map[string]string{"CANARY_MONITORING_ENDPOINT": fakegcp.Silent(t), "GOOGLE_CLOUD_PROJECT": "demo"}
+	monitoring, writing := fakegcp.SilentConnected(t)
+	env := map[string]string{"CANARY_MONITORING_ENDPOINT": monitoring, "GOOGLE_CLOUD_PROJECT": "demo"}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var stdout, stderr bytes.Buffer
@@ -84,7 +85,11 @@ func TestCtrlCWhileMonitoringHangs(t *testing.T) {
 	go func() {
 		done <- realMain(ctx, []string{"--scenario", "list", "--endpoint", fakeAPI(t), "--metrics", "gcp"}, envconfig.MapLookuper(env), &stdout, &stderr)
 	}()
-	time.Sleep(1500 * time.Millisecond) // the run is over; the write hangs
+	select {
+	case <-writing: // the run is over; the write hangs
+	case code := <-done:
+		t.Fatalf("exit %d before the metric write\n%s%s", code, stdout.String(), stderr.String())
+	}
 	interrupted := time.Now()
 	cancel()
 	select {

@@ -9,6 +9,13 @@ import (
 // Silent listens on 127.0.0.1, accepts connections and never answers: a
 // hung API. It returns the address; everything is closed when the test ends.
 func Silent(t testing.TB) string {
+	addr, _ := SilentConnected(t)
+	return addr
+}
+
+// SilentConnected is Silent, and a channel closed once the first
+// connection is accepted: a call to the hung API is in flight.
+func SilentConnected(t testing.TB) (string, <-chan struct{}) {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -24,6 +31,8 @@ func Silent(t testing.TB) string {
 			c.Close()
 		}
 	})
+	connected := make(chan struct{})
+	var once sync.Once
 	go func() {
 		for {
 			c, err := lis.Accept()
@@ -33,7 +42,8 @@ func Silent(t testing.TB) string {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
+			once.Do(func() { close(connected) })
 		}
 	}()
-	return lis.Addr().String()
+	return lis.Addr().String(), connected
 }
