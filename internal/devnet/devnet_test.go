@@ -44,7 +44,9 @@ func TestDevnetRunsJobsAndLeavesNothingBehind(t *testing.T) {
 				t.Fatalf("API at %s, want 127.0.0.1 on a free port", n.Addr())
 			}
 			jobs, fetcher := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 20 * time.Second})
-			r := &scenarios.Runner{Jobs: jobs, Fetcher: fetcher, Spec: scenarios.JobSpec{Engine: scenarios.EngineWasm}, Env: "test", Timeout: 20 * time.Second}
+			r := &scenarios.Runner{Connect: func(context.Context) (scenarios.Conn, error) {
+				return scenarios.Conn{Jobs: jobs, Fetcher: fetcher}, nil
+			}, Spec: scenarios.JobSpec{Engine: scenarios.EngineWasm}, Env: "test", Timeout: 20 * time.Second}
 			res := r.Run(t.Context(), scenarios.SubmitWithConcurrency)
 			if !res.Success {
 				t.Fatalf("3 executions on 3 nodes failed: %s: %s", res.Class, res.Error)

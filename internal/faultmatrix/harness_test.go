@@ -501,7 +501,9 @@ func (fx *fixture) runRunner(ctx context.Context) outcome {
 		spec.Engine = scenarios.EngineWasm
 	}
 	var buf syncBuffer
-	r := &scenarios.Runner{Jobs: jobs, Fetcher: fetcher, Spec: spec, Env: c.label(), Timeout: c.deadline,
+	r := &scenarios.Runner{Connect: func(context.Context) (scenarios.Conn, error) {
+		return scenarios.Conn{Jobs: jobs, Fetcher: fetcher}, nil
+	}, Spec: spec, Env: c.label(), Timeout: c.deadline,
 		Log: logging.New(&buf), Secrets: nonEmpty(c.auth.key, c.auth.password)}
 	start := time.Now()
 	res := r.Run(ctx, s)

@@ -294,7 +294,9 @@ func run(t *testing.T, r apiReply) scenarios.Result {
 	srv := httptest.NewServer(http.HandlerFunc(r.serve))
 	defer srv.Close()
 	jobs, fetcher := bacalhau.New(options(t, srv.Listener.Addr().String(), 5*time.Second))
-	runner := &scenarios.Runner{Jobs: jobs, Fetcher: fetcher, Env: "test", Timeout: 5 * time.Second,
+	runner := &scenarios.Runner{Connect: func(context.Context) (scenarios.Conn, error) {
+		return scenarios.Conn{Jobs: jobs, Fetcher: fetcher}, nil
+	}, Env: "test", Timeout: 5 * time.Second,
 		Spec: scenarios.JobSpec{Engine: scenarios.EngineWasm, Publisher: scenarios.PublisherLocal}}
 	if r.put {
 		return runner.Run(t.Context(), submitOnce)

@@ -34,7 +34,7 @@ func TestPanicInStopIsACanaryFailureWithAResultLine(t *testing.T) {
 	f := newFake()
 	f.failErr["Get"] = apiErr(http.StatusInternalServerError, bacerrors.InternalError)
 	r := newRunner(f, nil)
-	r.Jobs = panickyStop{f}
+	r.Connect = connectTo(panickyStop{f}, nil)
 	res := r.Run(t.Context(), Submit)
 	if res.Success || res.Class != ErrServer || !strings.Contains(res.Error, "stopping job") || !strings.Contains(res.Error, "panicked") {
 		t.Errorf("got class %q error %q: want the run's own class, with the stop's panic noted", res.Class, res.Error)
@@ -171,7 +171,7 @@ func TestHistoryOrderIsBySeqNum(t *testing.T) {
 	for i, j := 0, len(fj.hist)-1; i < j; i, j = i+1, j-1 {
 		fj.hist[i], fj.hist[j] = fj.hist[j], fj.hist[i]
 	}
-	p := &Probe{Jobs: f}
+	p := &Probe{Jobs: f, res: &Result{}}
 	if err := checkHistory(t.Context(), p, "j-1", []string{"e-j-1-0"}); err != nil {
 		t.Errorf("reversed reply with SeqNums in order: %v", err)
 	}
@@ -191,7 +191,7 @@ func TestJobIDIsBoundedAndRedacted(t *testing.T) {
 	f := newFake()
 	r := newRunner(f, nil)
 	r.Secrets = []string{"k3y"}
-	r.Jobs = renamingJobs{f, strings.Repeat("j", 300<<10) + "k3y\nPASS list"}
+	r.Connect = connectTo(renamingJobs{f, strings.Repeat("j", 300<<10) + "k3y\nPASS list"}, nil)
 	res := r.Run(t.Context(), Submit)
 	// The reply's ID is not taken; the job is found by its label instead.
 	if res.Class != ErrProtocol || res.JobID != "j-1" || !res.Stopped || len(res.Error) > maxErrorText+64 ||

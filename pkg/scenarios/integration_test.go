@@ -98,7 +98,9 @@ func runner(n *devnet.Network, key string, spec scenarios.JobSpec, timeout time.
 	if spec.Publisher == "" {
 		spec.Publisher = scenarios.PublisherLocal // the canary's default (CANARY_PUBLISHER)
 	}
-	return &scenarios.Runner{Jobs: jobs, Fetcher: fetcher, Spec: spec, Env: "test", Timeout: timeout}
+	return &scenarios.Runner{Connect: func(context.Context) (scenarios.Conn, error) {
+		return scenarios.Conn{Jobs: jobs, Fetcher: fetcher}, nil
+	}, Spec: spec, Env: "test", Timeout: timeout}
 }
 
 func api(n *devnet.Network) scenarios.Jobs {

@@ -135,7 +135,7 @@ func (p *Probe) Census(ctx context.Context) (Census, error) {
 		req.NextToken = resp.NextToken
 	}
 	c.Groups = censusGroups(byVersion, p.Spec.Engine)
-	p.census = &c
+	p.res.Census = &c
 	return c, nil
 }
 

@@ -150,8 +150,8 @@ func TestCensus(t *testing.T) {
 			p := &Probe{
 				Jobs: &nodeAPI{pages: tc.pages, err: tc.err},
 				Spec: JobSpec{Engine: EngineWasm, Publisher: tc.publisher, Selectors: selectors},
+				res:  &Result{Phases: []Phase{{Name: "nodes"}}},
 			}
-			p.phases = []Phase{{Name: "nodes"}}
 			err := Nodes.Run(context.Background(), p)
 			switch {
 			case tc.err != nil:
@@ -171,8 +171,8 @@ func TestCensus(t *testing.T) {
 			if tc.class == ErrProtocol {
 				return
 			}
-			if p.census == nil || p.census.String() != tc.want {
-				t.Fatalf("census %v, want %q", p.census, tc.want)
+			if p.res.Census == nil || p.res.Census.String() != tc.want {
+				t.Fatalf("census %v, want %q", p.res.Census, tc.want)
 			}
 		})
 	}
@@ -185,7 +185,7 @@ func TestCensusGroupsAreBounded(t *testing.T) {
 	for i := range 20 {
 		nodes = append(nodes, node(strconv.Itoa(i), "v1."+strconv.Itoa(i)+".0"))
 	}
-	p := &Probe{Jobs: &nodeAPI{pages: [][]*models.NodeState{nodes}}, Spec: JobSpec{Engine: EngineWasm}}
+	p := &Probe{Jobs: &nodeAPI{pages: [][]*models.NodeState{nodes}}, Spec: JobSpec{Engine: EngineWasm}, res: &Result{}}
 	c, err := p.Census(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +205,7 @@ func TestCensusGroupsAreBounded(t *testing.T) {
 // A client without the node API is the canary's fault.
 func TestCensusWithoutNodeAPIIsCanary(t *testing.T) {
 	t.Parallel()
-	p := &Probe{Jobs: struct{ Jobs }{newFake()}, Spec: JobSpec{Engine: EngineWasm}}
+	p := &Probe{Jobs: struct{ Jobs }{newFake()}, Spec: JobSpec{Engine: EngineWasm}, res: &Result{}}
 	if _, err := p.Census(context.Background()); !errors.Is(err, ErrCanary) {
 		t.Fatalf("error %v, want class canary", err)
 	}

@@ -57,54 +57,45 @@ func pollDelay(waited time.Duration) time.Duration {
 }
 
 // Probe is a scenario's handle on one run: the API, the canary job and the
-// phase clock. The runner reads back what the scenario submitted.
+// phase clock. What the run learns (phases, the job, its nodes, the census)
+// goes straight into the result the runner owns.
 type Probe struct {
 	Jobs     Jobs
 	Fetcher  Fetcher
 	Spec     JobSpec
-	scenario string
-	env      string
-	runID    string // the canary_run label of this run's jobs
+	res      *Result
 	deadline time.Duration
 	progress func(string)
 
-	phases      []Phase
-	failedPhase string
-	nodeIDs     []string
-	jobID       string
-	submitTried bool   // a submit was sent, whatever came back
-	replyLost   bool   // the submit's reply was lost; its job was found by the run's label
-	terminal    bool   // the submitted job reached a terminal state
-	jobState    string // the submitted job's last state the run saw
-
-	extraExecutions int     // executions beyond one completed per partition (concurrency)
-	census          *Census // the node census, when the run took one
+	submitTried bool // a submit was sent, whatever came back
+	terminal    bool // the submitted job reached a terminal state
 }
 
 // Phase times fn as the named phase. Phases must be declared by the scenario.
 // A phase that fails or panics is the run's failed phase.
 func (p *Probe) Phase(name string, fn func() error) error {
-	for i := range p.phases {
-		if p.phases[i].Name != name {
+	phases := p.res.Phases
+	for i := range phases {
+		if phases[i].Name != name {
 			continue
 		}
-		start, before := time.Now(), p.failedPhase
-		p.phases[i].Reached = true
-		p.failedPhase = name // until fn returns nil: it may panic
-		defer func() { p.phases[i].Duration += time.Since(start) }()
+		start, before := time.Now(), p.res.FailedPhase
+		phases[i].Reached = true
+		p.res.FailedPhase = name // until fn returns nil: it may panic
+		defer func() { phases[i].Duration += time.Since(start) }()
 		if err := fn(); err != nil {
 			return err
 		}
-		p.failedPhase = before
+		p.res.FailedPhase = before
 		return nil
 	}
-	return fmt.Errorf("phase %q is not declared by scenario %s: %w", name, p.scenario, ErrCanary)
+	return fmt.Errorf("phase %q is not declared by scenario %s: %w", name, p.res.Scenario, ErrCanary)
 }
 
 // Submit puts the canary job with count executions and remembers its ID so
 // the runner can stop it if the run fails.
 func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
-	job, err := p.Spec.Build(p.scenario, p.env, p.runID, count, p.deadline)
+	job, err := p.Spec.Build(p.res.Scenario, p.res.Env, p.res.RunID, count, p.deadline)
 	if err != nil {
 		return "", fmt.Errorf("building job: %v: %w", err, ErrCanary)
 	}
@@ -114,7 +105,7 @@ func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
 		// The server may have taken the job: go on with the one the
 		// run's label finds (never a second submit).
 		if id := p.findRunJob(ctx); id != "" {
-			p.jobID, p.replyLost = id, true
+			p.res.JobID, p.res.SubmitReplyLost = id, true
 			return id, nil
 		}
 	}
@@ -129,14 +120,14 @@ func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
 		// the job is found by its run label and stopped.
 		return "", fmt.Errorf("submitting job: reply's %w", err)
 	}
-	p.jobID = resp.JobID
+	p.res.JobID = resp.JobID
 	return resp.JobID, nil
 }
 
 // findRunJob is the ID of the job labelled with the run's ID, "" when the
 // list finds none or fails (the submit's own error then stands).
 func (p *Probe) findRunJob(ctx context.Context) string {
-	req, err := runListRequest(p.runID)
+	req, err := runListRequest(p.res.RunID)
 	if err != nil {
 		return ""
 	}
@@ -145,7 +136,7 @@ func (p *Probe) findRunJob(ctx context.Context) string {
 		return ""
 	}
 	for _, j := range resp.Items {
-		if j != nil && j.Labels[LabelRun] == p.runID && CheckJobID(j.ID) == nil {
+		if j != nil && j.Labels[LabelRun] == p.res.RunID && CheckJobID(j.ID) == nil {
 			return j.ID
 		}
 	}
@@ -206,11 +197,11 @@ func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 			return nil, fmt.Errorf("getting job state: asked for job %s, got %s: %w", id, Quote(job.ID, maxJobIDText), ErrProtocol)
 		}
 		state := job.State.StateType
-		if id == p.jobID {
-			p.jobState = state.String()
+		if id == p.res.JobID {
+			p.res.JobState = state.String()
 		}
 		if state.IsTerminal() {
-			if id == p.jobID {
+			if id == p.res.JobID {
 				p.terminal = true
 			}
 			switch {
@@ -276,10 +267,10 @@ const (
 // result line's JSON escapes it).
 func (p *Probe) noteNode(id string) {
 	id = Clip(id, maxNodeIDLen)
-	if id == "" || len(p.nodeIDs) >= maxNodeIDs || slices.Contains(p.nodeIDs, id) {
+	if id == "" || len(p.res.NodeIDs) >= maxNodeIDs || slices.Contains(p.res.NodeIDs, id) {
 		return
 	}
-	p.nodeIDs = append(p.nodeIDs, id)
+	p.res.NodeIDs = append(p.res.NodeIDs, id)
 }
 
 // checkExitCodes fails when a completed execution reports a non-zero exit.

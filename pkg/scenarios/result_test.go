@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"reflect"
@@ -14,13 +15,6 @@ import (
 )
 
 // versioned is a Jobs whose replies said a server version.
-type versioned struct {
-	*fakeJobs
-	version string
-}
-
-func (v versioned) ServerVersion() string { return v.version }
-
 func TestResultSaysWhereAndWhat(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -47,7 +41,10 @@ func TestResultSaysWhereAndWhat(t *testing.T) {
 			var buf bytes.Buffer
 			r := newRunner(f, nil)
 			if tc.version != nil {
-				r.Jobs = versioned{f, *tc.version}
+				version := *tc.version
+				r.Connect = func(context.Context) (Conn, error) {
+					return Conn{Jobs: f, Fetcher: fakeFetcher{stdout: DefaultText}, Version: func() string { return version }}, nil
+				}
 			}
 			r.Log = logging.New(&buf)
 			r.Endpoint, r.CanaryVersion, r.CanaryImage = "https://bootstrap.example:1234", "abc1234", "europe-west1-docker.pkg.dev/p/r/canary@sha256:00"
@@ -89,19 +86,19 @@ func ptr(s string) *string { return &s }
 // once (the result line's JSON escapes them).
 func TestNodeIDsAreBounded(t *testing.T) {
 	t.Parallel()
-	p := &Probe{}
+	p := &Probe{res: &Result{}}
 	for _, id := range []string{"node-0", "node-0", "", "QmX\n\"evil\"", strings.Repeat("n", 200)} {
 		p.noteNode(id)
 	}
 	want := []string{"node-0", "QmX\n\"evil\"", Clip(strings.Repeat("n", 200), maxNodeIDLen)}
-	if !reflect.DeepEqual(p.nodeIDs, want) {
-		t.Errorf("node IDs %q, want %q", p.nodeIDs, want)
+	if !reflect.DeepEqual(p.res.NodeIDs, want) {
+		t.Errorf("node IDs %q, want %q", p.res.NodeIDs, want)
 	}
 	for i := 0; i < 2*maxNodeIDs; i++ {
 		p.noteNode(strings.Repeat("x", i+1))
 	}
-	if len(p.nodeIDs) != maxNodeIDs {
-		t.Errorf("%d node IDs kept, want at most %d", len(p.nodeIDs), maxNodeIDs)
+	if len(p.res.NodeIDs) != maxNodeIDs {
+		t.Errorf("%d node IDs kept, want at most %d", len(p.res.NodeIDs), maxNodeIDs)
 	}
 }
 

@@ -31,11 +31,13 @@ const (
 // step (the API key from Secret Manager, the client).
 const PhaseConnect = "connect"
 
-// Conn is what a run's Connect step gives it: the API, the result fetcher
-// and the secret it read, if any (kept out of the run's text).
+// Conn is what a run's Connect step gives it: the API, the result fetcher,
+// the server's version as its replies said it (nil: unknown) and the
+// secret it read, if any (kept out of the run's text).
 type Conn struct {
 	Jobs    Jobs
 	Fetcher Fetcher
+	Version func() string
 	Secret  string
 }
 
@@ -44,10 +46,8 @@ type Conn struct {
 // the submitted job on failure and the one log line per run.
 type Runner struct {
 	// Connect builds the run's API client, within the run's deadline and
-	// timed as the connect phase; nil uses Jobs and Fetcher as they are.
+	// timed as the connect phase.
 	Connect func(ctx context.Context) (Conn, error)
-	Jobs    Jobs
-	Fetcher Fetcher
 	Spec    JobSpec
 	Env     string
 	Timeout time.Duration // whole-run deadline
@@ -68,20 +68,15 @@ type Runner struct {
 // scenario or in the stop of its job fails the run as ErrCanary (the Jobs
 // layer turns a reply that makes the client panic into ErrProtocol), and
 // the result line is logged in every case.
-func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
-	res = Result{Scenario: s.Name, Env: r.Env, Start: time.Now()}
-	p := &Probe{
-		Spec:     r.Spec,
-		scenario: s.Name,
-		env:      r.Env,
-		runID:    newRunID(),
-		deadline: r.Timeout,
-		progress: r.Progress,
-	}
+func (r *Runner) Run(ctx context.Context, s Scenario) Result {
+	res := &Result{Scenario: s.Name, Env: r.Env, Start: time.Now(), RunID: newRunID(), ServerVersion: UnknownVersion,
+		Endpoint: r.Endpoint, CanaryVersion: r.CanaryVersion, CanaryImage: r.CanaryImage}
 	for _, name := range s.AllPhases() {
-		p.phases = append(p.phases, Phase{Name: name})
+		res.Phases = append(res.Phases, Phase{Name: name})
 	}
+	p := &Probe{Spec: r.Spec, res: res, deadline: r.Timeout, progress: r.Progress}
 	secrets := r.Secrets
+	var version func() string
 	runCtx, cancel := context.WithTimeout(ctx, r.Timeout)
 	runCtx, retries := withRetryNote(runCtx)
 	err := safely(s.Name+" run", func() error {
@@ -90,7 +85,10 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 			if c.Secret != "" {
 				secrets = append(slices.Clip(secrets), c.Secret)
 			}
-			p.Jobs, p.Fetcher = c.Jobs, c.Fetcher
+			p.Jobs, p.Fetcher, version = c.Jobs, c.Fetcher, c.Version
+			if vs, ok := c.Jobs.(VersionSource); ok && version == nil { // TODO(merge): bacalhau.New gives Version
+				version = vs.ServerVersion
+			}
 			return err
 		}); err != nil {
 			return err
@@ -103,77 +101,19 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 	deadlinePassed := errors.Is(runCtx.Err(), context.DeadlineExceeded)
 	cancel()
 	res.Duration = time.Since(res.Start)
-
 	if err != nil {
-		jobs := p.Jobs
-		interrupted := ctx.Err() != nil
-		cctx, cancelCleanup := r.cleanupContext(ctx, res.Start)
-		switch {
-		case p.jobID != "" && !p.terminal:
-			if !interrupted {
-				if note := safelyText(func() string { return whereJob(cctx, p) }); note != "" {
-					err = fmt.Errorf("%w (%s)", err, note)
-				}
-			}
-			var state string
-			stopErr := safely("stopping job", func() (err error) {
-				state, err = r.stop(cctx, ctx, jobs, p.jobID, s.Name)
-				return err
-			})
-			if state != "" {
-				p.jobState = state
-			}
-			switch {
-			case stopErr == nil:
-				res.Stopped = true
-			case !errors.Is(stopErr, errAlreadyEnded):
-				res.JobLeftRunning = true
-				err = fmt.Errorf("%w (and stopping job %s failed: %v; the job is %s)", err, p.jobID, stopErr, jobStateText(p.jobState))
-			}
-		case p.jobID != "" && p.terminal && !interrupted && (errors.Is(err, ErrJobFailed) || errors.Is(err, ErrTimeout)):
-			if note := safelyText(func() string { return whereJob(cctx, p) }); note != "" {
-				err = fmt.Errorf("%w (%s)", err, note)
-			}
-		case p.jobID == "" && p.submitTried && !errors.Is(err, ErrNotSent):
-			// The submit failed or its reply was lost: the job may
-			// exist all the same. Find it by the run's label.
-			var found string
-			var stopped, left bool
-			stopErr := safely("stopping job", func() (err error) {
-				found, stopped, left, err = r.stopByRun(cctx, jobs, p.runID, s.Name)
-				return err
-			})
-			p.jobID, res.Stopped, res.JobLeftRunning = found, stopped, left
-			switch {
-			case stopErr != nil:
-				res.JobLeftRunning = true
-				err = fmt.Errorf("%w (and finding the run's job by label %s=%s or stopping it failed: %v; it may be left running)", err, LabelRun, p.runID, stopErr)
-			case left:
-				err = fmt.Errorf("%w (and the run's job, found by label %s=%s, has an ID the canary does not use: left running)", err, LabelRun, p.runID)
-			}
-		}
-		cancelCleanup()
+		err = r.cleanup(ctx, p, s.Name, err)
 		res.Cleanup = time.Since(res.Start) - res.Duration
 	}
 
 	redactor := NewRedactor(secrets...)
 	res.Retries, res.RetryFaults = retries.read()
-	res.SubmitReplyLost = p.replyLost
-	res.JobState = p.jobState
-	res.Phases = p.phases
-	res.RunID = p.runID
-	res.JobID = Clip(redactor.Redact(p.jobID), maxJobIDText)
-	res.ExtraExecutions = p.extraExecutions
-	res.Census = p.census
-	res.NodeIDs = p.nodeIDs
-	res.Endpoint, res.CanaryVersion, res.CanaryImage = r.Endpoint, r.CanaryVersion, r.CanaryImage
-	res.ServerVersion = UnknownVersion
-	if vs, ok := p.Jobs.(VersionSource); ok {
-		res.ServerVersion = SanitizeVersion(vs.ServerVersion())
+	res.JobID = redactor.Redact(res.JobID)
+	if version != nil {
+		res.ServerVersion = SanitizeVersion(version())
 	}
 	res.Success = err == nil
 	if err != nil {
-		res.FailedPhase = p.failedPhase
 		res.Class = Classify(err)
 		switch {
 		case deadlinePassed && ctx.Err() == nil && res.FailedPhase != PhaseConnect:
@@ -190,15 +130,68 @@ func (r *Runner) Run(ctx context.Context, s Scenario) (res Result) {
 			err = fmt.Errorf("run interrupted: %w", err)
 		}
 		res.Error = clipMiddle(redactor.Redact(err.Error()), maxErrorText)
+	} else {
+		res.FailedPhase = ""
 	}
-	r.log(res)
-	return res
+	r.log(*res)
+	return *res
 }
 
-// connect is the run's Connect step, or the runner's own Jobs and Fetcher.
+// cleanup stops what a failed run left running and says where its job
+// stood; it returns the run's error with what it found noted.
+func (r *Runner) cleanup(ctx context.Context, p *Probe, scenario string, err error) error {
+	res := p.res
+	interrupted := ctx.Err() != nil
+	cctx, cancel := r.cleanupContext(ctx, res.Start)
+	defer cancel()
+	switch {
+	case res.JobID != "" && !p.terminal:
+		if !interrupted {
+			if note := safelyText(func() string { return whereJob(cctx, p) }); note != "" {
+				err = fmt.Errorf("%w (%s)", err, note)
+			}
+		}
+		var state string
+		stopErr := safely("stopping job", func() (err error) {
+			state, err = r.stop(cctx, ctx, p.Jobs, res.JobID, scenario)
+			return err
+		})
+		if state != "" {
+			res.JobState = state
+		}
+		switch {
+		case stopErr == nil:
+			res.Stopped = true
+		case !errors.Is(stopErr, errAlreadyEnded):
+			res.JobLeftRunning = true
+			err = fmt.Errorf("%w (and stopping job %s failed: %v; the job is %s)", err, res.JobID, stopErr, jobStateText(res.JobState))
+		}
+	case res.JobID != "" && !interrupted && (errors.Is(err, ErrJobFailed) || errors.Is(err, ErrTimeout)):
+		if note := safelyText(func() string { return whereJob(cctx, p) }); note != "" {
+			err = fmt.Errorf("%w (%s)", err, note)
+		}
+	case res.JobID == "" && p.submitTried && !errors.Is(err, ErrNotSent):
+		// The submit failed or its reply was lost: the job may
+		// exist all the same. Find it by the run's label.
+		stopErr := safely("stopping job", func() (err error) {
+			res.JobID, res.Stopped, res.JobLeftRunning, err = r.stopByRun(cctx, p.Jobs, res.RunID, scenario)
+			return err
+		})
+		switch {
+		case stopErr != nil:
+			res.JobLeftRunning = true
+			err = fmt.Errorf("%w (and finding the run's job by label %s=%s or stopping it failed: %v; it may be left running)", err, LabelRun, res.RunID, stopErr)
+		case res.JobLeftRunning:
+			err = fmt.Errorf("%w (and the run's job, found by label %s=%s, has an ID the canary does not use: left running)", err, LabelRun, res.RunID)
+		}
+	}
+	return err
+}
+
+// connect is the run's Connect step.
 func (r *Runner) connect(ctx context.Context) (Conn, error) {
 	if r.Connect == nil {
-		return Conn{Jobs: r.Jobs, Fetcher: r.Fetcher}, nil
+		return Conn{}, fmt.Errorf("runner has no Connect: %w", ErrCanary)
 	}
 	c, err := r.Connect(ctx)
 	if err == nil && (c.Jobs == nil || c.Fetcher == nil) {

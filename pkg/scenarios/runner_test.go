@@ -27,7 +27,15 @@ func newRunner(f *fakeJobs, fetch Fetcher) *Runner {
 	if fetch == nil {
 		fetch = fakeFetcher{stdout: DefaultText}
 	}
-	return &Runner{Jobs: f, Fetcher: fetch, Spec: JobSpec{Engine: EngineWasm}, Env: "test", Timeout: 5 * time.Second}
+	return &Runner{Connect: connectTo(f, fetch), Spec: JobSpec{Engine: EngineWasm}, Env: "test", Timeout: 5 * time.Second}
+}
+
+// connectTo is a Connect step that hands the run jobs and fetch.
+func connectTo(jobs Jobs, fetch Fetcher) func(context.Context) (Conn, error) {
+	if fetch == nil {
+		fetch = fakeFetcher{stdout: DefaultText}
+	}
+	return func(context.Context) (Conn, error) { return Conn{Jobs: jobs, Fetcher: fetch}, nil }
 }
 
 func TestEveryScenarioPassesOnAHealthyNetwork(t *testing.T) {
@@ -478,7 +486,7 @@ func TestJobThatEndedUnseenIsNotAStopFailure(t *testing.T) {
 	t.Parallel()
 	f := newFake()
 	r := newRunner(f, nil)
-	r.Jobs = endsUnseen{f}
+	r.Connect = connectTo(endsUnseen{f}, nil)
 	res := r.Run(t.Context(), Submit)
 	if res.Class != ErrServer || res.Stopped || strings.Contains(res.Error, "stopping job") {
 		t.Errorf("got class=%q stopped=%v error=%q; want a server failure with no stop complaint", res.Class, res.Stopped, res.Error)

@@ -45,7 +45,7 @@ var SubmitWithConcurrency = Scenario{
 				return err
 			}
 			extra, err := checkConcurrency(execs, concurrency, waitErr)
-			p.extraExecutions = extra
+			p.res.ExtraExecutions = extra
 			if errors.Is(err, ErrConcurrency) {
 				err = withCensus(ctx, p, err)
 			}

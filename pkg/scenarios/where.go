@@ -24,12 +24,12 @@ const maxDescribed = 6
 // node that holds it. The nodes go into the result's node_ids. "" when the
 // executions cannot be listed.
 func whereJob(ctx context.Context, p *Probe) string {
-	if p.Jobs == nil || p.jobID == "" {
+	if p.Jobs == nil || p.res.JobID == "" {
 		return ""
 	}
 	ctx, cancel := context.WithTimeout(ctx, describeBudget)
 	defer cancel()
-	execs, err := p.Executions(ctx, p.jobID)
+	execs, err := p.Executions(ctx, p.res.JobID)
 	if err != nil || len(execs) == 0 {
 		return ""
 	}
