@@ -127,20 +127,33 @@ func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
 // findRunJob is the ID of the job labelled with the run's ID, "" when the
 // list finds none or fails (the submit's own error then stands).
 func (p *Probe) findRunJob(ctx context.Context) string {
-	req, err := runListRequest(p.res.RunID)
-	if err != nil {
-		return ""
-	}
-	resp, err := p.Jobs.List(ctx, req)
-	if err != nil || resp == nil {
-		return ""
-	}
-	for _, j := range resp.Items {
-		if j != nil && j.Labels[LabelRun] == p.res.RunID && CheckJobID(j.ID) == nil {
+	js, _ := runJobs(ctx, p.Jobs, p.res.RunID)
+	for _, j := range js {
+		if CheckJobID(j.ID) == nil {
 			return j.ID
 		}
 	}
 	return ""
+}
+
+// runJobs lists the jobs labelled with the run's ID; a server that ignores
+// the filter gives others too, which are dropped.
+func runJobs(ctx context.Context, jobs Jobs, runID string) ([]*models.Job, error) {
+	req, err := runListRequest(runID)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := jobs.List(ctx, req)
+	if err != nil || resp == nil {
+		return nil, err
+	}
+	var own []*models.Job
+	for _, j := range resp.Items {
+		if j != nil && j.Labels[LabelRun] == runID {
+			own = append(own, j)
+		}
+	}
+	return own, nil
 }
 
 // maxMessageText bounds a server's message quoted in an error text.

@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
@@ -147,9 +146,7 @@ func (r *Runner) cleanup(ctx context.Context, p *Probe, scenario string, err err
 	switch {
 	case res.JobID != "" && !p.terminal:
 		if !interrupted {
-			if note := safelyText(func() string { return whereJob(cctx, p) }); note != "" {
-				err = fmt.Errorf("%w (%s)", err, note)
-			}
+			err = withWhere(cctx, p, err)
 		}
 		var state string
 		stopErr := safely("stopping job", func() (err error) {
@@ -167,9 +164,7 @@ func (r *Runner) cleanup(ctx context.Context, p *Probe, scenario string, err err
 			err = fmt.Errorf("%w (and stopping job %s failed: %v; the job is %s)", err, res.JobID, stopErr, jobStateText(res.JobState))
 		}
 	case res.JobID != "" && !interrupted && (errors.Is(err, ErrJobFailed) || errors.Is(err, ErrTimeout)):
-		if note := safelyText(func() string { return whereJob(cctx, p) }); note != "" {
-			err = fmt.Errorf("%w (%s)", err, note)
-		}
+		err = withWhere(cctx, p, err)
 	case res.JobID == "" && p.submitTried && !errors.Is(err, ErrNotSent):
 		// The submit failed or its reply was lost: the job may
 		// exist all the same. Find it by the run's label.
@@ -236,30 +231,13 @@ func (r *Runner) cleanupContext(parent context.Context, start time.Time) (contex
 	if parent.Err() != nil {
 		return context.WithTimeout(base, stopBudget)
 	}
-	ctx, cancel := context.WithDeadline(base, start.Add(r.Timeout+r.cleanupGrace()))
-	var timer *time.Timer
-	var mu sync.Mutex
-	stopWatch := context.AfterFunc(parent, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		timer = time.AfterFunc(stopBudget, cancel)
-	})
-	return ctx, func() {
-		stopWatch()
-		mu.Lock()
-		if timer != nil {
-			timer.Stop()
-		}
-		mu.Unlock()
-		cancel()
+	grace := r.CleanupGrace
+	if grace <= 0 {
+		grace = CleanupGrace
 	}
-}
-
-func (r *Runner) cleanupGrace() time.Duration {
-	if r.CleanupGrace > 0 {
-		return r.CleanupGrace
-	}
-	return CleanupGrace
+	ctx, cancel := context.WithDeadline(base, start.Add(r.Timeout+grace))
+	stopWatch := context.AfterFunc(parent, func() { time.AfterFunc(stopBudget, cancel) })
+	return ctx, func() { stopWatch(); cancel() }
 }
 
 // stop stops a job the failed run left running and returns the job's
@@ -311,14 +289,14 @@ func jobStateText(state string) string {
 	return Quote(state, 40)
 }
 
-// safelyText is fn's text, or "" when fn panics.
-func safelyText(fn func() string) (s string) {
-	defer func() {
-		if recover() != nil {
-			s = ""
-		}
-	}()
-	return fn()
+// withWhere notes in err where the run's job stood (whereJob), when it
+// can say (describing it may fail or panic: err stands as it is).
+func withWhere(ctx context.Context, p *Probe, err error) error {
+	var note string
+	if safely("describing job", func() error { note = whereJob(ctx, p); return nil }) != nil || note == "" {
+		return err
+	}
+	return fmt.Errorf("%w (%s)", err, note)
 }
 
 // stopByRun finds the job of a run whose submit failed or lost its reply,
@@ -329,18 +307,11 @@ func safelyText(fn func() string) (s string) {
 // after a failed submit: a label-filtered list reads the whole job store
 // on v1.7 and v1.9.
 func (r *Runner) stopByRun(ctx context.Context, jobs Jobs, runID, scenario string) (found string, stopped, left bool, err error) {
-	req, err := runListRequest(runID)
+	js, err := runJobs(ctx, jobs, runID)
 	if err != nil {
 		return "", false, false, err
 	}
-	resp, err := jobs.List(ctx, req)
-	if err != nil || resp == nil {
-		return "", false, false, err
-	}
-	for _, j := range resp.Items {
-		if j == nil || j.Labels[LabelRun] != runID {
-			continue // a server that ignores the filter: not this run's job
-		}
+	for _, j := range js {
 		if CheckJobID(j.ID) != nil {
 			left = left || !j.State.StateType.IsTerminal()
 			continue
