@@ -1,8 +1,7 @@
 package scenarios_test
 
 import (
-	"os"
-	"regexp"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -11,74 +10,45 @@ import (
 	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/bacalhau-project/bacalhau-canary/internal/model"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
-// prodSettings reads the prod entry of terraform/main.tf's envs map: the
-// values the prod jobs get (engine, selectors, API host, timeout, and
-// publisher when the plan sets one).
-func prodSettings(t *testing.T) map[string]string {
-	t.Helper()
-	src, err := os.ReadFile("../../terraform/main.tf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?s)\n\s*prod\s*=\s*\{(.*?)\n\s*\}`).FindSubmatch(src)
-	if m == nil {
-		t.Fatal("terraform/main.tf: no prod = { … } entry")
-	}
-	out := map[string]string{}
-	for _, kv := range regexp.MustCompile(`(?m)^\s*(\w+)\s*=\s*"([^"]*)"`).FindAllSubmatch(m[1], -1) {
-		out[string(kv[1])] = string(kv[2])
-	}
-	for _, k := range []string{"engine", "node_selectors", "bacalhau_api_host", "canary_timeout"} {
-		if _, ok := out[k]; !ok {
-			t.Fatalf("terraform/main.tf prod: no %s", k)
-		}
-	}
-	return out
-}
-
 // Prod runs the docker flavour of the canary job (no Docker engine runs
-// here): the job built from prod's own settings passes Bacalhau's own
-// submission checks and docker spec decoding, for every scenario.
+// here): the job built from prod's planned job environment (tofu's JSON
+// plan, summarised in internal/model/testdata/plans.json) passes Bacalhau's
+// own submission checks and docker spec decoding, for every scenario, with
+// the publisher prod sets and with the network's default one.
 func TestProdJobSpecPassesBacalhauValidation(t *testing.T) {
 	t.Parallel()
-	prod := prodSettings(t)
-	if prod["engine"] != scenarios.EngineDocker {
-		t.Fatalf("prod engine %q: this test covers the docker job", prod["engine"])
-	}
-	deadline, err := time.ParseDuration(prod["canary_timeout"])
+	plans, err := model.Plans()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The publisher prod's plan sets, or CANARY_PUBLISHER's default; and the
-	// network's default publisher, which prod may choose.
-	publishers := []string{prod["publisher"], config.PublisherNetworkDefault}
-	for _, pub := range publishers {
-		env := map[string]string{
-			"CANARY_SCENARIO":       "submit",
-			"CANARY_ENV":            "prod",
-			"CANARY_ENGINE":         prod["engine"],
-			"CANARY_NODE_SELECTORS": prod["node_selectors"],
-			"BACALHAU_API_HOST":     prod["bacalhau_api_host"],
-		}
-		if pub != "" {
+	for scenario, vars := range plans["prod"].JobEnv {
+		for _, pub := range []string{vars["CANARY_PUBLISHER"], config.PublisherNetworkDefault} {
+			env := maps.Clone(vars)
 			env["CANARY_PUBLISHER"] = pub
-		}
-		c, err := config.Load(t.Context(), envconfig.MapLookuper(env))
-		if err != nil {
-			t.Fatal(err)
-		}
-		spec := c.JobSpec(scenarios.EngineWasm)
-		for _, s := range scenarios.All() {
-			for _, count := range []int{1, 3} {
-				job, err := spec.Build(s.Name, "prod", "prod-check", count, deadline)
-				if err != nil {
-					t.Fatalf("publisher %q, %s: %v", pub, s.Name, err)
+			c, err := config.Load(t.Context(), envconfig.MapLookuper(env))
+			if err == nil {
+				err = c.Validate(true)
+			}
+			if err != nil {
+				t.Fatalf("prod's %s job: %v", scenario, err)
+			}
+			if c.Engine != scenarios.EngineDocker {
+				t.Fatalf("prod engine %q: this test covers the docker job", c.Engine)
+			}
+			spec := c.JobSpec(scenarios.EngineWasm)
+			for _, s := range scenarios.All() {
+				for _, count := range []int{1, 3} {
+					job, err := spec.Build(s.Name, "prod", "prod-check", count, c.Timeout)
+					if err != nil {
+						t.Fatalf("publisher %q, %s: %v", pub, s.Name, err)
+					}
+					checkProdJob(t, job, c.Publisher, c.NodeSelectors)
 				}
-				checkProdJob(t, job, c.Publisher, prod["node_selectors"])
 			}
 		}
 	}
