@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 const listLimit = 10
@@ -41,7 +43,7 @@ func checkJobList(resp *apimodels.ListJobsResponse) error {
 		if job == nil || job.ID == "" {
 			return fmt.Errorf("listing jobs: item %d has no job ID: %w", i, ErrProtocol)
 		}
-		id := Quote(job.ID, maxJobIDText)
+		id := text.Quote(job.ID, maxJobIDText)
 		if first, dup := seen[job.ID]; dup {
 			return fmt.Errorf("listing jobs: items %d and %d are the same job %s: %w", first, i, id, ErrProtocol)
 		}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // Fetcher downloads a published result from its URL.
@@ -166,7 +168,7 @@ const maxMessageText = 300
 // '%', '?', space or non-ASCII — so no ID can reach another path.
 func CheckJobID(id string) error {
 	if id == "" || len(id) > maxJobIDText || !isIDStart(id[0]) || strings.ContainsFunc(id, notIDRune) {
-		return fmt.Errorf("job ID %s is not an ID: %w", Quote(id, 64), ErrProtocol)
+		return fmt.Errorf("job ID %s is not an ID: %w", text.Quote(id, 64), ErrProtocol)
 	}
 	return nil
 }
@@ -207,7 +209,7 @@ func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 		}
 		job := resp.Job
 		if job.ID != id {
-			return nil, fmt.Errorf("getting job state: asked for job %s, got %s: %w", id, Quote(job.ID, maxJobIDText), ErrProtocol)
+			return nil, fmt.Errorf("getting job state: asked for job %s, got %s: %w", id, text.Quote(job.ID, maxJobIDText), ErrProtocol)
 		}
 		state := job.State.StateType
 		if id == p.res.JobID {
@@ -220,9 +222,9 @@ func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 			switch {
 			case state == models.JobStateTypeFailed && strings.Contains(strings.ToLower(job.State.Message), "timed out"):
 				// The job's own task timeout (set below the run's deadline) fired.
-				return job, fmt.Errorf("job ended %s: %s: %w", state, Quote(job.State.Message, maxMessageText), ErrTimeout)
+				return job, fmt.Errorf("job ended %s: %s: %w", state, text.Quote(job.State.Message, maxMessageText), ErrTimeout)
 			case state != models.JobStateTypeCompleted:
-				return job, fmt.Errorf("job ended %s: %s: %w", Quote(state.String(), 40), Quote(job.State.Message, maxMessageText), ErrJobFailed)
+				return job, fmt.Errorf("job ended %s: %s: %w", text.Quote(state.String(), 40), text.Quote(job.State.Message, maxMessageText), ErrJobFailed)
 			}
 			return job, nil
 		}
@@ -256,11 +258,11 @@ func (p *Probe) Executions(ctx context.Context, id string) ([]*models.Execution,
 			return nil, fmt.Errorf("listing executions: an execution without ID: %w", ErrProtocol)
 		}
 		if e.JobID != id {
-			return nil, fmt.Errorf("listing executions: execution %s belongs to job %s, not %s: %w", Quote(e.ID, maxJobIDText), Quote(e.JobID, maxJobIDText), id, ErrProtocol)
+			return nil, fmt.Errorf("listing executions: execution %s belongs to job %s, not %s: %w", text.Quote(e.ID, maxJobIDText), text.Quote(e.JobID, maxJobIDText), id, ErrProtocol)
 		}
 		if e.ComputeState.StateType == models.ExecutionStateCompleted && e.NodeID == "" {
 			// Else it would count as a node of its own (concurrency).
-			return nil, fmt.Errorf("listing executions: completed execution %s names no node: %w", Quote(e.ID, maxJobIDText), ErrProtocol)
+			return nil, fmt.Errorf("listing executions: completed execution %s names no node: %w", text.Quote(e.ID, maxJobIDText), ErrProtocol)
 		}
 	}
 	for _, e := range resp.Items {
@@ -279,7 +281,7 @@ const (
 // noteNode adds a node of the job's executions, once, bounded (the
 // result line's JSON escapes it).
 func (p *Probe) noteNode(id string) {
-	id = Clip(id, maxNodeIDLen)
+	id = text.Clip(id, maxNodeIDLen)
 	if id == "" || len(p.res.NodeIDs) >= maxNodeIDs || slices.Contains(p.res.NodeIDs, id) {
 		return
 	}
@@ -295,7 +297,7 @@ func checkExitCodes(execs []*models.Execution) error {
 		}
 		completed++
 		if e.RunOutput != nil && e.RunOutput.ExitCode != 0 {
-			return fmt.Errorf("execution %s exited %d: %w", Quote(e.ID, maxJobIDText), e.RunOutput.ExitCode, ErrJobFailed)
+			return fmt.Errorf("execution %s exited %d: %w", text.Quote(e.ID, maxJobIDText), e.RunOutput.ExitCode, ErrJobFailed)
 		}
 	}
 	if completed == 0 {

@@ -3,6 +3,8 @@ package scenarios
 import (
 	"strings"
 	"testing"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // A secret cut by a clip keeps no start of itself (of at least minPrefix
@@ -12,7 +14,7 @@ func TestRedactClippedSecret(t *testing.T) {
 	for _, n := range []int{8, 300, 64 << 10} {
 		key := strings.Repeat("k7", n/2)
 		for _, keep := range []int{minPrefix, n / 2, n - 1} {
-			text := Clip("token "+key+" rejected", 6+keep)
+			text := text.Clip("token "+key+" rejected", 6+keep)
 			got := NewRedactor(key).Redact(text)
 			if strings.Contains(got, key[:minPrefix]) || !strings.Contains(got, Redacted+clipNote) {
 				t.Errorf("key of %d bytes cut after %d: %.80q", n, keep, got)
@@ -20,7 +22,7 @@ func TestRedactClippedSecret(t *testing.T) {
 		}
 	}
 	// Text before a clip that is no start of the secret stays.
-	if got := NewRedactor("secret-value").Redact(Clip("nothing secret here at all", 10)); !strings.HasPrefix(got, "nothing se") {
+	if got := NewRedactor("secret-value").Redact(text.Clip("nothing secret here at all", 10)); !strings.HasPrefix(got, "nothing se") {
 		t.Errorf("got %q", got)
 	}
 }
@@ -29,7 +31,7 @@ func TestRedactClippedSecret(t *testing.T) {
 // clipped error text (the case that was quadratic: seconds of CPU).
 func BenchmarkRedact64KiBKey(b *testing.B) {
 	key := strings.Repeat("a", 64<<10)
-	text := Clip("HTTP 400: request carried Authorization: Bearer "+key+" and more", 300)
+	text := text.Clip("HTTP 400: request carried Authorization: Bearer "+key+" and more", 300)
 	r := NewRedactor(key)
 	b.ResetTimer()
 	for b.Loop() {

@@ -12,6 +12,7 @@ import (
 	"github.com/bacalhau-project/bacalhau/pkg/bacerrors"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/logging"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // versioned is a Jobs whose replies said a server version.
@@ -90,7 +91,7 @@ func TestNodeIDsAreBounded(t *testing.T) {
 	for _, id := range []string{"node-0", "node-0", "", "QmX\n\"evil\"", strings.Repeat("n", 200)} {
 		p.noteNode(id)
 	}
-	want := []string{"node-0", "QmX\n\"evil\"", Clip(strings.Repeat("n", 200), maxNodeIDLen)}
+	want := []string{"node-0", "QmX\n\"evil\"", text.Clip(strings.Repeat("n", 200), maxNodeIDLen)}
 	if !reflect.DeepEqual(p.res.NodeIDs, want) {
 		t.Errorf("node IDs %q, want %q", p.res.NodeIDs, want)
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // Result types as Bacalhau hands them out (models.StorageSource*).
@@ -36,7 +38,7 @@ func downloadableURL(jobID string, items []*models.SpecConfig) (string, error) {
 		if r == nil {
 			continue
 		}
-		types = append(types, Quote(r.Type, maxResultTypeText))
+		types = append(types, text.Quote(r.Type, maxResultTypeText))
 		field := "URL"
 		if r.Type == resultS3PreSigned {
 			field = "PreSignedURL"
@@ -49,7 +51,7 @@ func downloadableURL(jobID string, items []*models.SpecConfig) (string, error) {
 		case nil:
 		default:
 			return "", fmt.Errorf("listing results: result of type %s has a %s that is a %T, not a string: %w",
-				Quote(r.Type, maxResultTypeText), field, u, ErrProtocol)
+				text.Quote(r.Type, maxResultTypeText), field, u, ErrProtocol)
 		}
 		if r.Type == resultS3Unsigned && unsigned == "" {
 			unsigned = s3Unsigned(r.Params)
@@ -57,13 +59,13 @@ func downloadableURL(jobID string, items []*models.SpecConfig) (string, error) {
 	}
 	switch {
 	case unsigned != "":
-		return "", fmt.Errorf("listing results: job %s's result %s: %w", Quote(jobID, maxJobIDText), unsigned, ErrPublisher)
+		return "", fmt.Errorf("listing results: job %s's result %s: %w", text.Quote(jobID, maxJobIDText), unsigned, ErrPublisher)
 	case len(types) == 0:
 		return "", fmt.Errorf("listing results: job %s published nothing: the network's operator must give jobs a default publisher "+
-			"(JobDefaults.Batch.Task.Publisher, e.g. S3) or the canary CANARY_PUBLISHER=local: %w", Quote(jobID, maxJobIDText), ErrPublisher)
+			"(JobDefaults.Batch.Task.Publisher, e.g. S3) or the canary CANARY_PUBLISHER=local: %w", text.Quote(jobID, maxJobIDText), ErrPublisher)
 	}
 	return "", fmt.Errorf("listing results: job %s published no downloadable result (types %s; the canary downloads %q with a URL and %q): %w",
-		Quote(jobID, maxJobIDText), strings.Join(types, ", "), resultURLType, resultS3PreSigned, ErrPublisher)
+		text.Quote(jobID, maxJobIDText), strings.Join(types, ", "), resultURLType, resultS3PreSigned, ErrPublisher)
 }
 
 // s3Unsigned says why an S3 result came back unsigned and what the
@@ -71,12 +73,12 @@ func downloadableURL(jobID string, items []*models.SpecConfig) (string, error) {
 func s3Unsigned(params map[string]any) string {
 	key, _ := params["Key"].(string)
 	bucket, _ := params["Bucket"].(string)
-	where := fmt.Sprintf("s3://%s/%s", Clip(bucket, maxResultParamsText), Clip(key, maxResultParamsText))
+	where := fmt.Sprintf("s3://%s/%s", text.Clip(bucket, maxResultParamsText), text.Clip(key, maxResultParamsText))
 	if key != "" && !strings.HasSuffix(key, ".tar.gz") {
 		return fmt.Sprintf("is in S3 at %s, unsigned: the orchestrator signs only .tar.gz keys, so the network's S3 publisher key must end in .tar.gz",
-			Quote(where, 2*maxResultParamsText+10))
+			text.Quote(where, 2*maxResultParamsText+10))
 	}
 	return fmt.Sprintf("is in S3 at %s, unsigned: the network's operator must give the orchestrator S3 credentials "+
 		"(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a role with s3:GetObject on the bucket) so it hands results out as pre-signed URLs, "+
-		"and keep Publishers.Types.S3.PreSignedURLDisabled off", Quote(where, 2*maxResultParamsText+10))
+		"and keep Publishers.Types.S3.PreSignedURLDisabled off", text.Quote(where, 2*maxResultParamsText+10))
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // Cleanup (describing and stopping a failed run's job) may outlive the
@@ -200,7 +202,7 @@ func (r *Runner) connect(ctx context.Context) (Conn, error) {
 func safely(what string, fn func() error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("%s panicked: %s%s: %w", what, Quote(fmt.Sprint(v), 300), panicSite(), ErrCanary)
+			err = fmt.Errorf("%s panicked: %s%s: %w", what, text.Quote(fmt.Sprint(v), 300), panicSite(), ErrCanary)
 		}
 	}()
 	return fn()
@@ -286,7 +288,7 @@ func jobStateText(state string) string {
 	if state == "" {
 		return "in an unknown state"
 	}
-	return Quote(state, 40)
+	return text.Quote(state, 40)
 }
 
 // withWhere notes in err where the run's job stood (whereJob), when it

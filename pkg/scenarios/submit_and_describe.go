@@ -9,6 +9,8 @@ import (
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // SubmitAndDescribe submits the canary job, waits, then reads it back three
@@ -70,7 +72,7 @@ func describe(ctx context.Context, p *Probe, id string) ([]string, error) {
 	case resp == nil || resp.Job == nil:
 		return nil, fmt.Errorf("describing job: reply has no job: %w", ErrProtocol)
 	case resp.Job.ID != id:
-		return nil, fmt.Errorf("describing job %s: got job %s: %w", id, Quote(resp.Job.ID, maxJobIDText), ErrProtocol)
+		return nil, fmt.Errorf("describing job %s: got job %s: %w", id, text.Quote(resp.Job.ID, maxJobIDText), ErrProtocol)
 	case resp.Job.State.StateType != models.JobStateTypeCompleted:
 		return nil, fmt.Errorf("describing job %s: state %s after it was Completed: %w", id, resp.Job.State.StateType, ErrProtocol)
 	case resp.Job.Labels[LabelCanary] != "true":
@@ -135,7 +137,7 @@ func checkHistory(ctx context.Context, p *Probe, id string, completed []string) 
 	}
 	for _, e := range completed {
 		if execEvents[e] == 0 {
-			return fmt.Errorf("listing history: no events for completed execution %s: %w", Quote(e, maxJobIDText), ErrProtocol)
+			return fmt.Errorf("listing history: no events for completed execution %s: %w", text.Quote(e, maxJobIDText), ErrProtocol)
 		}
 	}
 	return nil
@@ -150,7 +152,7 @@ func quoteIDs(ids []string) string {
 			out = append(out, fmt.Sprintf("and %d more", len(ids)-most))
 			break
 		}
-		out = append(out, Quote(id, maxJobIDText))
+		out = append(out, text.Quote(id, maxJobIDText))
 	}
 	return "[" + strings.Join(out, " ") + "]"
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // Bounds of a published result: the compressed download, the archive as
@@ -59,7 +61,7 @@ var SubmitAndGet = Scenario{
 				return err
 			}
 			if stdout != want {
-				return fmt.Errorf("downloaded stdout is %s, want %s: %w", Quote(stdout, 200), Quote(want, 200), ErrOutputMismatch)
+				return fmt.Errorf("downloaded stdout is %s, want %s: %w", text.Quote(stdout, 200), text.Quote(want, 200), ErrOutputMismatch)
 			}
 			return nil
 		})
@@ -79,7 +81,7 @@ func resultURL(ctx context.Context, p *Probe, id string) (string, error) {
 			continue
 		}
 		if e.RunOutput.STDOUT != "" && e.RunOutput.STDOUT != want {
-			return "", fmt.Errorf("execution %s reports stdout %s, want %s: %w", Quote(e.ID, maxJobIDText), Quote(e.RunOutput.STDOUT, 200), Quote(want, 200), ErrOutputMismatch)
+			return "", fmt.Errorf("execution %s reports stdout %s, want %s: %w", text.Quote(e.ID, maxJobIDText), text.Quote(e.RunOutput.STDOUT, 200), text.Quote(want, 200), ErrOutputMismatch)
 		}
 	}
 	resp, err := p.Jobs.Results(ctx, &apimodels.ListJobResultsRequest{JobID: id})

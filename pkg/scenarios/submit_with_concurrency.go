@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // concurrency is how many executions (partitions) the concurrency scenario
@@ -76,16 +78,16 @@ func checkConcurrency(execs []*models.Execution, count int, waitErr error) (int,
 			continue
 		}
 		if e.RunOutput != nil && e.RunOutput.ExitCode != 0 {
-			return extra, fmt.Errorf("execution %s exited %d: %w", Quote(e.ID, maxJobIDText), e.RunOutput.ExitCode, ErrJobFailed)
+			return extra, fmt.Errorf("execution %s exited %d: %w", text.Quote(e.ID, maxJobIDText), e.RunOutput.ExitCode, ErrJobFailed)
 		}
 		switch prev, dup := done[e.PartitionIndex], nodes[e.NodeID]; {
 		case problem != nil:
 		case e.PartitionIndex < 0 || e.PartitionIndex >= count:
-			problem = fmt.Errorf("execution %s completed partition %d of a job with %d: %w", Quote(e.ID, maxJobIDText), e.PartitionIndex, count, ErrConcurrency)
+			problem = fmt.Errorf("execution %s completed partition %d of a job with %d: %w", text.Quote(e.ID, maxJobIDText), e.PartitionIndex, count, ErrConcurrency)
 		case prev != nil:
-			problem = fmt.Errorf("partition %d completed twice (executions %s and %s): %w", e.PartitionIndex, Quote(prev.ID, maxJobIDText), Quote(e.ID, maxJobIDText), ErrConcurrency)
+			problem = fmt.Errorf("partition %d completed twice (executions %s and %s): %w", e.PartitionIndex, text.Quote(prev.ID, maxJobIDText), text.Quote(e.ID, maxJobIDText), ErrConcurrency)
 		case dup != "":
-			problem = fmt.Errorf("executions %s and %s completed on the same node %s, want %d distinct nodes: %w", Quote(dup, maxJobIDText), Quote(e.ID, maxJobIDText), Quote(e.NodeID, maxNodeIDLen), count, ErrConcurrency)
+			problem = fmt.Errorf("executions %s and %s completed on the same node %s, want %d distinct nodes: %w", text.Quote(dup, maxJobIDText), text.Quote(e.ID, maxJobIDText), text.Quote(e.NodeID, maxNodeIDLen), count, ErrConcurrency)
 		}
 		done[e.PartitionIndex] = e
 		nodes[e.NodeID] = e.ID

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // describeBudget bounds the listing of a failed run's executions, so the
@@ -46,7 +48,7 @@ func whereJob(ctx context.Context, p *Probe) string {
 		}
 		node := "no node"
 		if e.NodeID != "" {
-			node = Quote(e.NodeID, maxNodeIDLen)
+			node = text.Quote(e.NodeID, maxNodeIDLen)
 		}
 		parts = append(parts, fmt.Sprintf("partition %d %s on %s", e.PartitionIndex,
 			e.ComputeState.StateType, node))
