@@ -118,6 +118,7 @@ type Request struct {
 	Path   string
 	Fault  Kind // "" when passed through
 	Status int  // what the client got; 0 when it got no answer, -1 for a Raw answer
+	Edited bool // the job it submitted was changed (Options.EditJob)
 }
 
 // maxBody bounds a request body, and a reply a fault reads to change it.
@@ -349,7 +350,7 @@ func (p *Proxy) serve(rw http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "invalid token") // as Bacalhau's API answers a missing or wrong token
 		return
 	case f == nil:
-		p.forward(w, r, nil)
+		p.forward(w, r, i, nil)
 		return
 	}
 	switch f.Kind {
@@ -358,7 +359,7 @@ func (p *Proxy) serve(rw http.ResponseWriter, r *http.Request) {
 	case Latency:
 		select {
 		case <-time.After(f.Delay):
-			p.forward(w, r, nil)
+			p.forward(w, r, i, nil)
 		case <-r.Context().Done():
 		case <-p.done:
 		}
@@ -373,11 +374,11 @@ func (p *Proxy) serve(rw http.ResponseWriter, r *http.Request) {
 	case Echo:
 		writeError(w, f.Code, "request refused; it carried Authorization: "+r.Header.Get("Authorization"))
 	case Reset:
-		p.forward(w, r, f) // the headers and half the body are on the wire (FlushInterval)
-		p.answered(i, w)   // before the client sees the RST
+		p.forward(w, r, i, f) // the headers and half the body are on the wire (FlushInterval)
+		p.answered(i, w)      // before the client sees the RST
 		p.hijack(w, Reset)
 	case Truncate, Malformed, Replace, Rewrite:
-		p.forward(w, r, f)
+		p.forward(w, r, i, f)
 	case Raw:
 		w.status = -1 // an answer, though no status a client could read
 		conn, _, err := http.NewResponseController(w).Hijack()
@@ -391,9 +392,9 @@ func (p *Proxy) serve(rw http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// forward passes the request to the target within MaxHold; f, when set,
+// forward passes request i to the target within MaxHold; f, when set,
 // changes the reply.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, f *Fault) {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, i int, f *Fault) {
 	ctx, cancel := context.WithTimeout(r.Context(), p.opts.MaxHold)
 	defer cancel()
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
@@ -402,6 +403,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, f *Fault) {
 			writeError(w, http.StatusBadRequest, "faultproxy: editing the submitted job: "+err.Error())
 			return
 		}
+		p.mu.Lock()
+		p.requests[i].Edited = true
+		p.mu.Unlock()
 	}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {

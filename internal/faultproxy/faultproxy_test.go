@@ -392,12 +392,15 @@ func TestEditJob(t *testing.T) {
 					t.Errorf("the API got %q; reply %q, want nothing sent and the edit named", b, reply)
 				}
 			case tc.edited:
+				if rs := p.Requests(); len(rs) != 1 || !rs[0].Edited {
+					t.Errorf("recorded %+v, want the submit marked edited", rs)
+				}
 				var r apimodels.PutJobRequest
 				if err := json.Unmarshal(b, &r); err != nil || r.Job == nil || r.Job.Name != "canary" || r.Job.Count != 7 || r.Job.Labels["edited"] != long || r.Job.Labels["a"] != "b" {
 					t.Errorf("the API got %s (%v), want the edited job", b, err)
 				}
-			case string(b) != tc.body:
-				t.Errorf("the API got %q, want %q as sent", b, tc.body)
+			case string(b) != tc.body || p.Requests()[0].Edited:
+				t.Errorf("the API got %q (recorded %+v), want %q as sent", b, p.Requests(), tc.body)
 			}
 		})
 	}
