@@ -86,16 +86,16 @@ var depCases = []tcase{
 		proxy: onList(raw("HTTP/1.1 200 OK\r\nContent-Length: 12\r\nContent-Length: 13\r\n\r\n{\"Items\":[]}"))},
 	{name: "list-header-escape", fault: "list answers a header holding an escape character", scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrProtocol, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
 		proxy: onList(raw("HTTP/1.1 200 OK\r\nX-Note: a\x1b[2Jb\r\nContent-Length: 12\r\n\r\n{\"Items\":[]}"))},
-	{name: "poll-bad-chunks", fault: "GET job answers 200 with a malformed chunked body", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+	{name: "poll-bad-chunks", fault: "GET job answers 200 with a malformed chunked body", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper,
 		proxy: onGet(1, raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{\"Job\":{}}\r\n0\r\n\r\n"))},
 
 	// Job IDs from the network: one rule before any URL.
-	{name: "submit-dotdot-id", fault: `PUT job submitted, the reply's job ID is ".."`, scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+	{name: "submit-dotdot-id", fault: `PUT job submitted, the reply's job ID is ".."`, scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper,
 		note: "never polled; the job is found by its run label and stopped",
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Method: "PUT", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Replace, Body: `{"JobID":".."}`}})
 		}},
-	{name: "label-found-bad-id", fault: "submit reply lost; the job found by the run's label has the ID ../../../admin", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrUnavailable, deadline: 3 * time.Second, cleanup: cleanTerminal, spec: sleeper,
+	{name: "label-found-bad-id", fault: "submit reply lost; the job found by the run's label has the ID ../../../admin", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrUnavailable, deadline: 3 * time.Second, cleanup: cleanTerminal, job: sleeper,
 		left: true, note: "no stop is sent for that ID; the result line says the job was left running (job_left_running); it ends by itself",
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Method: "PUT", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Reset}},

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,7 @@ import (
 	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/internal/fakegcp"
 	"github.com/bacalhau-project/bacalhau-canary/internal/faultproxy"
+	"github.com/bacalhau-project/bacalhau-canary/internal/wasi"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/logging"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
@@ -37,7 +39,7 @@ import (
 type via string
 
 const (
-	viaRunner via = "runner" // scenarios.Runner in the test process (job hooks: sleep, exit code, expected text)
+	viaRunner via = "runner" // scenarios.Runner in the test process
 	viaJob    via = "job"    // the built Cloud Run job, recording to the fake Monitoring
 	viaLocal  via = "local"  // the built local runner
 
@@ -50,8 +52,8 @@ type network string
 const (
 	netNone   network = "none"   // no Bacalhau network: the canary must not send anything
 	netShared network = "shared" // the shared devnet (1 hybrid + 2 compute nodes), through the proxy
-	netDirect network = "direct" // the shared devnet, no proxy (faults of the network itself; every version)
-	netOwn    network = "own"    // a devnet of its own (it gets broken), no proxy (every version)
+	netDirect network = "direct" // the shared devnet, no proxy unless the case swaps its job (faults of the network itself; every version)
+	netOwn    network = "own"    // a devnet of its own (it gets broken), no proxy unless the case swaps its job (every version)
 )
 
 // cleanup is what the case expects to be left on the network, checked
@@ -81,6 +83,7 @@ type tcase struct {
 	note     string // why, for the table
 
 	spec    scenarios.JobSpec // runner: the canary job (engine wasm by default)
+	job     *wasi.Program     // what the job does instead (sleep, exit code, other text): the proxy swaps its module into the submit
 	auth    auth              // credentials the canary sends
 	env     map[string]string // job/local: extra or overriding variables ("" value: unset)
 	args    []string          // local: flags
@@ -350,9 +353,12 @@ type fixture struct {
 	sm      *fakegcp.SecretManager // when the case reads its key from Secret Manager
 }
 
+// proxied says whether the canary goes through the proxy.
+func (c tcase) proxied() bool { return c.net == netShared || c.net == netNone || c.job != nil }
+
 // target is host and port the canary is pointed at.
 func (fx *fixture) target() (string, int) {
-	if fx.c.net == netShared || fx.c.net == netNone {
+	if fx.c.proxied() {
 		return fx.proxy.Host(), fx.proxy.Port()
 	}
 	return fx.net.Host, fx.net.Port
@@ -405,6 +411,9 @@ func runCase(t *testing.T, c tcase) {
 	po := faultproxy.Options{Auth: c.auth.want, MaxHold: c.deadline + 5*time.Second}
 	if fx.net != nil && fx.net.Link != nil {
 		po.LinkHost = fx.net.Link.Remote
+	}
+	if c.job != nil {
+		po.EditJob = c.job.Into
 	}
 	p, err := faultproxy.Start(upstream, po)
 	if err != nil {
@@ -654,6 +663,9 @@ func (fx *fixture) check(o outcome) {
 		}
 	}
 
+	if c.job != nil && !slices.ContainsFunc(fx.proxy.Requests(), func(r faultproxy.Request) bool { return r.Edited }) {
+		t.Errorf("no submit through the proxy had its job swapped")
+	}
 	if c.net == netNone {
 		if n := len(fx.proxy.Requests()); n != 0 {
 			t.Errorf("the API got %d requests", n)
@@ -739,7 +751,7 @@ func (fx *fixture) checkCleanup(o outcome) {
 		if !o.stopped {
 			t.Errorf("job %q not stopped by the canary", o.jobID)
 		}
-		if c.net == netShared && fx.proxy.Count("DELETE", "/api/v1/orchestrator/jobs/*") == 0 {
+		if c.proxied() && fx.proxy.Count("DELETE", "/api/v1/orchestrator/jobs/*") == 0 {
 			t.Error("no stop went through the proxy")
 		}
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
 	"github.com/bacalhau-project/bacalhau-canary/internal/faultproxy"
+	"github.com/bacalhau-project/bacalhau-canary/internal/wasi"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
@@ -42,7 +43,7 @@ const (
 // sleeper is a canary job that runs long enough to be running when a
 // fault hits, and ends by itself soon after (v1.7.0 does not halt a
 // stopped wasm execution).
-var sleeper = scenarios.JobSpec{SleepMS: 1500}
+var sleeper = &wasi.Program{Stdout: scenarios.DefaultText, SleepMS: 1500}
 
 func onGet(after int, f faultproxy.Fault) func(p *faultproxy.Proxy) {
 	return func(p *faultproxy.Proxy) {
@@ -66,42 +67,42 @@ var cases = []tcase{
 	// The API misbehaves while the canary's job runs: the fault hits the
 	// state poll (GET /jobs/{id}) after the job was submitted for real;
 	// the stop (DELETE) passes, so the canary must stop its job.
-	{name: "poll-500", fault: "GET job answers 500", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper, proxy: onGet(1, status(500))},
-	{name: "poll-502-html", fault: "GET job answers 502 with an HTML page (a load balancer)", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+	{name: "poll-500", fault: "GET job answers 500", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper, proxy: onGet(1, status(500))},
+	{name: "poll-502-html", fault: "GET job answers 502 with an HTML page (a load balancer)", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper,
 		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Status, Code: 502, Body: "<html><body><h1>502 Bad Gateway</h1></body></html>"})},
-	{name: "poll-503", fault: "GET job answers 503", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper, proxy: onGet(1, status(503))},
-	{name: "poll-429", fault: "GET job answers 429 (rate limited)", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper, proxy: onGet(1, status(429))},
-	{name: "poll-400", fault: "GET job answers 400", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrBadRequest, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper, proxy: onGet(1, status(400))},
-	{name: "poll-403", fault: "GET job answers 403", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrAuth, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper, proxy: onGet(1, status(403))},
-	{name: "poll-hang", fault: "GET job accepted, never answered", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrTimeout, deadline: 2 * time.Second, cleanup: cleanTerminal, spec: sleeper, note: taskTimeoutFirst,
+	{name: "poll-503", fault: "GET job answers 503", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper, proxy: onGet(1, status(503))},
+	{name: "poll-429", fault: "GET job answers 429 (rate limited)", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper, proxy: onGet(1, status(429))},
+	{name: "poll-400", fault: "GET job answers 400", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrBadRequest, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper, proxy: onGet(1, status(400))},
+	{name: "poll-403", fault: "GET job answers 403", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrAuth, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper, proxy: onGet(1, status(403))},
+	{name: "poll-hang", fault: "GET job accepted, never answered", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrTimeout, deadline: 2 * time.Second, cleanup: cleanTerminal, job: sleeper, note: taskTimeoutFirst,
 		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Hang})},
-	{name: "poll-slow", fault: "GET job delayed 5 s, past the deadline", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrTimeout, deadline: 2 * time.Second, cleanup: cleanTerminal, spec: sleeper, note: taskTimeoutFirst,
+	{name: "poll-slow", fault: "GET job delayed 5 s, past the deadline", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrTimeout, deadline: 2 * time.Second, cleanup: cleanTerminal, job: sleeper, note: taskTimeoutFirst,
 		proxy: onGet(0, faultproxy.Fault{Kind: faultproxy.Latency, Delay: 5 * time.Second})},
-	{name: "poll-reset", fault: "GET job reset mid-body (RST)", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrUnavailable, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+	{name: "poll-reset", fault: "GET job reset mid-body (RST)", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrUnavailable, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper,
 		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Reset})},
-	{name: "poll-truncated", fault: "GET job reply cut in half (valid HTTP)", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+	{name: "poll-truncated", fault: "GET job reply cut in half (valid HTTP)", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper,
 		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Truncate})},
-	{name: "poll-malformed", fault: "GET job reply is not JSON", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+	{name: "poll-malformed", fault: "GET job reply is not JSON", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper,
 		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Malformed})},
-	{name: "poll-no-id", fault: `GET job answers a job without ID`, scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+	{name: "poll-no-id", fault: `GET job answers a job without ID`, scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper,
 		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Replace, Body: `{"Job":{"Type":"batch","Count":1}}`})},
-	{name: "poll-close", fault: "GET job: connection closed without an answer, every time", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrUnavailable, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+	{name: "poll-close", fault: "GET job: connection closed without an answer, every time", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrUnavailable, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper,
 		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Close})},
-	{name: "poll-500-huge", fault: "GET job answers 500 with a 1 MiB page", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+	{name: "poll-500-huge", fault: "GET job answers 500 with a 1 MiB page", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper,
 		note:  "the error text is clipped: the result line stays far below Cloud Logging's entry limit",
 		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Status, Code: 500, Body: "<html>" + strings.Repeat("x", 1<<20) + "</html>"})},
-	{name: "poll-and-stop-503", fault: "GET and DELETE job answer 503", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanTerminal, spec: sleeper,
+	{name: "poll-and-stop-503", fault: "GET and DELETE job answer 503", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanTerminal, job: sleeper,
 		note: "the failed stop is in the error text; the job ends by itself",
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath, After: 1, Fault: status(503)},
 				faultproxy.Rule{Method: "DELETE", Path: jobPath, Fault: status(503)})
 		}},
-	{name: "all-hang", fault: "every call after the submit hangs, the stop too", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrTimeout, deadline: 2 * time.Second, cleanup: cleanTerminal, spec: sleeper,
+	{name: "all-hang", fault: "every call after the submit hangs, the stop too", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrTimeout, deadline: 2 * time.Second, cleanup: cleanTerminal, job: sleeper,
 		note: "the stop gives up after its budget; the job's task timeout (below the deadline) ends it",
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Path: jobPath, Fault: faultproxy.Fault{Kind: faultproxy.Hang}})
 		}},
-	{name: "refused-mid-job", fault: "the API refuses connections once the job is submitted", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrUnavailable, deadline: 3 * time.Second, cleanup: cleanTerminal, spec: sleeper,
+	{name: "refused-mid-job", fault: "the API refuses connections once the job is submitted", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrUnavailable, deadline: 3 * time.Second, cleanup: cleanTerminal, job: sleeper,
 		note: "the stop is refused too; the job ends by itself", during: refuseAfterSubmit},
 	{name: "executions-schema", fault: `GET executions answers {"Items":"x"}`, scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 5 * time.Second, cleanup: cleanTerminal,
 		proxy: func(p *faultproxy.Proxy) {
@@ -167,11 +168,11 @@ var cases = []tcase{
 
 	// Replies that lie (issue: survives a lying network). Crashes: the
 	// client would panic normalising these.
-	{name: "poll-null", fault: "GET job answers 200 with the body null", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+	{name: "poll-null", fault: "GET job answers 200 with the body null", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper,
 		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Reply, Body: "null"})},
-	{name: "poll-null-task", fault: `GET job answers a job with Tasks [null]`, scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+	{name: "poll-null-task", fault: `GET job answers a job with Tasks [null]`, scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper,
 		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Reply, Body: `{"Job":{"ID":"j-x","Type":"batch","Tasks":[null]}}`})},
-	{name: "stop-null", fault: "GET job answers 500, then the stop answers null (after stopping upstream)", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanTerminal, spec: sleeper,
+	{name: "stop-null", fault: "GET job answers 500, then the stop answers null (after stopping upstream)", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrServer, deadline: 3 * time.Second, cleanup: cleanTerminal, job: sleeper,
 		note: "the stop's unusable reply is in the error text; the run still ends with its line",
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath, After: 1, Fault: status(500)},
@@ -182,7 +183,7 @@ var cases = []tcase{
 			p.Add(faultproxy.Rule{Method: "GET", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Reply, Body: `{"Items":[null]}`}})
 		}},
 	// Bounds.
-	{name: "poll-gzip-bomb", fault: "GET job answers 64 KiB of gzip that inflate to 64 MiB", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+	{name: "poll-gzip-bomb", fault: "GET job answers 64 KiB of gzip that inflate to 64 MiB", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper,
 		note:  "the reply is read to its bound (" + replyBound + ") and no further",
 		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Reply, BodyFile: gzipBomb, Header: map[string]string{"Content-Encoding": "gzip", "Content-Type": "application/json"}})},
 	{name: "list-huge", fault: "list answers 3 MiB of valid JSON", scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrProtocol, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
@@ -206,7 +207,7 @@ var cases = []tcase{
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Method: "PUT", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Status, Code: 307, Header: map[string]string{"Location": "http://127.0.0.1:9" + jobsPath}}})
 		}},
-	{name: "poll-302-no-location", fault: "GET job answers 302 without Location", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+	{name: "poll-302-no-location", fault: "GET job answers 302 without Location", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper,
 		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Status, Code: 302, Header: map[string]string{}})},
 	{name: "download-redirect-metadata", fault: "the publisher redirects to 169.254.169.254", scenario: "submitAndGet", via: viaRunner, net: netShared, class: scenarios.ErrPublisher, deadline: 10 * time.Second, cleanup: cleanTerminal,
 		note: "refused at the dial, without connecting",
@@ -230,11 +231,11 @@ var cases = []tcase{
 		resultUser: "fmuser:fmpass0a1b2c@", resultQuery: "?X-Amz-Credential=fmcredAKIA77&X-Amz-Signature=fmsig9f8e7d6c",
 		download: func(p *faultproxy.Proxy) { p.Add(faultproxy.Rule{Fault: status(403)}) }},
 	// Classes of replies the canary cannot use.
-	{name: "poll-201", fault: "GET job answers 201", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+	{name: "poll-201", fault: "GET job answers 201", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper,
 		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Status, Code: 201, Body: "{}"})},
-	{name: "poll-empty-200", fault: "GET job answers 200 with an empty body", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+	{name: "poll-empty-200", fault: "GET job answers 200 with an empty body", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper,
 		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Reply})},
-	{name: "poll-bad-gzip", fault: "GET job answers a body labelled gzip that is not", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+	{name: "poll-bad-gzip", fault: "GET job answers a body labelled gzip that is not", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper,
 		proxy: onGet(1, faultproxy.Fault{Kind: faultproxy.Reply, Body: `{"Job":{}}`, Header: map[string]string{"Content-Encoding": "gzip"}})},
 	{name: "list-500-v17-auth", fault: "list answers Bacalhau v1.7's HTTP 500 for a refused API key", scenario: "list", via: viaJob, net: netShared, class: scenarios.ErrAuth, exit: 1, deadline: 3 * time.Second, cleanup: cleanNoJob,
 		proxy: func(p *faultproxy.Proxy) {
@@ -249,12 +250,12 @@ var cases = []tcase{
 		download: func(p *faultproxy.Proxy) { p.Add(faultproxy.Rule{Fault: faultproxy.Fault{Kind: faultproxy.Hang}}) },
 		during:   sigtermOnDownload},
 	// Untrusted text and leaked jobs.
-	{name: "submit-huge-id", fault: "PUT job submitted, the reply's job ID is 300 KB with a newline", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, spec: sleeper,
+	{name: "submit-huge-id", fault: "PUT job submitted, the reply's job ID is 300 KB with a newline", scenario: "submit", via: viaRunner, net: netShared, class: scenarios.ErrProtocol, deadline: 3 * time.Second, cleanup: cleanStopped, job: sleeper,
 		note: "the ID is not taken; the job is found by its run label and stopped; the line stays bounded",
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Method: "PUT", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Replace, Body: `{"JobID":"j-` + strings.Repeat("x", 300<<10) + `\nPASS"}`}})
 		}},
-	{name: "submit-reply-lost", fault: "PUT job submitted, the reply is cut by a reset", scenario: "submit", via: viaRunner, net: netShared, everyVersion: true, deadline: 5 * time.Second, cleanup: cleanTerminal, spec: sleeper,
+	{name: "submit-reply-lost", fault: "PUT job submitted, the reply is cut by a reset", scenario: "submit", via: viaRunner, net: netShared, everyVersion: true, deadline: 5 * time.Second, cleanup: cleanTerminal, job: sleeper,
 		note: "the run goes on with the job its run label (canary_run) finds, never submits twice; the line says submit_reply_lost", expect: replyLost,
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Method: "PUT", Path: jobsPath, Fault: faultproxy.Fault{Kind: faultproxy.Reset}})
@@ -340,7 +341,7 @@ var cases = []tcase{
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/results", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Close}})
 		}},
-	{name: "restart-mid-wait", fault: "the API refuses connections for 2 s while the job runs (an orchestrator restarting), then answers again", scenario: "submit", via: viaRunner, net: netShared, everyVersion: true, deadline: 10 * time.Second, cleanup: cleanTerminal, spec: sleeper,
+	{name: "restart-mid-wait", fault: "the API refuses connections for 2 s while the job runs (an orchestrator restarting), then answers again", scenario: "submit", via: viaRunner, net: netShared, everyVersion: true, deadline: 10 * time.Second, cleanup: cleanTerminal, job: sleeper,
 		note: "refused reads are tried again for up to 5 s", during: restartAfterSubmit,
 		expect: retriedThroughRestart},
 
@@ -362,19 +363,20 @@ var cases = []tcase{
 		note: "not retried; the partial summary is logged",
 		mon:  rejectSuccessSeries},
 
-	// Faults of the network itself (no proxy).
+	// Faults of the network itself (no proxy, but for the rows whose job
+	// fails, prints other text or sleeps: the proxy swaps it in).
 	{name: "exit-nonzero", fault: "the job exits 3", scenario: "submit", via: viaRunner, net: netDirect, class: scenarios.ErrJobFailed, deadline: 10 * time.Second, cleanup: cleanTerminal,
-		spec: scenarios.JobSpec{ExitCode: 3}},
+		job: &wasi.Program{Stdout: scenarios.DefaultText, ExitCode: 3}},
 	{name: "output-differs", fault: "the job prints other text than expected", scenario: "submitAndGet", via: viaRunner, net: netDirect, class: scenarios.ErrOutputMismatch, deadline: 10 * time.Second, cleanup: cleanTerminal,
-		spec: scenarios.JobSpec{Expect: "Hello from somewhere else\n"}},
+		job: &wasi.Program{Stdout: "Hello from somewhere else\n"}},
 	{name: "job-outlives-deadline", fault: "the job runs longer than the deadline", scenario: "submit", via: viaRunner, net: netDirect, class: scenarios.ErrTimeout, deadline: 2 * time.Second, cleanup: cleanTerminal,
-		spec: scenarios.JobSpec{SleepMS: 4000}, note: "the job's task timeout or the canary's stop ends it"},
+		job: &wasi.Program{Stdout: scenarios.DefaultText, SleepMS: 4000}, note: "the job's task timeout or the canary's stop ends it"},
 	{name: "fewer-executions", fault: "only 2 of 3 nodes match the selectors", scenario: "submitWithConcurrency", via: viaJob, net: netDirect, class: scenarios.ErrConcurrency, exit: 1, deadline: 10 * time.Second, cleanup: cleanTerminal,
 		env: map[string]string{"CANARY_NODE_SELECTORS": "name in (node-0, node-1)"}},
 	{name: "no-node-matches", fault: "no node matches the selectors", scenario: "submit", via: viaJob, net: netDirect, class: scenarios.ErrJobFailed, exit: 1, deadline: 5 * time.Second, cleanup: cleanTerminal,
 		env: map[string]string{"CANARY_NODE_SELECTORS": "name=node-9"}},
 	{name: "node-killed", fault: "the compute node running the job dies mid-job", scenario: "submit", via: viaRunner, net: netOwn, class: scenarios.ErrTimeout, deadline: 3 * time.Second, cleanup: cleanStopped,
-		spec: scenarios.JobSpec{SleepMS: 1500, Selectors: mustSelectors("name=node-2")}, during: killNode, expect: namesKilledNode,
+		job: sleeper, spec: scenarios.JobSpec{Selectors: mustSelectors("name=node-2")}, during: killNode, expect: namesKilledNode,
 		note: "the line names the node that holds the job",
 		byVersion: map[devnet.Version]versionOutcome{devnet.V1_9: {class: scenarios.ErrJobFailed, cleanup: cleanTerminal,
 			note: "v1.9 notices the lost node at once and fails the job: no other node matches the selectors"}}},
@@ -802,6 +804,9 @@ func renderDoc(cs []tcase) string {
 
 func runsAs(c tcase) string {
 	where := map[network]string{netNone: "no network", netShared: "proxy → devnet", netDirect: "devnet, every version", netOwn: "own devnet, every version"}[c.net]
+	if c.job != nil && c.net != netShared {
+		where = "proxy → " + where
+	}
 	if c.everyVersion {
 		where += ", every version"
 	}
@@ -836,9 +841,10 @@ canary, and asserts:
   runner's peak RSS is under 64 MiB (measured by ` + "`functions/job/testdata/peakrss`" + `);
 - exit 3 rows: the ` + "`result not recorded`" + ` line says why (e.g. names the metadata server).
 
-"runs as": ` + "`runner`" + ` is the scenario runner in the test process (it can use the test hooks of the
-canary job: sleep, exit code, expected text); ` + "`job`" + ` is the built Cloud Run job recording to the
-fake Monitoring; ` + "`local`" + ` is the built local runner. The devnet is the real Bacalhau test network on a
+"runs as": ` + "`runner`" + ` is the scenario runner in the test process; ` + "`job`" + ` is the built Cloud Run job
+recording to the fake Monitoring; ` + "`local`" + ` is the built local runner. A row whose job must sleep, exit
+non-zero or print other text gets it from the proxy, which swaps the WebAssembly module of the submitted job
+for one of ` + "`internal/wasi`" + ` (the canary itself always submits its own). The devnet is the real Bacalhau test network on a
 second "host": a network namespace the test creates, reached over a private veth link (loopback, with a
 note in the test log, where the machine cannot make one); ` + "`proxy → devnet`" + ` rows run against v1.7.0,
 rows marked "every version" once per supported release (v1.7.0 and v1.9.4). "result proxy": a second

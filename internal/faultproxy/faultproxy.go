@@ -6,7 +6,8 @@
 // the wrong shape. Everything else passes through untouched, so a job can
 // be submitted for real and then stopped through the proxy once the fault
 // has passed. It can also check the Authorization header the way a server
-// with auth does.
+// with auth does, and change the job a submit carries (Options.EditJob:
+// a job that sleeps, fails or prints other text, made from the canary's).
 //
 // Forwarding is httputil.ReverseProxy's; faults that change a forwarded
 // reply do it in its ModifyResponse, faults on the connection hijack it.
@@ -18,6 +19,7 @@ package faultproxy
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +33,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bacalhau-project/bacalhau/pkg/models"
+	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
 )
 
 // Kind is what a fault does to a request.
@@ -113,6 +118,7 @@ type Request struct {
 	Path   string
 	Fault  Kind // "" when passed through
 	Status int  // what the client got; 0 when it got no answer, -1 for a Raw answer
+	Edited bool // the job it submitted was changed (Options.EditJob)
 }
 
 // maxBody bounds a request body, and a reply a fault reads to change it.
@@ -130,7 +136,13 @@ type Options struct {
 	// of a private link the caller made itself (a test's veth pair into a
 	// network namespace). Anything else off loopback is refused.
 	LinkHost string
+	// EditJob, when set, changes the job of every submit the proxy
+	// forwards (PUT SubmitPath); an error answers 400 instead.
+	EditJob func(*models.Job) error
 }
+
+// SubmitPath is where Bacalhau's API takes a job (apimodels.PutJobRequest).
+const SubmitPath = "/api/v1/orchestrator/jobs"
 
 // Proxy is a running fault-injecting proxy.
 type Proxy struct {
@@ -338,7 +350,7 @@ func (p *Proxy) serve(rw http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "invalid token") // as Bacalhau's API answers a missing or wrong token
 		return
 	case f == nil:
-		p.forward(w, r, nil)
+		p.forward(w, r, i, nil)
 		return
 	}
 	switch f.Kind {
@@ -347,7 +359,7 @@ func (p *Proxy) serve(rw http.ResponseWriter, r *http.Request) {
 	case Latency:
 		select {
 		case <-time.After(f.Delay):
-			p.forward(w, r, nil)
+			p.forward(w, r, i, nil)
 		case <-r.Context().Done():
 		case <-p.done:
 		}
@@ -362,11 +374,11 @@ func (p *Proxy) serve(rw http.ResponseWriter, r *http.Request) {
 	case Echo:
 		writeError(w, f.Code, "request refused; it carried Authorization: "+r.Header.Get("Authorization"))
 	case Reset:
-		p.forward(w, r, f) // the headers and half the body are on the wire (FlushInterval)
-		p.answered(i, w)   // before the client sees the RST
+		p.forward(w, r, i, f) // the headers and half the body are on the wire (FlushInterval)
+		p.answered(i, w)      // before the client sees the RST
 		p.hijack(w, Reset)
 	case Truncate, Malformed, Replace, Rewrite:
-		p.forward(w, r, f)
+		p.forward(w, r, i, f)
 	case Raw:
 		w.status = -1 // an answer, though no status a client could read
 		conn, _, err := http.NewResponseController(w).Hijack()
@@ -380,12 +392,21 @@ func (p *Proxy) serve(rw http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// forward passes the request to the target within MaxHold; f, when set,
+// forward passes request i to the target within MaxHold; f, when set,
 // changes the reply.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, f *Fault) {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, i int, f *Fault) {
 	ctx, cancel := context.WithTimeout(r.Context(), p.opts.MaxHold)
 	defer cancel()
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if p.opts.EditJob != nil && r.Method == http.MethodPut && r.URL.Path == SubmitPath {
+		if err := p.editJob(r); err != nil {
+			writeError(w, http.StatusBadRequest, "faultproxy: editing the submitted job: "+err.Error())
+			return
+		}
+		p.mu.Lock()
+		p.requests[i].Edited = true
+		p.mu.Unlock()
+	}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(p.target)
@@ -399,6 +420,28 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, f *Fault) {
 		},
 	}
 	rp.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// editJob replaces a submit's body with the edited job's.
+func (p *Proxy) editJob(r *http.Request) error {
+	var req apimodels.PutJobRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		return err
+	}
+	if req.Job == nil {
+		return errors.New("no job")
+	}
+	if err := p.opts.EditJob(req.Job); err != nil {
+		return err
+	}
+	body, err := json.Marshal(&req)
+	if err != nil {
+		return err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	return nil
 }
 
 // modify applies a forwarded request's fault to its reply.

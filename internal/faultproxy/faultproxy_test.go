@@ -3,6 +3,7 @@ package faultproxy
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bacalhau-project/bacalhau/pkg/models"
+	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
 )
 
 // upBody is what the upstream answers to every request.
@@ -315,5 +319,89 @@ func TestMaxHold(t *testing.T) {
 	}()
 	if got, end := raw(t, q, "/x", 10*time.Second); end != "fin" || len(got) != 0 {
 		t.Errorf("hang at Close: %q, ended %s", got, end)
+	}
+}
+
+// TestEditJob: the job of a forwarded submit is the edited one, sent with
+// its own length; other requests pass as they came, and a submit that
+// cannot be edited is answered 400 without reaching the API.
+func TestEditJob(t *testing.T) {
+	t.Parallel()
+	const submit = `{"Job":{"Name":"canary","Type":"batch","Count":1,"Labels":{"a":"b"}}}`
+	long := strings.Repeat("x", 100) // the edited body is longer than it came
+	edit := func(j *models.Job) error {
+		if j.Name == "refuse" {
+			return errors.New("not this one")
+		}
+		j.Count = 7
+		j.Labels["edited"] = long
+		return nil
+	}
+	for _, tc := range []struct {
+		name, method, path, body string
+		fault                    *Fault
+		status                   int
+		edited                   bool // the API got the edited job; else the body as sent, or nothing on 400
+	}{
+		{name: "submit", method: "PUT", path: SubmitPath, body: submit, status: 200, edited: true},
+		{name: "submit with a reply fault", method: "PUT", path: SubmitPath, body: submit, fault: &Fault{Kind: Truncate}, status: 200, edited: true},
+		{name: "another path", method: "PUT", path: SubmitPath + "/j-1", body: submit, status: 200},
+		{name: "another method", method: "POST", path: SubmitPath, body: submit, status: 200},
+		{name: "not JSON", method: "PUT", path: SubmitPath, body: "<html>", status: 400},
+		{name: "no job", method: "PUT", path: SubmitPath, body: `{"Force":true}`, status: 400},
+		{name: "edit fails", method: "PUT", path: SubmitPath, body: `{"Job":{"Name":"refuse"}}`, status: 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := make(chan []byte, 1)
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, err := io.ReadAll(r.Body)
+				if err != nil || r.ContentLength != int64(len(b)) {
+					t.Errorf("the API read %d bytes (%v), Content-Length %d", len(b), err, r.ContentLength)
+				}
+				got <- b
+				io.WriteString(w, `{"JobID":"j-1"}`)
+			}))
+			t.Cleanup(up.Close)
+			p, err := Start(strings.TrimPrefix(up.URL, "http://"), Options{EditJob: edit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(p.Close)
+			if tc.fault != nil {
+				p.Add(Rule{Method: tc.method, Path: tc.path, Fault: *tc.fault})
+			}
+			req, _ := http.NewRequest(tc.method, "http://"+p.Addr()+tc.path, strings.NewReader(tc.body))
+			resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reply, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Errorf("status %d %q, want %d", resp.StatusCode, reply, tc.status)
+			}
+			var b []byte
+			select {
+			case b = <-got:
+			default:
+			}
+			switch {
+			case tc.status == 400:
+				if b != nil || !strings.Contains(string(reply), "editing the submitted job") {
+					t.Errorf("the API got %q; reply %q, want nothing sent and the edit named", b, reply)
+				}
+			case tc.edited:
+				if rs := p.Requests(); len(rs) != 1 || !rs[0].Edited {
+					t.Errorf("recorded %+v, want the submit marked edited", rs)
+				}
+				var r apimodels.PutJobRequest
+				if err := json.Unmarshal(b, &r); err != nil || r.Job == nil || r.Job.Name != "canary" || r.Job.Count != 7 || r.Job.Labels["edited"] != long || r.Job.Labels["a"] != "b" {
+					t.Errorf("the API got %s (%v), want the edited job", b, err)
+				}
+			case string(b) != tc.body || p.Requests()[0].Edited:
+				t.Errorf("the API got %q (recorded %+v), want %q as sent", b, p.Requests(), tc.body)
+			}
+		})
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
 
 	"github.com/bacalhau-project/bacalhau-canary/internal/devnet"
+	"github.com/bacalhau-project/bacalhau-canary/internal/faultproxy"
+	"github.com/bacalhau-project/bacalhau-canary/internal/wasi"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
@@ -101,6 +103,23 @@ func runner(n *devnet.Network, key string, spec scenarios.JobSpec, timeout time.
 	return &scenarios.Runner{Connect: func(context.Context) (scenarios.Conn, error) {
 		return scenarios.Conn{Jobs: jobs, Fetcher: fetcher}, nil
 	}, Spec: spec, Env: "test", Timeout: timeout}
+}
+
+// through puts a proxy in front of n that swaps the module of every job
+// submitted through it for prog's (a job that sleeps, fails or prints
+// other text), and returns the address to run the canary against.
+func through(t *testing.T, n *devnet.Network, prog wasi.Program) *devnet.Network {
+	t.Helper()
+	o := faultproxy.Options{EditJob: prog.Into, MaxHold: time.Minute}
+	if n.Link != nil {
+		o.LinkHost = n.Link.Remote
+	}
+	p, err := faultproxy.Start(n.Addr(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return &devnet.Network{Host: p.Host(), Port: p.Port()}
 }
 
 func api(n *devnet.Network) scenarios.Jobs {
@@ -211,14 +230,17 @@ func TestStockPublisherAddressIsAPublisherFailure(t *testing.T) {
 	})
 }
 
-func TestWrongExpectedOutputIsAMismatch(t *testing.T) {
+func TestOtherOutputIsAMismatch(t *testing.T) {
 	skipShort(t)
 	forEachVersion(t, func(t *testing.T, v devnet.Version) {
 		n := network(t, v)
-		spec := scenarios.JobSpec{Expect: "Hello from somewhere else\n"}
-		res := runner(n, n.APIKey, spec, 30*time.Second).Run(t.Context(), scenarios.SubmitAndGet)
+		other := through(t, n, wasi.Program{Stdout: "Hello from somewhere else\n"})
+		res := runner(other, n.APIKey, scenarios.JobSpec{}, 30*time.Second).Run(t.Context(), scenarios.SubmitAndGet)
 		if res.Success || res.Class != scenarios.ErrOutputMismatch {
 			t.Fatalf("got success=%v class=%q (%s), want output_mismatch", res.Success, res.Class, res.Error)
+		}
+		if !strings.Contains(res.Error, "Hello from somewhere else") {
+			t.Errorf("error %q does not quote what the job printed", res.Error)
 		}
 	})
 }
@@ -227,9 +249,13 @@ func TestNonZeroExitIsAFailedJob(t *testing.T) {
 	skipShort(t)
 	forEachVersion(t, func(t *testing.T, v devnet.Version) {
 		n := network(t, v)
-		res := runner(n, n.APIKey, scenarios.JobSpec{ExitCode: 3}, 30*time.Second).Run(t.Context(), scenarios.Submit)
+		failing := through(t, n, wasi.Program{Stdout: scenarios.DefaultText, ExitCode: 3})
+		res := runner(failing, n.APIKey, scenarios.JobSpec{}, 30*time.Second).Run(t.Context(), scenarios.Submit)
 		if res.Success || res.Class != scenarios.ErrJobFailed {
 			t.Fatalf("got success=%v class=%q (%s), want job_failed", res.Success, res.Class, res.Error)
+		}
+		if !strings.Contains(res.Error, "exited 3") {
+			t.Errorf("error %q does not say the job exited 3", res.Error)
 		}
 		assertNoCanaryJobRunning(t, n)
 	})
@@ -242,7 +268,8 @@ func TestJobOutlivingTheDeadlineIsStopped(t *testing.T) {
 		// The module sleeps 8 s; the run's deadline is 3 s. The job's own task
 		// timeout (below the deadline) or the canary's deadline fires first;
 		// either way the run is a timeout and the job ends up terminal.
-		r := runner(n, n.APIKey, scenarios.JobSpec{SleepMS: 8000}, 3*time.Second)
+		slow := through(t, n, wasi.Program{Stdout: scenarios.DefaultText, SleepMS: 8000})
+		r := runner(slow, n.APIKey, scenarios.JobSpec{}, 3*time.Second)
 		res := r.Run(t.Context(), scenarios.Submit)
 		if res.Success || res.Class != scenarios.ErrTimeout {
 			t.Fatalf("got success=%v class=%q (%s), want timeout", res.Success, res.Class, res.Error)
@@ -344,9 +371,12 @@ func TestTaskTimeoutDoesNotHaltTheExecution(t *testing.T) {
 func sleepingExecution(t *testing.T, n *devnet.Network, sleep, deadline time.Duration) (exec, jobID string) {
 	t.Helper()
 	jobs := api(n)
-	job, err := scenarios.JobSpec{Engine: scenarios.EngineWasm, Publisher: scenarios.PublisherLocal, SleepMS: uint32(sleep.Milliseconds())}.
+	job, err := scenarios.JobSpec{Engine: scenarios.EngineWasm, Publisher: scenarios.PublisherLocal}.
 		Build("stopTest", "test", "stop-test", 1, deadline)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (wasi.Program{Stdout: scenarios.DefaultText, SleepMS: uint32(sleep.Milliseconds())}).Into(job); err != nil {
 		t.Fatal(err)
 	}
 	put, err := jobs.Put(t.Context(), &apimodels.PutJobRequest{Job: job})

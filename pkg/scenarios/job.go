@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"crypto/rand"
+	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -13,8 +14,6 @@ import (
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
-
-	"github.com/bacalhau-project/bacalhau-canary/pkg/wasi"
 )
 
 // Engines the canary job can run on.
@@ -40,36 +39,25 @@ const PublisherLocal = "local"
 // DefaultText is what the canary job prints.
 const DefaultText = "Hello from the Bacalhau canary\n"
 
+// canaryWasm is the wasm flavour of the job: a WASI module that prints
+// DefaultText and exits 0, written by internal/wasi (a test fails when it
+// is stale). The generator imports this package, so the file must exist
+// to regenerate it; an empty one will do.
+//
+//go:generate go run ../../internal/wasi/gen -o canary.wasm
+//go:embed canary.wasm
+var canaryWasm []byte
+
 // DockerImage runs the docker flavour of the job.
 const DockerImage = "busybox:1.36.1"
 
 const wasmTarget = "/canary/main.wasm"
 
-// JobSpec describes the canary job: what it runs and what it must print.
+// JobSpec describes the canary job, which prints DefaultText.
 type JobSpec struct {
 	Engine    string // EngineDocker or EngineWasm
 	Selectors []*models.LabelSelectorRequirement
 	Publisher string // publisher type of the job's results; "" leaves it to the network's job defaults
-	Text      string // what the job prints on stdout; DefaultText when empty
-	Expect    string // what the checks expect; Text when empty
-
-	// Test hooks for the wasm engine: sleep first, exit non-zero after.
-	SleepMS  uint32
-	ExitCode uint32
-}
-
-func (s JobSpec) text() string {
-	if s.Text == "" {
-		return DefaultText
-	}
-	return s.Text
-}
-
-func (s JobSpec) expected() string {
-	if s.Expect == "" {
-		return s.text()
-	}
-	return s.Expect
 }
 
 // Build returns the job to submit for scenario, with count executions and
@@ -85,17 +73,13 @@ func (s JobSpec) Build(scenario, env, runID string, count int, deadline time.Dur
 	switch s.Engine {
 	case EngineDocker:
 		engine, err := dockermodels.NewDockerEngineBuilder(DockerImage).
-			WithEntrypoint("printf", "%s", s.text()).
+			WithEntrypoint("printf", "%s", DefaultText).
 			Build()
 		if err != nil {
 			return nil, fmt.Errorf("building docker engine spec: %w", err)
 		}
 		task.Engine = engine
 	case EngineWasm:
-		mod, err := wasi.Program{Stdout: s.text(), SleepMS: s.SleepMS, ExitCode: s.ExitCode}.Encode()
-		if err != nil {
-			return nil, fmt.Errorf("encoding wasm module: %w", err)
-		}
 		engine, err := wasmmodels.NewWasmEngineBuilder(wasmTarget).WithEntrypoint("_start").Build()
 		if err != nil {
 			return nil, fmt.Errorf("building wasm engine spec: %w", err)
@@ -104,7 +88,7 @@ func (s JobSpec) Build(scenario, env, runID string, count int, deadline time.Dur
 		task.InputSources = []*models.InputSource{{
 			Source: &models.SpecConfig{
 				Type:   models.StorageSourceInline,
-				Params: map[string]any{"URL": "data:application/octet-stream;base64," + base64.StdEncoding.EncodeToString(mod)},
+				Params: map[string]any{"URL": "data:application/octet-stream;base64," + base64.StdEncoding.EncodeToString(canaryWasm)},
 			},
 			Target: wasmTarget,
 		}}

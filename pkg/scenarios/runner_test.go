@@ -134,7 +134,10 @@ var errorClassCases = []errorClassCase{
 	{"exit code", "submit", func(f *fakeJobs) Fetcher { f.exit = 2; return nil }, JobSpec{}, ErrJobFailed, false},
 	{"wrong stdout downloaded", "submitAndGet", func(f *fakeJobs) Fetcher { return fakeFetcher{stdout: "bye\n"} }, JobSpec{}, ErrOutputMismatch, false},
 	{"wrong RunOutput", "submitAndGet", func(f *fakeJobs) Fetcher { f.outcome = "bye\n"; return nil }, JobSpec{}, ErrOutputMismatch, false},
-	{"wrong expectation", "submitAndGet", nil, JobSpec{Expect: "something else\n"}, ErrOutputMismatch, false},
+	{"job prints other text", "submitAndGet", func(f *fakeJobs) Fetcher {
+		f.outcome = "something else\n"
+		return fakeFetcher{stdout: "something else\n"}
+	}, JobSpec{}, ErrOutputMismatch, false},
 	{"two nodes", "submitWithConcurrency", func(f *fakeJobs) Fetcher { f.nodes = 2; return nil }, JobSpec{}, ErrConcurrency, false},
 	{"unknown engine", "submit", nil, JobSpec{Engine: "podman"}, ErrCanary, false},
 }

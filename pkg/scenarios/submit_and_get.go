@@ -55,7 +55,7 @@ var SubmitAndGet = Scenario{
 			return err
 		}
 		return p.Phase("download", func() error {
-			want := p.Spec.expected()
+			want := DefaultText
 			stdout, err := downloadStdout(ctx, p.Fetcher, url, maxStdout(want))
 			if err != nil {
 				return err
@@ -75,7 +75,7 @@ func resultURL(ctx context.Context, p *Probe, id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	want := p.Spec.expected()
+	want := DefaultText
 	for _, e := range execs {
 		if e.ComputeState.StateType != models.ExecutionStateCompleted || e.RunOutput == nil || e.RunOutput.StdoutTruncated {
 			continue

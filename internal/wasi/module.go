@@ -1,12 +1,20 @@
-// Package wasi encodes the canary's WebAssembly program: a WASI preview1
-// module of a few hundred bytes that writes a fixed text to stdout and,
-// for tests, can first sleep (poll_oneoff on a clock, in slices, so a
-// cancelled execution halts within a slice) or end with a
-// non-zero exit code (proc_exit). It is assembled byte by byte here, so the
-// canary needs no toolchain and ships no binary blob.
+// Package wasi encodes WASI preview1 modules of a few hundred bytes that
+// write a fixed text to stdout and can first sleep (poll_oneoff on a clock,
+// in slices, so a cancelled execution halts within a slice) or end with a
+// non-zero exit code (proc_exit). They are assembled byte by byte, so
+// nothing needs a toolchain. `go generate ./pkg/scenarios` writes the
+// canary's own module (it prints scenarios.DefaultText) with it; tests that
+// need a job that sleeps, fails or prints other text swap their module
+// into the submitted job (Program.Into).
 package wasi
 
-import "fmt"
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/bacalhau-project/bacalhau/pkg/models"
+)
 
 // moduleName is the module's name in its custom "name" section.
 const moduleName = "bacalhau-canary"
@@ -16,6 +24,39 @@ type Program struct {
 	Stdout   string // written to fd 1
 	SleepMS  uint32 // sleep before writing, in milliseconds (0: none), in slices of ≤ sliceMS
 	ExitCode uint32 // proc_exit code after writing
+}
+
+// DataURL is how a job carries a module inline (an inline input source).
+func DataURL(mod []byte) string {
+	return "data:application/octet-stream;base64," + base64.StdEncoding.EncodeToString(mod)
+}
+
+// Into puts p's module in place of the inline module of every wasm task of
+// job; a job without one is an error.
+func (p Program) Into(job *models.Job) error {
+	mod, err := p.Encode()
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, t := range job.Tasks {
+		if t == nil || t.Engine == nil || t.Engine.Type != models.EngineWasm {
+			continue
+		}
+		for _, in := range t.InputSources {
+			if in != nil && in.Source != nil && in.Source.Type == models.StorageSourceInline {
+				if in.Source.Params == nil {
+					in.Source.Params = map[string]any{}
+				}
+				in.Source.Params["URL"] = DataURL(mod)
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return errors.New("wasi: the job has no inline module of a wasm task")
+	}
+	return nil
 }
 
 // Memory layout of the module's single page.

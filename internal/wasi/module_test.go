@@ -3,13 +3,18 @@ package wasi
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
 // run executes the module the way Bacalhau's wasm executor does (wazero,
@@ -130,5 +135,42 @@ func TestProgramHasModuleName(t *testing.T) {
 	}
 	if got := compiled.Name(); got != moduleName {
 		t.Errorf("module name = %q, want %q (Bacalhau refuses unnamed modules)", got, moduleName)
+	}
+}
+
+// Into swaps the canary job's module for the program's: the job then runs
+// the program. A job without an inline wasm module is an error.
+func TestInto(t *testing.T) {
+	t.Parallel()
+	p := Program{Stdout: "Hello from somewhere else\n", ExitCode: 3}
+	for _, engine := range []string{scenarios.EngineWasm, scenarios.EngineDocker} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			job, err := scenarios.JobSpec{Engine: engine}.Build("submit", "test", "r1", 1, 30*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = p.Into(job)
+			if engine == scenarios.EngineDocker {
+				if err == nil {
+					t.Error("a docker job took a wasm module")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			url, _ := job.Tasks[0].InputSources[0].Source.Params["URL"].(string)
+			mod, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(url, "data:application/octet-stream;base64,"))
+			if err != nil {
+				t.Fatalf("URL %q: %v", url, err)
+			}
+			if out, code := run(t, mod); out != p.Stdout || code != p.ExitCode {
+				t.Errorf("the swapped module prints %q and exits %d, want %q and %d", out, code, p.Stdout, p.ExitCode)
+			}
+		})
+	}
+	if err := p.Into(&models.Job{Tasks: []*models.Task{nil, {Engine: &models.SpecConfig{Type: models.EngineWasm}}}}); err == nil {
+		t.Error("a wasm task without an inline module took one")
 	}
 }
