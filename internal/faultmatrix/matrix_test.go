@@ -214,7 +214,7 @@ var cases = []tcase{
 			p.Add(faultproxy.Rule{Fault: faultproxy.Fault{Kind: faultproxy.Status, Code: 302, Header: map[string]string{"Location": "http://169.254.169.254/computeMetadata/v1/"}}})
 		}},
 	{name: "result-url-metadata", fault: "the node advertises http://metadata.google.internal/… as its result", scenario: "submitAndGet", via: viaJob, net: netShared, class: scenarios.ErrPublisher, exit: 1, deadline: 10 * time.Second, cleanup: cleanTerminal,
-		note: "refused before any lookup or connection",
+		note: "never connected: refused at the dial where the name resolves (169.254.169.254); here it does not resolve",
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/results", Fault: faultproxy.Fault{Kind: faultproxy.Rewrite, From: `http://[^"/]+/`, Body: "http://metadata.google.internal/"}})
 		}},
