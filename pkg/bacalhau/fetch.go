@@ -122,17 +122,17 @@ func (e *StatusError) Unwrap() error { return scenarios.ErrPublisher }
 // RefusedError is a result address the Fetcher will not connect to.
 type RefusedError struct {
 	Host string     // as advertised
-	Addr netip.Addr // what it resolves to
+	Addr netip.Addr // the address it led to
 	Kind string     // loopback, link-local, unspecified, metadata
 }
 
 func (e *RefusedError) Error() string {
-	if e.Addr.IsValid() && e.Addr.String() != e.Host {
-		return fmt.Sprintf("advertised result host %s resolves to %s, a %s address: refused without connecting (the API host is not one)",
-			text.Quote(e.Host, 100), e.Addr, e.Kind)
+	is := "is"
+	if e.Addr.String() != e.Host {
+		is = "resolves to " + e.Addr.String() + ","
 	}
-	return fmt.Sprintf("advertised result host %s is a %s address: refused without connecting (the API host is not one)",
-		text.Quote(e.Host, 100), e.Kind)
+	return fmt.Sprintf("advertised result host %s %s a %s address: refused without connecting (the API host is not one)",
+		text.Quote(e.Host, 100), is, e.Kind)
 }
 
 // Unwrap classes a refused address as the result path's failure.

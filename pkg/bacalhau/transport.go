@@ -74,28 +74,29 @@ func exchangeError(ctx context.Context, call string, err error) error {
 	var netErr net.Error
 	var opErr *net.OpError
 	var dnsErr *net.DNSError
+	var cause error
 	why, badCert := certificateProblem(err)
 	switch {
 	case errors.As(err, &class):
 		return fmt.Errorf("%s: %w", call, err)
-	case errors.Is(ctx.Err(), context.Canceled):
-		return fmt.Errorf("%s: %v: %w", call, err, context.Canceled)
 	case badCert:
 		// The handshake fails before any request is written: no
 		// credential went to a server the canary could not verify.
 		return fmt.Errorf("%s: the API's TLS certificate %s: %w", call, why, scenarios.ErrCertificate)
+	case errors.Is(ctx.Err(), context.Canceled):
+		cause = context.Canceled
 	case ctx.Err() != nil, pastDeadline(ctx), errors.As(err, &netErr) && netErr.Timeout():
 		// The client's own timeout may cancel the request a moment
 		// before its context says why.
-		class = scenarios.ErrTimeout
+		cause = scenarios.ErrTimeout
 	case errors.As(err, &opErr) && opErr.Op == "dial", errors.As(err, &dnsErr),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
 		errors.Is(err, io.EOF): // net/http's io.EOF is a close before any byte (a cut reply is io.ErrUnexpectedEOF)
-		class = scenarios.ErrUnavailable
+		cause = scenarios.ErrUnavailable
 	default:
-		class = scenarios.ErrProtocol
+		cause = scenarios.ErrProtocol
 	}
-	return fmt.Errorf("%s: %w: %w", call, clipped{err}, class)
+	return fmt.Errorf("%s: %w: %w", call, clipped{err}, cause)
 }
 
 func pastDeadline(ctx context.Context) bool {
@@ -103,8 +104,8 @@ func pastDeadline(ctx context.Context) bool {
 	return ok && !time.Now().Before(dl)
 }
 
-// clipped bounds an error's text, keeping it in the chain (the retries
-// read its reset or EOF).
+// clipped bounds an error's text (net/http quotes what the server sent),
+// keeping the error in the chain: the retries read its reset or EOF.
 type clipped struct{ error }
 
 func (c clipped) Error() string { return text.Clip(c.error.Error(), 300) }
