@@ -215,7 +215,7 @@ var cases = []tcase{
 			p.Add(faultproxy.Rule{Fault: faultproxy.Fault{Kind: faultproxy.Status, Code: 302, Header: map[string]string{"Location": "http://169.254.169.254/computeMetadata/v1/"}}})
 		}},
 	{name: "result-url-metadata", fault: "the node advertises http://metadata.google.internal/… as its result", scenario: "submitAndGet", via: viaJob, net: netShared, class: scenarios.ErrPublisher, exit: 1, deadline: 10 * time.Second, cleanup: cleanTerminal,
-		note: "refused before any lookup or connection",
+		note: "never connected: refused at the dial where the name resolves (169.254.169.254); here it does not resolve",
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/results", Fault: faultproxy.Fault{Kind: faultproxy.Rewrite, From: `http://[^"/]+/`, Body: "http://metadata.google.internal/"}})
 		}},
@@ -888,10 +888,11 @@ owners: ` + "`canary`" + ` and exit 3. Nobody pages the network for Google's fau
 - **Loopback.** Credentials go in clear only to a host known to be loopback without DNS: a loopback IP
   literal or bare ` + "`localhost`" + ` (dialled at loopback addresses only). ` + "`x.localhost`" + ` needs TLS or
   ` + "`CANARY_ALLOW_PLAINTEXT_CREDENTIALS`" + `; a host ending in a dot is exit 2.
-- **HTTP framing.** A server that answered unusably — a garbage status line, malformed headers or more
-  than 64 KiB of them, two Content-Lengths, an unknown transfer encoding, bad chunks, a body shorter than
-  announced — is ` + "`protocol`" + `; ` + "`unavailable`" + ` is for a connection that carried no answer (refused,
-  reset, closed before a byte).
+- **HTTP framing.** Every error of an API exchange is classed by its type, never its text: a
+  certificate that failed verification is ` + "`certificate`" + `; a deadline ` + "`timeout`" + `; a connection that carried
+  no answer (refused, DNS, reset, closed before a byte) ` + "`unavailable`" + `; any other — a server that answered
+  unusably: a garbage status line, malformed headers or more than 64 KiB of them, two Content-Lengths, an
+  unknown transfer encoding, bad chunks, a body shorter than announced — ` + "`protocol`" + `.
 - **Job IDs.** Every ID from the network (the submit's, the label-found job's) must be 1–128 letters,
   digits, ` + "`-`" + `, ` + "`_`" + ` before it goes into a URL; a job of the run that could not be stopped (its stop
   failed, or its ID breaks the rule) sets ` + "`job_left_running`" + ` in the result line.

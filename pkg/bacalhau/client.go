@@ -5,20 +5,22 @@
 package bacalhau
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	clientv2 "github.com/bacalhau-project/bacalhau/pkg/publicapi/client/v2"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // Options say where the API is and how to authenticate.
@@ -52,9 +54,14 @@ func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
 		headers.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(o.Username+":"+o.Password)))
 	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	if strings.EqualFold(o.Host, "localhost") {
+		// The configuration sends credentials to it in clear as to a
+		// loopback host: it is connected at loopback addresses only.
+		dialer.Control = loopbackOnly
+	}
 	base := &http.Transport{
 		Proxy:                  nil, // the canary talks to the API it is given, never through a proxy of the environment
-		DialContext:            loopbackOnly(o.Host, dialer.DialContext),
+		DialContext:            dialer.DialContext,
 		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: o.RootCAs},
 		TLSHandshakeTimeout:    10 * time.Second,
 		MaxIdleConnsPerHost:    4,
@@ -66,7 +73,7 @@ func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
 	}
 	// Below the checking transport, so every reply's version header is
 	// seen, whatever the verdict on its body.
-	versions := &versionTransport{base: &attemptTransport{base: &certTransport{base: base}}}
+	versions := &versionTransport{base: &attemptTransport{base: base}}
 	hc := &http.Client{
 		Timeout:   o.Timeout,
 		Transport: &checkingTransport{base: versions},
@@ -83,33 +90,10 @@ func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
 	return &checkedJobs{jobs: api.Jobs(), nodes: api.Nodes(), versions: versions}, NewFetcher(o.Host, o.Timeout)
 }
 
-// loopbackOnly dials the name localhost only at the loopback addresses it
-// resolves to (the configuration sends credentials to it in clear as to a
-// loopback host); any other host is dialled by dial as it is.
-func loopbackOnly(host string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	if !strings.EqualFold(host, "localhost") {
-		return dial
+// loopbackOnly refuses to connect to an address that is not loopback.
+func loopbackOnly(_, address string, _ syscall.RawConn) error {
+	if ap, err := netip.ParseAddrPort(address); err != nil || !ap.Addr().Unmap().IsLoopback() {
+		return fmt.Errorf("localhost resolves to %s, not a loopback address: %w", text.Quote(address, 100), scenarios.ErrCanary)
 	}
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		h, port, err := net.SplitHostPort(addr)
-		if err != nil {
-			return nil, err
-		}
-		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", h)
-		if err != nil {
-			return nil, err
-		}
-		var last error = fmt.Errorf("%s resolves to no loopback address (%v): %w", h, ips, scenarios.ErrCanary)
-		for _, ip := range ips {
-			if !ip.Unmap().IsLoopback() {
-				continue
-			}
-			c, err := dial(ctx, network, net.JoinHostPort(ip.Unmap().String(), port))
-			if err == nil {
-				return c, nil
-			}
-			last = err
-		}
-		return nil, last
-	}
+	return nil
 }

@@ -9,21 +9,23 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // Fetcher downloads published results over HTTP(S). A result URL is
 // whatever a compute node advertises, so the Fetcher refuses, where the
-// connection is dialled, any address that resolves to a loopback,
-// link-local, unspecified or cloud metadata address — unless the API host
-// itself is such an address (a test or a single-host network) — and never
-// the metadata addresses. Redirects are followed under the same rules,
+// socket connects (net.Dialer.Control, whatever name or numeric form
+// led there), a loopback, link-local or unspecified address — unless the
+// API host itself is one (a test or a single-host network) — and a cloud
+// metadata address always. Private ranges are allowed: compute nodes and
+// S3 endpoints live there. Redirects are followed under the same rules,
 // and only when no credentials travel with them.
 type Fetcher struct {
 	client  *http.Client
@@ -31,13 +33,6 @@ type Fetcher struct {
 
 	once     sync.Once
 	apiLocal bool
-
-	// resolve looks a host up; tests replace it to make names resolve
-	// where they need.
-	resolve func(ctx context.Context, host string) ([]netip.Addr, error)
-	// exempt, in tests, is one loopback address that stands for a
-	// routable publisher.
-	exempt *netip.Addr
 }
 
 var _ scenarios.Fetcher = (*Fetcher)(nil)
@@ -47,7 +42,7 @@ const maxRedirects = 5
 
 // NewFetcher returns a Fetcher for results of the API at apiHost.
 func NewFetcher(apiHost string, timeout time.Duration) *Fetcher {
-	f := &Fetcher{apiHost: apiHost, resolve: lookup}
+	f := &Fetcher{apiHost: apiHost}
 	tr := &http.Transport{
 		Proxy:                  nil,
 		DialContext:            f.dial,
@@ -60,13 +55,9 @@ func NewFetcher(apiHost string, timeout time.Duration) *Fetcher {
 	return f
 }
 
-func lookup(ctx context.Context, host string) ([]netip.Addr, error) {
-	return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-}
-
 // Fetch GETs rawURL and returns the body of a 200 reply.
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (io.ReadCloser, error) {
-	shown := scenarios.Quote(scenarios.SanitizeURL(rawURL), 300)
+	shown := text.Quote(scenarios.SanitizeURL(rawURL), 300)
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("result URL %s does not parse: %w", shown, scenarios.ErrPublisher)
@@ -104,11 +95,11 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 		return fmt.Errorf("more than %d redirects: %w", maxRedirects, scenarios.ErrPublisher)
 	}
 	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-		return fmt.Errorf("redirect to %s, not http(s): %w", scenarios.Quote(scenarios.SanitizeURL(req.URL.String()), 300), scenarios.ErrPublisher)
+		return fmt.Errorf("redirect to %s, not http(s): %w", text.Quote(scenarios.SanitizeURL(req.URL.String()), 300), scenarios.ErrPublisher)
 	}
 	for _, r := range append(via, req) {
 		if r.URL.User != nil || r.Header.Get("Authorization") != "" {
-			return fmt.Errorf("redirect to %s with credentials: refused: %w", scenarios.Quote(scenarios.SanitizeURL(req.URL.String()), 300), scenarios.ErrPublisher)
+			return fmt.Errorf("redirect to %s with credentials: refused: %w", text.Quote(scenarios.SanitizeURL(req.URL.String()), 300), scenarios.ErrPublisher)
 		}
 	}
 	return nil
@@ -121,7 +112,7 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("GET %s: HTTP %d", scenarios.Quote(e.URL, 300), e.Code)
+	return fmt.Sprintf("GET %s: HTTP %d", text.Quote(e.URL, 300), e.Code)
 }
 
 // Unwrap gives the error its class: whatever the publisher answers, it is
@@ -131,24 +122,21 @@ func (e *StatusError) Unwrap() error { return scenarios.ErrPublisher }
 // RefusedError is a result address the Fetcher will not connect to.
 type RefusedError struct {
 	Host string     // as advertised
-	Addr netip.Addr // what it resolves to
+	Addr netip.Addr // the address it led to
 	Kind string     // loopback, link-local, unspecified, metadata
 }
 
 func (e *RefusedError) Error() string {
-	if e.Addr.IsValid() && e.Addr.String() != e.Host {
-		return fmt.Sprintf("advertised result host %s resolves to %s, a %s address: refused without connecting (the API host is not one)",
-			scenarios.Quote(e.Host, 100), e.Addr, e.Kind)
+	is := "is"
+	if e.Addr.String() != e.Host {
+		is = "resolves to " + e.Addr.String() + ","
 	}
-	return fmt.Sprintf("advertised result host %s is a %s address: refused without connecting (the API host is not one)",
-		scenarios.Quote(e.Host, 100), e.Kind)
+	return fmt.Sprintf("advertised result host %s %s a %s address: refused without connecting (the API host is not one)",
+		text.Quote(e.Host, 100), is, e.Kind)
 }
 
 // Unwrap classes a refused address as the result path's failure.
 func (e *RefusedError) Unwrap() error { return scenarios.ErrPublisher }
-
-// metadataHosts are cloud metadata servers' names.
-var metadataHosts = map[string]bool{"metadata.google.internal": true, "metadata": true, "metadata.goog": true}
 
 // metadataAddrs are cloud metadata servers' addresses (AWS, GCP, Azure:
 // 169.254.169.254; AWS over IPv6: fd00:ec2::254; Alibaba: 100.100.100.200).
@@ -164,7 +152,8 @@ var (
 	thisNet  = netip.MustParsePrefix("0.0.0.0/8")
 )
 
-// addrKind says why a is refused, or "" when it is not.
+// addrKind says why a is refused, or "" when it is not. An IPv4 address
+// inside NAT64 or IPv4-compatible IPv6 is judged as the IPv4 address.
 func addrKind(a netip.Addr) string {
 	a = a.Unmap().WithZone("")
 	if metadataAddrs[a] {
@@ -192,143 +181,33 @@ func addrKind(a netip.Addr) string {
 func (f *Fetcher) apiIsLocal(ctx context.Context) bool {
 	f.once.Do(func() {
 		host := strings.TrimSuffix(strings.ToLower(f.apiHost), ".")
-		if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-			f.apiLocal = true
-			return
-		}
-		addrs, err := f.addrs(ctx, host)
-		if err != nil || len(addrs) == 0 {
-			return
-		}
-		for _, a := range addrs {
-			if k := addrKind(a); k == "" || k == "metadata" {
-				return
-			}
-		}
-		f.apiLocal = true
+		addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		f.apiLocal = host == "localhost" || strings.HasSuffix(host, ".localhost") ||
+			err == nil && len(addrs) > 0 && !slices.ContainsFunc(addrs, func(a netip.Addr) bool {
+				k := addrKind(a)
+				return k == "" || k == "metadata"
+			})
 	})
 	return f.apiLocal
 }
 
-// addrs resolves host: an IP literal, a legacy numeric IPv4 form
-// (2130706433, 0x7f.1, 017700000001: what C resolvers accept) or a name.
-func (f *Fetcher) addrs(ctx context.Context, host string) ([]netip.Addr, error) {
-	if a, err := netip.ParseAddr(host); err == nil {
-		return []netip.Addr{a}, nil
-	}
-	if a, ok := ParseLegacyIPv4(host); ok {
-		return []netip.Addr{a}, nil
-	}
-	return f.resolve(ctx, host)
-}
-
-// dial connects a download to the first allowed address of the host, and
-// refuses the host when any of its addresses is not allowed.
+// dial connects a download; the address rule is checked on the address
+// the socket is about to connect to, after any resolution.
 func (f *Fetcher) dial(ctx context.Context, network, address string) (net.Conn, error) {
-	host, port, err := net.SplitHostPort(address)
+	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		return nil, err
-	}
-	name := strings.TrimSuffix(strings.ToLower(host), ".")
-	if metadataHosts[name] {
-		return nil, &RefusedError{Host: host, Kind: "metadata"}
-	}
-	addrs, err := f.addrs(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	if len(addrs) == 0 {
-		return nil, &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
 	}
 	local := f.apiIsLocal(ctx)
-	for _, a := range addrs {
-		if k := f.refused(a, local); k != "" {
-			return nil, &RefusedError{Host: host, Addr: a.Unmap(), Kind: k}
-		}
-	}
-	d := &net.Dialer{Timeout: 10 * time.Second, Control: f.control(host, local)}
-	var firstErr error
-	for _, a := range addrs {
-		conn, err := d.DialContext(ctx, network, net.JoinHostPort(a.Unmap().String(), port))
-		if err == nil {
-			return conn, nil
-		}
-		if firstErr == nil {
-			firstErr = err
-		}
-	}
-	return nil, firstErr
-}
-
-// control checks, once more, the address the socket is about to connect to.
-func (f *Fetcher) control(host string, local bool) func(network, address string, c syscall.RawConn) error {
-	return func(network, address string, _ syscall.RawConn) error {
-		ap, err := netip.ParseAddrPort(address)
+	d := &net.Dialer{Timeout: 10 * time.Second, Control: func(_, addr string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(addr)
 		if err != nil {
-			return fmt.Errorf("dialling %s: %v: %w", scenarios.Quote(address, 100), err, scenarios.ErrPublisher)
+			return err
 		}
-		if k := f.refused(ap.Addr(), local); k != "" {
+		if k := addrKind(ap.Addr()); k == "metadata" || k != "" && !local {
 			return &RefusedError{Host: host, Addr: ap.Addr().Unmap(), Kind: k}
 		}
 		return nil
-	}
-}
-
-// refused says why a download may not connect to a ("" when it may):
-// metadata addresses never, local ones only when the API is local too.
-func (f *Fetcher) refused(a netip.Addr, apiLocal bool) string {
-	if f.exempt != nil && a.Unmap() == *f.exempt {
-		return ""
-	}
-	if k := addrKind(a); k == "metadata" || k != "" && !apiLocal {
-		return k
-	}
-	return ""
-}
-
-// ParseLegacyIPv4 parses the numeric IPv4 forms of inet_aton: one to four
-// parts, each decimal, octal (leading 0) or hex (0x), the last filling the
-// remaining bytes ("2130706433", "0x7f.1", "127.1", "0177.0.0.1").
-func ParseLegacyIPv4(s string) (netip.Addr, bool) {
-	if s == "" || strings.Trim(s, "0123456789abcdefABCDEFxX.") != "" {
-		return netip.Addr{}, false
-	}
-	parts := strings.Split(s, ".")
-	if len(parts) > 4 {
-		return netip.Addr{}, false
-	}
-	vals := make([]uint64, len(parts))
-	for i, p := range parts {
-		if p == "" {
-			return netip.Addr{}, false
-		}
-		base, digits := 10, p
-		switch {
-		case len(p) > 1 && (p[:2] == "0x" || p[:2] == "0X"):
-			base, digits = 16, p[2:]
-			if digits == "" {
-				digits = "0"
-			}
-		case len(p) > 1 && p[0] == '0':
-			base, digits = 8, p[1:]
-		}
-		v, err := strconv.ParseUint(digits, base, 32)
-		if err != nil {
-			return netip.Addr{}, false
-		}
-		vals[i] = v
-	}
-	var n uint64
-	for i, v := range vals[:len(vals)-1] {
-		if v > 255 {
-			return netip.Addr{}, false
-		}
-		n |= v << (8 * (3 - i))
-	}
-	last := vals[len(vals)-1]
-	if last >= 1<<(8*(5-len(vals))) {
-		return netip.Addr{}, false
-	}
-	n |= last
-	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), true
+	}}
+	return d.DialContext(ctx, network, address)
 }

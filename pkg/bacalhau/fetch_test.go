@@ -7,8 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -47,22 +45,10 @@ func listen(t *testing.T, addr string) *recorder {
 
 func (r *recorder) port() int { return r.lis.Addr().(*net.TCPAddr).Port }
 
-// remoteFetcher is the Fetcher of a canary whose API host is not local,
-// with names resolving through names.
-func remoteFetcher(names map[string][]netip.Addr) (*Fetcher, *atomic.Int32) {
-	f := NewFetcher("10.123.0.1", 2*time.Second)
-	var lookups atomic.Int32
-	f.resolve = func(_ context.Context, host string) ([]netip.Addr, error) {
-		lookups.Add(1)
-		if a, ok := names[host]; ok {
-			return a, nil
-		}
-		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-	}
-	return f, &lookups
-}
+// remote is the API host of a canary whose API is not local.
+const remote = "10.123.0.1"
 
-// TestRefusedResultAddresses: a result URL that resolves to a loopback,
+// TestRefusedResultAddresses: a result URL that leads to a loopback,
 // link-local, unspecified or metadata address is refused, fast, without
 // connecting, as a publisher error naming the advertised host.
 func TestRefusedResultAddresses(t *testing.T) {
@@ -70,44 +56,35 @@ func TestRefusedResultAddresses(t *testing.T) {
 	v4 := listen(t, "127.0.0.1:0")
 	p := v4.port()
 	v6 := listen(t, "[::1]:0")
-	f, _ := remoteFetcher(map[string][]netip.Addr{
-		"results.example":   {netip.MustParseAddr("127.0.0.1")},
-		"mixed.example":     {netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("127.0.0.1")},
-		"mapped.example":    {netip.MustParseAddr("::ffff:127.0.0.1")},
-		"localhost":         {netip.MustParseAddr("127.0.0.1")},
-		"link.example":      {netip.MustParseAddr("169.254.10.1")},
-		"metadata.example":  {netip.MustParseAddr("169.254.169.254")},
-		"metadata6.example": {netip.MustParseAddr("fd00:ec2::254")},
-	})
-	urls := []struct{ url, kind string }{
+	f := NewFetcher(remote, 2*time.Second)
+	for _, u := range []struct{ url, kind string }{
 		{fmt.Sprintf("http://127.0.0.1:%d/r.tar.gz", p), "loopback"},
 		{fmt.Sprintf("http://127.0.0.2:%d/r.tar.gz", p), "loopback"},
 		{fmt.Sprintf("http://localhost:%d/r.tar.gz", p), "loopback"},
-		{fmt.Sprintf("http://LOCALHOST.:%d/r.tar.gz", p), "loopback"},
-		{fmt.Sprintf("http://results.example:%d/r.tar.gz", p), "loopback"},
-		{fmt.Sprintf("http://mixed.example:%d/r.tar.gz", p), "loopback"},
-		{fmt.Sprintf("http://mapped.example:%d/r.tar.gz", p), "loopback"},
+		{fmt.Sprintf("http://LOCALHOST:%d/r.tar.gz", p), "loopback"},
 		{fmt.Sprintf("http://[::ffff:127.0.0.1]:%d/r.tar.gz", p), "loopback"},
 		{fmt.Sprintf("http://[::ffff:7f00:1]:%d/r.tar.gz", p), "loopback"},
 		{fmt.Sprintf("http://[64:ff9b::7f00:1]:%d/r.tar.gz", p), "loopback"},
-		{fmt.Sprintf("http://2130706433:%d/r.tar.gz", p), "loopback"},
-		{fmt.Sprintf("http://0x7f.1:%d/r.tar.gz", p), "loopback"},
-		{fmt.Sprintf("http://0177.0.0.1:%d/r.tar.gz", p), "loopback"},
-		{fmt.Sprintf("http://127.1:%d/r.tar.gz", p), "loopback"},
 		{fmt.Sprintf("http://0.0.0.0:%d/r.tar.gz", p), "unspecified"},
-		{fmt.Sprintf("http://0:%d/r.tar.gz", p), "unspecified"},
 		{fmt.Sprintf("http://[::]:%d/r.tar.gz", v6.port()), "unspecified"},
 		{fmt.Sprintf("http://[::1]:%d/r.tar.gz", v6.port()), "loopback"},
 		{fmt.Sprintf("https://127.0.0.1:%d/r.tar.gz", p), "loopback"},
 		{"http://169.254.169.254/computeMetadata/v1/", "metadata"},
-		{"http://metadata.google.internal/computeMetadata/v1/", "metadata"},
-		{"http://metadata.example/latest/meta-data/", "metadata"},
 		{"http://[fd00:ec2::254]/latest/meta-data/", "metadata"},
-		{"http://metadata6.example/latest/meta-data/", "metadata"},
-		{"http://link.example/x", "link-local"},
+		{"http://[::ffff:169.254.169.254]/latest/meta-data/", "metadata"},
+		{"http://100.100.100.200/latest/meta-data/", "metadata"},
+		{"http://169.254.10.1/x", "link-local"},
 		{"http://[fe80::1%25lo]/x", "link-local"},
-	}
-	for _, u := range urls {
+		// Numeric forms a C resolver takes for 127.0.0.1 or 0.0.0.0, and a
+		// metadata name: refused at the dial where they resolve, not
+		// resolved at all by Go's own resolver; never connected.
+		{fmt.Sprintf("http://2130706433:%d/r.tar.gz", p), ""},
+		{fmt.Sprintf("http://0x7f.1:%d/r.tar.gz", p), ""},
+		{fmt.Sprintf("http://0177.0.0.1:%d/r.tar.gz", p), ""},
+		{fmt.Sprintf("http://127.1:%d/r.tar.gz", p), ""},
+		{fmt.Sprintf("http://0:%d/r.tar.gz", p), ""},
+		{"http://metadata.google.internal/computeMetadata/v1/", ""},
+	} {
 		start := time.Now()
 		body, err := f.Fetch(context.Background(), u.url)
 		if err == nil {
@@ -116,8 +93,11 @@ func TestRefusedResultAddresses(t *testing.T) {
 			continue
 		}
 		var refused *RefusedError
-		if !errors.As(err, &refused) || refused.Kind != u.kind {
-			t.Errorf("%s: %v, want a refused %s address", u.url, err, u.kind)
+		if errors.As(err, &refused) != (u.kind != "") || u.kind != "" && refused.Kind != u.kind {
+			t.Errorf("%s: %v, want a refused %q address", u.url, err, u.kind)
+		}
+		if u.kind == "" {
+			continue
 		}
 		if got := scenarios.Classify(err); got != scenarios.ErrPublisher {
 			t.Errorf("%s: class %s, want publisher", u.url, got)
@@ -144,21 +124,25 @@ func hostOnly(hostport string) string {
 	return hostport
 }
 
-// TestRedirectToRefusedAddress: a publisher may redirect, but the target
-// is dialled under the same rules; credentials never travel.
+// TestRedirectRules: a publisher may redirect, at most 5 times, to
+// http(s) only, without credentials, and the target is dialled under the
+// same address rules.
 func TestRedirectRules(t *testing.T) {
 	t.Parallel()
-	target := listen(t, "127.0.0.1:0")
-	pubLis, err := net.Listen("tcp", "127.0.0.3:0")
+	pubLis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Skipf("no 127.0.0.3: %v", err)
+		t.Fatal(err)
 	}
 	pub := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case "/to-loopback":
-			http.Redirect(w, r, fmt.Sprintf("http://127.0.0.1:%d/r", target.port()), http.StatusFound)
+		case "/to-metadata":
+			http.Redirect(w, r, "http://169.254.169.254/computeMetadata/v1/", http.StatusFound)
 		case "/to-creds":
 			http.Redirect(w, r, fmt.Sprintf("http://u:p@%s/ok", r.Host), http.StatusFound)
+		case "/to-ftp":
+			http.Redirect(w, r, "ftp://"+r.Host+"/ok", http.StatusFound)
+		case "/loop":
+			http.Redirect(w, r, "/loop", http.StatusFound)
 		case "/to-self":
 			http.Redirect(w, r, "/ok", http.StatusTemporaryRedirect)
 		case "/ok":
@@ -168,33 +152,33 @@ func TestRedirectRules(t *testing.T) {
 		}
 	})}
 	go func() { _ = pub.Serve(pubLis) }()
-	defer pub.Close()
-	f, _ := remoteFetcher(map[string][]netip.Addr{"pub.example": {netip.MustParseAddr("127.0.0.3")}})
-	exempt := netip.MustParseAddr("127.0.0.3") // stands in for a routable publisher
-	f.exempt = &exempt
-	port := pubLis.Addr().(*net.TCPAddr).Port
-	base := "http://pub.example:" + strconv.Itoa(port)
-
-	body, err := f.Fetch(context.Background(), base+"/to-self")
-	if err != nil {
-		t.Fatalf("a same-rules redirect: %v", err)
-	}
-	b, _ := io.ReadAll(body)
-	body.Close()
-	if string(b) != "result" {
-		t.Errorf("body %q", b)
-	}
-	for _, path := range []string{"/to-loopback", "/to-creds"} {
-		_, err := f.Fetch(context.Background(), base+path)
-		if scenarios.Classify(err) != scenarios.ErrPublisher {
-			t.Errorf("%s: %v, want a publisher error", path, err)
+	t.Cleanup(func() { _ = pub.Close() })
+	f := NewFetcher("127.0.0.1", 2*time.Second) // a local API: local results allowed
+	base := "http://" + pubLis.Addr().String()
+	for _, tt := range []struct{ path, want string }{
+		{"/to-self", ""},
+		{"/to-metadata", "metadata address"},
+		{"/to-creds", "with credentials"},
+		{"/to-ftp", "not http(s)"},
+		{"/loop", "more than 5 redirects"},
+		{"/missing", "HTTP 404"},
+	} {
+		body, err := f.Fetch(context.Background(), base+tt.path)
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tt.path, err)
+				continue
+			}
+			b, _ := io.ReadAll(body)
+			body.Close()
+			if string(b) != "result" {
+				t.Errorf("%s: body %q", tt.path, b)
+			}
+			continue
 		}
-	}
-	if _, err := f.Fetch(context.Background(), base+"/missing"); scenarios.Classify(err) != scenarios.ErrPublisher || !strings.Contains(err.Error(), "404") {
-		t.Errorf("a 404: %v", err)
-	}
-	if n := target.conns.Load(); n != 0 {
-		t.Errorf("the redirect's loopback target got %d connections", n)
+		if scenarios.Classify(err) != scenarios.ErrPublisher || !strings.Contains(fmt.Sprint(err), tt.want) {
+			t.Errorf("%s: %v, want a publisher error saying %q", tt.path, err, tt.want)
+		}
 	}
 }
 
@@ -219,11 +203,11 @@ func TestLocalAPIMayHaveLocalResults(t *testing.T) {
 
 func TestFetchErrorsHideCredentials(t *testing.T) {
 	t.Parallel()
-	f, _ := remoteFetcher(nil)
+	f := NewFetcher(remote, 2*time.Second)
 	for _, u := range []string{
-		"http://user:s3cr3t@nowhere.example/r?X-Amz-Signature=abcdef0123&X-Amz-Credential=AKIA1",
-		"https://storage.example/r?X-Goog-Signature=abcdef0123&sig=abcdef0123&token=abcdef0123",
-		"ftp://user:s3cr3t@nowhere.example/r?sig=abcdef0123",
+		"http://user:s3cr3t@127.0.0.1:1/r?X-Amz-Signature=abcdef0123&X-Amz-Credential=AKIA1",
+		"https://[::1]:1/r?X-Goog-Signature=abcdef0123&sig=abcdef0123&token=abcdef0123",
+		"ftp://user:s3cr3t@127.0.0.1:1/r?sig=abcdef0123",
 	} {
 		_, err := f.Fetch(context.Background(), u)
 		if err == nil {
@@ -235,22 +219,4 @@ func TestFetchErrorsHideCredentials(t *testing.T) {
 			}
 		}
 	}
-}
-
-func FuzzParseLegacyIPv4(f *testing.F) {
-	for _, s := range []string{"2130706433", "0x7f.1", "127.1", "0177.0.0.1", "1.2.3.4", "0x", "1.2.3.4.5", "00", "4294967296"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		a, ok := ParseLegacyIPv4(s)
-		if !ok {
-			return
-		}
-		if !a.Is4() {
-			t.Fatalf("%q: %v is not IPv4", s, a)
-		}
-		if std, err := netip.ParseAddr(s); err == nil && std != a {
-			t.Fatalf("%q: %v, the standard parser says %v", s, a, std)
-		}
-	})
 }

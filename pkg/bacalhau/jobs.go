@@ -8,12 +8,14 @@ import (
 	clientv2 "github.com/bacalhau-project/bacalhau/pkg/publicapi/client/v2"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // checkedJobs is the client's job API behind the checking transport: each
-// call returns the transport's verdict on its reply when there is one
-// (the client turns transport errors into text), and a reply that still
-// makes the client panic is a protocol error, not a crash.
+// call returns the transport's verdict when there is one (the client
+// turns transport errors into text), and a 200 reply that the client
+// still cannot decode, or that makes it panic, is a protocol error, not a
+// crash.
 type checkedJobs struct {
 	jobs     *clientv2.Jobs
 	nodes    *clientv2.Nodes
@@ -28,15 +30,15 @@ var (
 func call[T any](ctx context.Context, name string, fn func(context.Context) (T, error)) (out T, err error) {
 	ctx, v := withVerdict(ctx)
 	defer func() {
-		if p := recover(); p != nil {
-			var zero T
-			out = zero
-			err = fmt.Errorf("%s: the reply made the Bacalhau client panic (%s): %w",
-				name, scenarios.Quote(fmt.Sprint(p), 200), scenarios.ErrProtocol)
-		}
-		if v.err != nil {
-			var zero T
+		var zero T
+		switch p := recover(); {
+		case v.err != nil:
 			out, err = zero, v.err
+		case p != nil:
+			out, err = zero, fmt.Errorf("%s: the reply made the Bacalhau client panic (%s): %w",
+				name, text.Quote(fmt.Sprint(p), 200), scenarios.ErrProtocol)
+		case err != nil && v.passed:
+			err = fmt.Errorf("%s: the Bacalhau client cannot decode the reply: %s: %w", name, text.Clip(err.Error(), 300), scenarios.ErrProtocol)
 		}
 	}()
 	return fn(ctx)

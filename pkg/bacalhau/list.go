@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // A job list holds other users' jobs, and the API accepts jobs of 10 MB
@@ -49,7 +50,7 @@ func readList(resp *http.Response) ([]byte, error) {
 		defer gz.Close()
 		r = &gzipErrReader{gz}
 	default:
-		return nil, fmt.Errorf("reply has Content-Encoding %s, which was not asked for: %w", scenarios.Quote(enc, 40), scenarios.ErrProtocol)
+		return nil, fmt.Errorf("reply has Content-Encoding %s, which was not asked for: %w", text.Quote(enc, 40), scenarios.ErrProtocol)
 	}
 	return dropLongStrings(io.LimitReader(r, maxListBytes+1), maxListString, MaxReplyBytes)
 }
@@ -160,7 +161,7 @@ func escape(br *bufio.Reader) ([]byte, error) {
 		}
 		return seq, nil
 	}
-	return nil, fmt.Errorf("reply has a bad escape \\%s: %w", scenarios.Quote(string(e), 8), scenarios.ErrProtocol)
+	return nil, fmt.Errorf("reply has a bad escape \\%s: %w", text.Quote(string(e), 8), scenarios.ErrProtocol)
 }
 
 func isHex(b byte) bool {

@@ -8,10 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 
-	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // maxCAFileBytes bounds the CA file the canary reads: a bundle of a few
@@ -25,15 +24,15 @@ const maxCAFileBytes = 1 << 20
 func LoadCAs(path string) (*x509.CertPool, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %v", scenarios.Quote(path, 200), errors.Unwrap(err))
+		return nil, fmt.Errorf("cannot read %s: %v", text.Quote(path, 200), errors.Unwrap(err))
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxCAFileBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %v", scenarios.Quote(path, 200), errors.Unwrap(err))
+		return nil, fmt.Errorf("cannot read %s: %v", text.Quote(path, 200), errors.Unwrap(err))
 	}
 	if len(data) > maxCAFileBytes {
-		return nil, fmt.Errorf("%s is over %d bytes, not a CA file", scenarios.Quote(path, 200), maxCAFileBytes)
+		return nil, fmt.Errorf("%s is over %d bytes, not a CA file", text.Quote(path, 200), maxCAFileBytes)
 	}
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
@@ -51,35 +50,15 @@ func LoadCAs(path string) (*x509.CertPool, error) {
 		}
 		cert, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%s: certificate %d does not parse: %v", scenarios.Quote(path, 200), n+1, err)
+			return nil, fmt.Errorf("%s: certificate %d does not parse: %v", text.Quote(path, 200), n+1, err)
 		}
 		pool.AddCert(cert)
 		n++
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("%s holds no PEM certificate (-----BEGIN CERTIFICATE-----)", scenarios.Quote(path, 200))
+		return nil, fmt.Errorf("%s holds no PEM certificate (-----BEGIN CERTIFICATE-----)", text.Quote(path, 200))
 	}
 	return pool, nil
-}
-
-// certTransport gives a TLS certificate that failed verification its own
-// class: the Bacalhau client turns every transport error into a generic
-// network failure and loses its type, so the verdict is taken here, below
-// the client. The handshake fails before any request is written, so no
-// credential leaves the canary toward a server it could not verify.
-type certTransport struct {
-	base http.RoundTripper
-}
-
-func (t *certTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(req)
-	if err != nil {
-		if why, ok := certificateProblem(err); ok {
-			return nil, judge(req.Context(), fmt.Errorf("%s %s: the API's TLS certificate %s: %w",
-				req.Method, req.URL.Path, why, scenarios.ErrCertificate))
-		}
-	}
-	return resp, err
 }
 
 // certificateProblem says why a certificate failed verification, or false
@@ -91,24 +70,24 @@ func certificateProblem(err error) (string, bool) {
 	switch {
 	case errors.As(err, &unknown):
 		if c := unknown.Cert; c != nil && bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil {
-			return fmt.Sprintf("is self-signed (%s)", scenarios.Quote(c.Subject.CommonName, 100)), true
+			return fmt.Sprintf("is self-signed (%s)", text.Quote(c.Subject.CommonName, 100)), true
 		}
 		issuer := ""
 		if unknown.Cert != nil {
-			issuer = " " + scenarios.Quote(unknown.Cert.Issuer.String(), 200)
+			issuer = " " + text.Quote(unknown.Cert.Issuer.String(), 200)
 		}
 		return "is signed by an unknown authority" + issuer + " (not in the system's roots nor in BACALHAU_API_TLS_CAFILE)", true
 	case errors.As(err, &invalid):
 		if invalid.Reason == x509.Expired {
-			return "is expired or not yet valid (" + scenarios.Quote(invalid.Detail, 200) + ")", true
+			return "is expired or not yet valid (" + text.Quote(invalid.Detail, 200) + ")", true
 		}
-		return "is not valid: " + scenarios.Quote(invalid.Error(), 300), true
+		return "is not valid: " + text.Quote(invalid.Error(), 300), true
 	case errors.As(err, &host):
-		return "is not valid for " + scenarios.Quote(host.Host, 100) + " (" + scenarios.Quote(host.Error(), 300) + ")", true
+		return "is not valid for " + text.Quote(host.Host, 100) + " (" + text.Quote(host.Error(), 300) + ")", true
 	}
 	var verify *tls.CertificateVerificationError
 	if errors.As(err, &verify) {
-		return "failed verification: " + scenarios.Quote(verify.Err.Error(), 300), true
+		return "failed verification: " + text.Quote(verify.Err.Error(), 300), true
 	}
 	return "", false
 }

@@ -8,10 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // Bounds of an API reply. A reply is read whole before the client sees it,
@@ -26,19 +30,23 @@ const (
 
 // checkingTransport reads every API reply itself, bounded, decompresses it
 // (the client asks for gzip and would inflate it without a bound), and
-// judges it before the client decodes it: a reply the canary cannot use
-// (a redirect, a 2xx other than 200, an empty or null body, a null list
-// item, bad gzip, an oversized body) gets a verdict that the checked Jobs
-// layer returns instead of whatever the client would make of it. v1.7.0's
-// HTTP 500 for a refused API key gets the verdict auth.
+// judges it before the client decodes it: every error of the exchange,
+// and every reply the canary cannot use (a redirect, a 2xx other than
+// 200, a body that is not one JSON object, bad gzip, an oversized body),
+// gets a verdict with its class that the checked Jobs layer returns
+// instead of whatever the client makes of it (the client turns transport
+// errors into text and loses their type). v1.7.0's HTTP 500 for a refused
+// API key gets the verdict auth.
 type checkingTransport struct {
 	base http.RoundTripper
 }
 
-// verdict carries the transport's judgement of one call's reply back to
-// the Jobs layer; the client itself turns transport errors into text.
+// verdict carries the transport's judgement of one call back to the Jobs
+// layer: its error, or that a 200 reply passed the checks (then an error
+// of the client decoding it is protocol).
 type verdict struct {
-	err error
+	err    error
+	passed bool
 }
 
 type verdictKey struct{}
@@ -55,15 +63,60 @@ func judge(ctx context.Context, err error) error {
 	return err
 }
 
+// exchangeError classes an error of the HTTP exchange by its type alone: a
+// certificate that failed verification; a deadline; nothing answered (no
+// connection, a reset, a close before any byte of a reply); else the
+// server answered in HTTP net/http could not read (a malformed status
+// line, header block, length or chunk; a reply cut short): protocol. An
+// interrupt (context.Canceled) stays the canary's.
+func exchangeError(ctx context.Context, call string, err error) error {
+	var class scenarios.Class
+	var netErr net.Error
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	var cause error
+	why, badCert := certificateProblem(err)
+	switch {
+	case errors.As(err, &class):
+		return fmt.Errorf("%s: %w", call, err)
+	case badCert:
+		// The handshake fails before any request is written: no
+		// credential went to a server the canary could not verify.
+		return fmt.Errorf("%s: the API's TLS certificate %s: %w", call, why, scenarios.ErrCertificate)
+	case errors.Is(ctx.Err(), context.Canceled):
+		cause = context.Canceled
+	case ctx.Err() != nil, pastDeadline(ctx), errors.As(err, &netErr) && netErr.Timeout():
+		// The client's own timeout may cancel the request a moment
+		// before its context says why.
+		cause = scenarios.ErrTimeout
+	case errors.As(err, &opErr) && opErr.Op == "dial", errors.As(err, &dnsErr),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF): // net/http's io.EOF is a close before any byte (a cut reply is io.ErrUnexpectedEOF)
+		cause = scenarios.ErrUnavailable
+	default:
+		cause = scenarios.ErrProtocol
+	}
+	return fmt.Errorf("%s: %w: %w", call, clipped{err}, cause)
+}
+
+func pastDeadline(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
+// clipped bounds an error's text (net/http quotes what the server sent),
+// keeping the error in the chain: the retries read its reset or EOF.
+type clipped struct{ error }
+
+func (c clipped) Error() string { return text.Clip(c.error.Error(), 300) }
+func (c clipped) Unwrap() error { return c.error }
+
 func (t *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
 	call := req.Method + " " + req.URL.Path
 	ctx := req.Context()
 	if err != nil {
-		if broken := framing(call, err); broken != nil {
-			return nil, judge(ctx, broken)
-		}
-		return nil, err
+		return nil, judge(ctx, exchangeError(ctx, call, err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 599 {
 		resp.Body.Close()
@@ -73,7 +126,7 @@ func (t *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		resp.Body.Close()
 		where := "without Location"
 		if loc := resp.Header.Get("Location"); loc != "" {
-			where = "to " + scenarios.Quote(scenarios.SanitizeURL(loc), 200)
+			where = "to " + text.Quote(scenarios.SanitizeURL(loc), 200)
 		}
 		return nil, judge(ctx, fmt.Errorf("%s: API answered HTTP %d, a redirect %s (API calls follow no redirect): %w",
 			call, resp.StatusCode, where, scenarios.ErrProtocol))
@@ -95,17 +148,11 @@ func (t *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	}
 	resp.Body.Close()
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		if resp.StatusCode == http.StatusOK {
-			if broken := framing(call, err); broken != nil {
-				return nil, judge(ctx, broken)
-			}
-			return nil, judge(ctx, fmt.Errorf("%s: reading the reply: %w", call, err))
-		}
 		var tooBig *tooBigError
-		if !errors.As(err, &tooBig) {
+		switch {
+		case resp.StatusCode == http.StatusOK || ctx.Err() != nil:
+			return nil, judge(ctx, exchangeError(ctx, call+": reading the reply", err))
+		case !errors.As(err, &tooBig):
 			// The status is the answer; a body that cannot be read
 			// changes nothing about it.
 			return nil, judge(ctx, fmt.Errorf("%s: API answered %s (body unreadable: %v): %w",
@@ -119,8 +166,14 @@ func (t *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	resp.Uncompressed = true
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	if resp.StatusCode == http.StatusOK {
-		if err := checkJSON(body); err != nil {
-			return nil, judge(ctx, fmt.Errorf("%s: %v: %w", call, err, scenarios.ErrProtocol))
+		// The client decodes a null body into a nil reply and trusts the
+		// rest: a reply that makes it panic (a null list item) is caught
+		// by call, one that does not decode is protocol there too.
+		if b := bytes.TrimSpace(body); len(b) == 0 || b[0] != '{' || !json.Valid(b) {
+			return nil, judge(ctx, fmt.Errorf("%s: reply is not one JSON object (%s): %w", call, text.Quote(string(body), 100), scenarios.ErrProtocol))
+		}
+		if v, ok := ctx.Value(verdictKey{}).(*verdict); ok {
+			v.passed = true
 		}
 		return resp, nil
 	}
@@ -128,7 +181,7 @@ func (t *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	// (the client would take the body's own Status, Code and Component).
 	if resp.StatusCode == http.StatusInternalServerError && refusedCredentialsV17(body) {
 		judge(ctx, fmt.Errorf("%s: HTTP 500 %s (Bacalhau v1.7 refusing the credentials): %w",
-			call, scenarios.Quote(string(body), 300), scenarios.ErrAuth))
+			call, text.Quote(string(body), 300), scenarios.ErrAuth))
 	} else {
 		judge(ctx, fmt.Errorf("%s: API answered %s%s: %w",
 			call, statusText(resp.StatusCode), replyMessage(body), scenarios.StatusClass(resp.StatusCode)))
@@ -152,9 +205,9 @@ func replyMessage(body []byte) string {
 	}
 	var e struct{ Message *string }
 	if json.Unmarshal(body, &e) == nil && e.Message != nil {
-		return ": " + scenarios.Quote(*e.Message, 300)
+		return ": " + text.Quote(*e.Message, 300)
 	}
-	return ": " + scenarios.Quote(string(body), 300)
+	return ": " + text.Quote(string(body), 300)
 }
 
 // tooBigError is a reply over its bound.
@@ -189,7 +242,7 @@ func readReply(resp *http.Response, limit int64) ([]byte, error) {
 		defer gz.Close()
 		r = &gzipErrReader{gz}
 	default:
-		return nil, fmt.Errorf("reply has Content-Encoding %s, which was not asked for: %w", scenarios.Quote(enc, 40), scenarios.ErrProtocol)
+		return nil, fmt.Errorf("reply has Content-Encoding %s, which was not asked for: %w", text.Quote(enc, 40), scenarios.ErrProtocol)
 	}
 	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if int64(len(b)) > limit {
@@ -207,117 +260,6 @@ func (g *gzipErrReader) Read(p []byte) (int, error) {
 		err = fmt.Errorf("reply labelled gzip is corrupt: %v: %w", err, scenarios.ErrProtocol)
 	}
 	return n, err
-}
-
-// checkJSON checks a 200 reply is one JSON object without a null list
-// item: the client's decoding turns a null body into a nil reply and
-// normalises list items without a nil check, both of which panic.
-func checkJSON(body []byte) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return errors.New("reply body is empty")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("reply is not JSON: %v", err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("reply is %s, not a JSON object", describeToken(tok))
-	}
-	stack := []frame{{key: true}}
-	path := func() string {
-		var b strings.Builder
-		for _, f := range stack {
-			if f.array {
-				fmt.Fprintf(&b, "[%d]", f.index)
-			} else if f.name != "" {
-				b.WriteString("." + keyText(f.name))
-			}
-		}
-		return b.String()
-	}
-	for len(stack) > 0 {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("reply is not JSON: %v", err)
-		}
-		top := &stack[len(stack)-1]
-		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
-			stack = stack[:len(stack)-1]
-			if len(stack) > 0 {
-				advance(&stack[len(stack)-1])
-			}
-			continue
-		}
-		if !top.array && top.key {
-			top.name, _ = tok.(string)
-			top.key = false
-			continue
-		}
-		switch v := tok.(type) {
-		case json.Delim: // '{' or '['
-			stack = append(stack, frame{array: v == '[', key: v == '{'})
-			continue
-		case nil:
-			if top.array {
-				return fmt.Errorf("reply has a null list item at %s", path())
-			}
-		}
-		advance(top)
-	}
-	if dec.More() {
-		return errors.New("reply has data after its JSON object")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("reply has data after its JSON object")
-	}
-	return nil
-}
-
-// frame is an open JSON container while checkJSON walks a reply: for an
-// object, whether the next token is a key and the last key; for an array,
-// the item's index.
-type frame struct {
-	array bool
-	key   bool
-	index int
-	name  string
-}
-
-// keyText shows a JSON key in a path: as is when it is a plain name.
-func keyText(k string) string {
-	if len(k) <= 40 && !strings.ContainsFunc(k, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_')
-	}) {
-		return k
-	}
-	return scenarios.Quote(k, 40)
-}
-
-// advance moves a container past one complete value.
-func advance(f *frame) {
-	if f.array {
-		f.index++
-	} else {
-		f.key = true
-	}
-}
-
-func describeToken(tok json.Token) string {
-	switch tok.(type) {
-	case nil:
-		return "null"
-	case json.Delim:
-		return "a JSON array"
-	case string:
-		return "a JSON string"
-	case bool:
-		return "a JSON boolean"
-	case json.Number:
-		return "a JSON number"
-	}
-	return "not an object"
 }
 
 // refusedCredentialsV17 recognises Bacalhau v1.7.0's answer to a missing,

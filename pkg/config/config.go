@@ -300,9 +300,6 @@ func ParseHost(s string) (string, error) {
 		}
 		return s, nil
 	}
-	if _, ok := bacalhau.ParseLegacyIPv4(s); ok {
-		return "", fmt.Errorf("%q is not a host name, nor an IP address in the usual dotted form", s)
-	}
 	if strings.HasSuffix(s, ".") {
 		// A fully qualified name skips the hosts file (localhost. goes
 		// to DNS), and 127.0.0.1. is no address at all.
@@ -314,8 +311,11 @@ func ParseHost(s string) (string, error) {
 			return "", fmt.Errorf("%q is not a host name or IP address (no scheme, port or path)", s)
 		}
 	}
-	if last := labels[len(labels)-1]; strings.Trim(last, "0123456789") == "" {
-		return "", fmt.Errorf("%q is not a host name (its last label is a number), nor an IP address", s)
+	// A numeric last label (decimal, octal or 0x hex) makes a numeric
+	// IPv4 form C resolvers accept (2130706433, 0x7f.1, 0x7f000001).
+	last := labels[len(labels)-1]
+	if hex, ok := strings.CutPrefix(strings.ToLower(last), "0x"); strings.Trim(last, "0123456789") == "" || ok && strings.Trim(hex, "0123456789abcdef") == "" {
+		return "", fmt.Errorf("%q is not a host name (its last label is a number), nor an IP address in the usual dotted form", s)
 	}
 	return s, nil
 }

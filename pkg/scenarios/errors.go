@@ -2,16 +2,8 @@ package scenarios
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
-	"strings"
-	"syscall"
-
-	"github.com/bacalhau-project/bacalhau/pkg/bacerrors"
 )
 
 // Class is why a run failed: a closed set, one per failed run. A Class is
@@ -64,67 +56,21 @@ var runbooks = map[Class]string{
 // Runbook is the class's runbook line for the page; "" for an unknown class.
 func (c Class) Runbook() string { return runbooks[c] }
 
-// Classify maps a failed run's error to its class. Explicit classes win;
-// then deadlines; then what the Bacalhau client or the network said.
+// Classify maps a failed run's error to its class: the Class in its chain
+// (pkg/bacalhau gives every error of an API call one); else a passed
+// deadline is timeout; anything else, an interrupt (context.Canceled)
+// among it, is the canary's own.
 func Classify(err error) Class {
-	if err == nil {
-		return ""
-	}
 	var class Class
-	if errors.As(err, &class) {
-		return class
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return ErrTimeout
-	}
-	if errors.Is(err, context.Canceled) {
-		return ErrCanary
-	}
-	var bacErr bacerrors.Error
-	if errors.As(err, &bacErr) {
-		if c := classifyBacalhau(bacErr); c != "" {
-			return c
-		}
-	}
-	return classifyTransport(err)
-}
-
-// classifyBacalhau reads the client's error: replies from the server carry
-// their status code; transport failures carry the client's own codes.
-func classifyBacalhau(err bacerrors.Error) Class {
-	status := err.HTTPStatusCode()
-	switch err.Code() {
-	case bacerrors.UnauthorizedError:
-		return ErrAuth
-	case bacerrors.TimeOutError:
-		return ErrTimeout
-	case bacerrors.RequestCancelled:
-		// The run was cancelled (interrupted), not timed out: the client
-		// says TimeOutError when the deadline passed.
-		return ErrCanary
-	case bacerrors.NetworkFailure:
-		return ErrUnavailable
-	}
-	if err.Component() == "HTTPClient" {
-		// Failures before any reply: refused, DNS, reset.
-		switch err.Code() {
-		case bacerrors.ServiceUnavailable:
-			return ErrUnavailable
-		case bacerrors.BadRequestError:
-			if strings.Contains(err.Error(), "host not found") {
-				return ErrUnavailable
-			}
-			return ErrCanary // the request could not be built
-		}
-		if c := classifyTransport(errors.Unwrap(err)); c != ErrCanary {
-			return c
-		}
-		if status >= 500 {
-			return ErrServer
-		}
+	switch {
+	case err == nil:
 		return ""
+	case errors.As(err, &class):
+		return class
+	case errors.Is(err, context.DeadlineExceeded):
+		return ErrTimeout
 	}
-	return StatusClass(status)
+	return ErrCanary
 }
 
 // StatusClass is the class of an API reply with an error status (4xx,
@@ -141,36 +87,4 @@ func StatusClass(status int) Class {
 		return ErrBadRequest
 	}
 	return ""
-}
-
-func classifyTransport(err error) Class {
-	if err == nil {
-		return ErrCanary
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) && netErr.Timeout() {
-		return ErrTimeout
-	}
-	var syntaxErr *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntaxErr), errors.As(err, &typeErr), errors.Is(err, io.ErrUnexpectedEOF):
-		return ErrProtocol
-	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, io.EOF), errors.Is(err, syscall.EPIPE):
-		return ErrUnavailable
-	}
-	var opErr *net.OpError
-	var dnsErr *net.DNSError
-	var urlErr *url.Error
-	switch {
-	case errors.As(err, &dnsErr), errors.As(err, &opErr):
-		return ErrUnavailable
-	case errors.As(err, &urlErr):
-		return ErrUnavailable
-	}
-	if strings.Contains(err.Error(), "got 0 byte response") {
-		return ErrProtocol
-	}
-	return ErrCanary
 }

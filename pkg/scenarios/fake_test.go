@@ -8,13 +8,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/bacalhau-project/bacalhau/pkg/bacerrors"
 	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
 	"k8s.io/apimachinery/pkg/labels"
@@ -63,13 +61,13 @@ func (f *fakeJobs) enter(ctx context.Context, method string) error {
 	f.mu.Unlock()
 	if hang {
 		<-ctx.Done()
-		return bacerrors.New("request timed out").WithCode(bacerrors.TimeOutError)
+		return fmt.Errorf("request timed out: %w", ErrTimeout)
 	}
 	return err
 }
 
 func notFound(id string) error {
-	return bacerrors.Newf("job not found: %s", id).WithCode(bacerrors.NotFoundError).WithHTTPStatusCode(http.StatusNotFound)
+	return fmt.Errorf("HTTP 404: job not found: %s: %w", id, ErrBadRequest)
 }
 
 func (f *fakeJobs) Put(ctx context.Context, r *apimodels.PutJobRequest) (*apimodels.PutJobResponse, error) {
@@ -79,11 +77,11 @@ func (f *fakeJobs) Put(ctx context.Context, r *apimodels.PutJobRequest) (*apimod
 	job := r.Job
 	switch {
 	case job == nil || len(job.Tasks) != 1 || job.Tasks[0].Engine == nil:
-		return nil, bacerrors.New("invalid job").WithCode(bacerrors.ValidationError).WithHTTPStatusCode(http.StatusBadRequest)
+		return nil, fmt.Errorf("HTTP 400: invalid job: %w", ErrBadRequest)
 	case job.ID != "" || job.Name != "":
-		return nil, bacerrors.New("canary jobs must leave ID and Name to the server").WithHTTPStatusCode(http.StatusBadRequest)
+		return nil, fmt.Errorf("HTTP 400: canary jobs must leave ID and Name to the server: %w", ErrBadRequest)
 	case job.Count < 1:
-		return nil, bacerrors.New("count must be positive").WithHTTPStatusCode(http.StatusBadRequest)
+		return nil, fmt.Errorf("HTTP 400: count must be positive: %w", ErrBadRequest)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -210,7 +208,7 @@ func (f *fakeJobs) Get(ctx context.Context, r *apimodels.GetJobRequest) (*apimod
 		resp.History = &apimodels.ListJobHistoryResponse{Items: fj.hist}
 	case "":
 	default:
-		return nil, bacerrors.Newf("bad include %q", r.Include).WithHTTPStatusCode(http.StatusBadRequest)
+		return nil, fmt.Errorf("HTTP 400: bad include %q: %w", r.Include, ErrBadRequest)
 	}
 	return resp, nil
 }
@@ -229,7 +227,7 @@ func (f *fakeJobs) List(ctx context.Context, r *apimodels.ListJobsRequest) (*api
 	case "modified_at":
 		key = func(j *models.Job) int64 { return j.ModifyTime }
 	default:
-		return nil, bacerrors.Newf("OrderBy %s not supported for listJobs", r.OrderBy).WithHTTPStatusCode(http.StatusBadRequest)
+		return nil, fmt.Errorf("HTTP 400: OrderBy %s not supported for listJobs: %w", r.OrderBy, ErrBadRequest)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -314,7 +312,7 @@ func (f *fakeJobs) Stop(ctx context.Context, r *apimodels.StopJobRequest) (*apim
 		select {
 		case <-time.After(f.stopDelay):
 		case <-ctx.Done():
-			return nil, bacerrors.New("request timed out").WithCode(bacerrors.TimeOutError)
+			return nil, fmt.Errorf("request timed out: %w", ErrTimeout)
 		}
 	}
 	f.mu.Lock()
@@ -324,7 +322,7 @@ func (f *fakeJobs) Stop(ctx context.Context, r *apimodels.StopJobRequest) (*apim
 		return nil, err
 	}
 	if fj.job.State.StateType.IsTerminal() {
-		return nil, bacerrors.Newf("cannot stop job in state %s", fj.job.State.StateType).WithHTTPStatusCode(http.StatusBadRequest)
+		return nil, fmt.Errorf("HTTP 400: cannot stop job in state %s: %w", fj.job.State.StateType, ErrBadRequest)
 	}
 	fj.job.State = models.NewJobState(models.JobStateTypeStopped)
 	for _, e := range fj.execs {

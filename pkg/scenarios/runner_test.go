@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -69,12 +68,10 @@ func TestEveryScenarioPassesOnAHealthyNetwork(t *testing.T) {
 	}
 }
 
+// apiErr is what pkg/bacalhau returns for an error reply: its status's
+// class, whatever code its body claims.
 func apiErr(status int, code bacerrors.ErrorCode) error {
-	return bacerrors.Newf("HTTP %d", status).WithHTTPStatusCode(status).WithCode(code)
-}
-
-func transportErr(code bacerrors.ErrorCode, msg string) error {
-	return bacerrors.Newf("%s", msg).WithCode(code).WithComponent("HTTPClient")
+	return fmt.Errorf("HTTP %d (%s): %w", status, code, StatusClass(status))
 }
 
 type errorClassCase struct {
@@ -89,11 +86,11 @@ type errorClassCase struct {
 // errorClassCases break one thing each and name the class the run must get.
 var errorClassCases = []errorClassCase{
 	{"refused", "submit", func(f *fakeJobs) Fetcher {
-		f.failErr["Put"] = transportErr(bacerrors.ServiceUnavailable, "server is not running or not reachable")
+		f.failErr["Put"] = fmt.Errorf("PUT /api/v1/orchestrator/jobs: dial tcp: connection refused: %w", ErrUnavailable)
 		return nil
 	}, JobSpec{}, ErrUnavailable, false},
 	{"dns", "list", func(f *fakeJobs) Fetcher {
-		f.failErr["List"] = transportErr(bacerrors.BadRequestError, "host not found")
+		f.failErr["List"] = fmt.Errorf("GET /api/v1/orchestrator/jobs: lookup api.example: no such host: %w", ErrUnavailable)
 		return nil
 	}, JobSpec{}, ErrUnavailable, false},
 	{"certificate", "list", func(f *fakeJobs) Fetcher {
@@ -104,7 +101,7 @@ var errorClassCases = []errorClassCase{
 	{"hung API", "submit", func(f *fakeJobs) Fetcher { f.hang["Get"] = true; return nil }, JobSpec{}, ErrTimeout, true},
 	{"slow job", "submitAndDescribe", func(f *fakeJobs) Fetcher { f.polls = 1 << 30; return nil }, JobSpec{}, ErrTimeout, true},
 	{"401", "list", func(f *fakeJobs) Fetcher {
-		f.failErr["List"] = transportErr(bacerrors.UnauthorizedError, "unauthorized")
+		f.failErr["List"] = apiErr(http.StatusUnauthorized, bacerrors.UnauthorizedError)
 		return nil
 	}, JobSpec{}, ErrAuth, false},
 	{"403", "submit", func(f *fakeJobs) Fetcher { f.failErr["Put"] = apiErr(http.StatusForbidden, "Forbidden"); return nil }, JobSpec{}, ErrAuth, false},
@@ -129,7 +126,10 @@ var errorClassCases = []errorClassCase{
 		f.failErr["Get"] = apiErr(http.StatusInternalServerError, bacerrors.InternalError)
 		return nil
 	}, JobSpec{}, ErrServer, true},
-	{"malformed JSON", "list", func(f *fakeJobs) Fetcher { f.failErr["List"] = &json.SyntaxError{Offset: 3}; return nil }, JobSpec{}, ErrProtocol, false},
+	{"malformed JSON", "list", func(f *fakeJobs) Fetcher {
+		f.failErr["List"] = fmt.Errorf("list jobs: the Bacalhau client cannot decode the reply: %w: %w", &json.SyntaxError{Offset: 3}, ErrProtocol)
+		return nil
+	}, JobSpec{}, ErrProtocol, false},
 	{"not a tar.gz", "submitAndGet", func(f *fakeJobs) Fetcher { return fakeFetcher{raw: []byte("<html>")} }, JobSpec{}, ErrPublisher, false},
 	{"exit code", "submit", func(f *fakeJobs) Fetcher { f.exit = 2; return nil }, JobSpec{}, ErrJobFailed, false},
 	{"wrong stdout downloaded", "submitAndGet", func(f *fakeJobs) Fetcher { return fakeFetcher{stdout: "bye\n"} }, JobSpec{}, ErrOutputMismatch, false},
@@ -441,29 +441,6 @@ func TestJobSpec(t *testing.T) {
 	}
 	if to := taskTimeouts(300 * time.Millisecond); to.TotalTimeout != 1 {
 		t.Errorf("a sub-second deadline gives TotalTimeout %d, want the 1s minimum", to.TotalTimeout)
-	}
-}
-
-func TestClassifyWrapped(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		err  error
-		want Class
-	}{
-		{nil, ""},
-		{fmt.Errorf("x: %w", ErrConcurrency), ErrConcurrency},
-		{fmt.Errorf("waiting: %w", context.DeadlineExceeded), ErrTimeout},
-		{errors.New("got 0 byte response with non-nil decode object"), ErrProtocol},
-		{errors.New("something nobody expected"), ErrCanary},
-		{apiErr(http.StatusNotFound, bacerrors.NotFoundError), ErrBadRequest},
-		{transportErr(bacerrors.NetworkFailure, "network error"), ErrUnavailable},
-		{transportErr(bacerrors.TimeOutError, "request timed out"), ErrTimeout},
-		{transportErr(bacerrors.RequestCancelled, "request cancelled"), ErrCanary},
-	}
-	for _, tt := range tests {
-		if got := Classify(tt.err); got != tt.want {
-			t.Errorf("Classify(%v) = %q, want %q", tt.err, got, tt.want)
-		}
 	}
 }
 

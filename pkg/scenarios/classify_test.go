@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -23,10 +24,35 @@ import (
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
-// The classifier's rules, as the contract states them (README, "Error
-// classes"), checked on replies of a real HTTP server through the real
-// client (pkg/bacalhau) and Classify. The oracle is the rule applied to
-// what the test generated, never a copy of the implementation's mapping:
+// TestClassify: the rules of Classify itself. The Class in an error's
+// chain decides; else a passed deadline is timeout; anything else, an
+// interrupt among it, is the canary's (an error of an API call always
+// carries a class: pkg/bacalhau gives it one).
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		err  error
+		want scenarios.Class
+	}{
+		{nil, ""},
+		{scenarios.ErrAuth, scenarios.ErrAuth},
+		{fmt.Errorf("x: %w", scenarios.ErrConcurrency), scenarios.ErrConcurrency},
+		{fmt.Errorf("GET: %w: %w", context.DeadlineExceeded, scenarios.ErrProtocol), scenarios.ErrProtocol},
+		{fmt.Errorf("waiting: %w", context.DeadlineExceeded), scenarios.ErrTimeout},
+		{fmt.Errorf("interrupted: %w", context.Canceled), scenarios.ErrCanary},
+		{errors.New("got 0 byte response with non-nil decode object"), scenarios.ErrCanary},
+		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, scenarios.ErrCanary},
+	} {
+		if got := scenarios.Classify(tt.err); got != tt.want {
+			t.Errorf("Classify(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
+
+// The classes of API replies, as the contract states them (docs/contract.md,
+// "Error classes"), checked on replies of a real HTTP server through the
+// real client (pkg/bacalhau) and Classify. The oracle is the rule applied
+// to what the test generated, never a copy of the implementation's mapping:
 //
 //   - 401, 403: auth;
 //   - 429 and 5xx: server, except Bacalhau v1.7's refusal of a credential,
@@ -34,7 +60,8 @@ import (
 //   - other 4xx: bad_request;
 //   - 2xx or 3xx that is not the expected reply, or no HTTP status at all:
 //     protocol;
-//   - no reply (refused, DNS): unavailable; a deadline: timeout.
+//   - no reply (refused, DNS, a close before any byte): unavailable; a
+//     deadline: timeout.
 //
 // The class of a reply is its HTTP status's: what its body says about a
 // status, a code or a component does not change it.
