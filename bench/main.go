@@ -209,7 +209,7 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer md.Close()
 
 	b := &bencher{dir: dir, job: job, cli: *cli, api: n.Addr(), host: n.Host, port: n.Port, metadata: md.Host()}
-	b.jobs, _ = bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 30 * time.Second})
+	b.jobs = bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 30 * time.Second}).Jobs
 	if b.cli != "" {
 		if err := b.writeSpec(ctx); err != nil {
 			return err

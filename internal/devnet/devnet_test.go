@@ -43,15 +43,15 @@ func TestDevnetRunsJobsAndLeavesNothingBehind(t *testing.T) {
 			if n.Host != "127.0.0.1" || n.Port <= 1 {
 				t.Fatalf("API at %s, want 127.0.0.1 on a free port", n.Addr())
 			}
-			jobs, fetcher := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 20 * time.Second})
+			conn := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 20 * time.Second})
 			r := &scenarios.Runner{Connect: func(context.Context) (scenarios.Conn, error) {
-				return scenarios.Conn{Jobs: jobs, Fetcher: fetcher}, nil
+				return conn, nil
 			}, Spec: scenarios.JobSpec{Engine: scenarios.EngineWasm}, Env: "test", Timeout: 20 * time.Second}
 			res := r.Run(t.Context(), scenarios.SubmitWithConcurrency)
 			if !res.Success {
 				t.Fatalf("3 executions on 3 nodes failed: %s: %s", res.Class, res.Error)
 			}
-			execs, err := jobs.Executions(t.Context(), &apimodels.ListJobExecutionsRequest{JobIDOrName: res.JobID})
+			execs, err := conn.Jobs.Executions(t.Context(), &apimodels.ListJobExecutionsRequest{JobIDOrName: res.JobID})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +129,7 @@ func TestStopComputeNode(t *testing.T) {
 		}
 	}
 	// The orchestrator (a hybrid node) still answers.
-	jobs, _ := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 5 * time.Second})
+	jobs := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 5 * time.Second}).Jobs
 	if _, err := jobs.List(t.Context(), &apimodels.ListJobsRequest{}); err != nil {
 		t.Errorf("API after stopping the compute nodes: %v", err)
 	}
@@ -202,7 +202,7 @@ func TestTwoHostNetwork(t *testing.T) {
 			if n.Publisher != n.Link.Remote {
 				t.Errorf("publisher advertises %s, want the routable link address %s", n.Publisher, n.Link.Remote)
 			}
-			jobs, _ := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 5 * time.Second})
+			jobs := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 5 * time.Second}).Jobs
 			if _, err := jobs.List(t.Context(), &apimodels.ListJobsRequest{}); err != nil {
 				t.Fatalf("API over the link: %v", err)
 			}

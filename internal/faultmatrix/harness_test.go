@@ -503,7 +503,7 @@ func (fx *fixture) runRunner(ctx context.Context) outcome {
 		fx.t.Fatalf("no scenario %q", c.scenario)
 	}
 	host, port := fx.target()
-	jobs, fetcher := bacalhau.New(bacalhau.Options{Host: host, Port: port, Timeout: c.deadline,
+	conn := bacalhau.New(bacalhau.Options{Host: host, Port: port, Timeout: c.deadline,
 		APIKey: c.auth.key, Username: c.auth.user, Password: c.auth.password})
 	spec := c.spec
 	if spec.Engine == "" {
@@ -511,7 +511,7 @@ func (fx *fixture) runRunner(ctx context.Context) outcome {
 	}
 	var buf syncBuffer
 	r := &scenarios.Runner{Connect: func(context.Context) (scenarios.Conn, error) {
-		return scenarios.Conn{Jobs: jobs, Fetcher: fetcher}, nil
+		return conn, nil
 	}, Spec: spec, Env: c.label(), Timeout: c.deadline,
 		Log: logging.New(&buf), Secrets: nonEmpty(c.auth.key, c.auth.password)}
 	start := time.Now()
@@ -796,7 +796,7 @@ func (fx *fixture) caseJobs() []*models.Job {
 }
 
 func (fx *fixture) listCaseJobs(ctx context.Context) ([]*models.Job, error) {
-	jobs, _ := bacalhau.New(bacalhau.Options{Host: fx.net.Host, Port: fx.net.Port, Timeout: 10 * time.Second})
+	jobs := bacalhau.New(bacalhau.Options{Host: fx.net.Host, Port: fx.net.Port, Timeout: 10 * time.Second}).Jobs
 	req := &apimodels.ListJobsRequest{}
 	req.Limit = 1000
 	resp, err := jobs.List(ctx, req)
@@ -814,7 +814,7 @@ func (fx *fixture) listCaseJobs(ctx context.Context) ([]*models.Job, error) {
 
 // waitRunning waits until the case's job runs (for faults injected mid-job).
 func (fx *fixture) waitRunning(ctx context.Context) (string, error) {
-	jobs, _ := bacalhau.New(bacalhau.Options{Host: fx.net.Host, Port: fx.net.Port, Timeout: 5 * time.Second})
+	jobs := bacalhau.New(bacalhau.Options{Host: fx.net.Host, Port: fx.net.Port, Timeout: 5 * time.Second}).Jobs
 	for {
 		list, err := fx.listCaseJobs(ctx)
 		if err != nil {

@@ -250,8 +250,8 @@ func testRelease(t *testing.T, v devnet.Version) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		jobs, fetch := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, TLS: true, RootCAs: pool, APIKey: n.APIKey, Timeout: 10 * time.Second})
-		res, err := jobs.Results(ctx, &apimodels.ListJobResultsRequest{JobID: getJob})
+		conn := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, TLS: true, RootCAs: pool, APIKey: n.APIKey, Timeout: 10 * time.Second})
+		res, err := conn.Jobs.Results(ctx, &apimodels.ListJobResultsRequest{JobID: getJob})
 		if err != nil || len(res.Items) == 0 {
 			t.Fatalf("results of %s: %v", getJob, err)
 		}
@@ -269,7 +269,7 @@ func testRelease(t *testing.T, v devnet.Version) {
 			t.Fatalf("pre-signed URL has no signature: %s", scenarios.SanitizeURL(signed))
 		}
 		// The fresh URL works: the failures below are the tampering and the expiry.
-		body, err := fetch.Fetch(ctx, signed)
+		body, err := conn.Fetcher.Fetch(ctx, signed)
 		if err != nil {
 			t.Fatalf("fresh pre-signed URL: %v", err)
 		}
@@ -286,9 +286,9 @@ func testRelease(t *testing.T, v devnet.Version) {
 		q.Set("X-Amz-Signature", string(b))
 		tampered := *u
 		tampered.RawQuery = q.Encode()
-		checkRefused(t, ctx, fetch, "tampered", tampered.String())
+		checkRefused(t, ctx, conn.Fetcher, "tampered", tampered.String())
 		time.Sleep(time.Until(signedAt(t, u).Add(presignExpiry + 2*time.Second)))
-		checkRefused(t, ctx, fetch, "expired", signed)
+		checkRefused(t, ctx, conn.Fetcher, "expired", signed)
 		refusals := 0
 		for _, r := range waitAudit(n, func(r devnet.AuditRecord) bool {
 			return r.Operation == "REST.GET.OBJECT" && r.Status == 403 && r.RemoteIP == n.Link.Local

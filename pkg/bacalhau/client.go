@@ -44,8 +44,9 @@ func (o Options) Address() string {
 	return scheme + "://" + net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
 }
 
-// New returns the job API of the orchestrator and a fetcher for results.
-func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
+// New returns the run's connection to the orchestrator: its job API, a
+// fetcher for results and the server's version as its replies say it.
+func New(o Options) scenarios.Conn {
 	headers := http.Header{}
 	switch {
 	case o.APIKey != "":
@@ -87,7 +88,11 @@ func New(o Options) (scenarios.Jobs, scenarios.Fetcher) {
 		clientv2.WithHeaders(headers),
 		clientv2.WithAppID("bacalhau-canary"),
 	)
-	return &checkedJobs{jobs: api.Jobs(), nodes: api.Nodes(), versions: versions}, NewFetcher(o.Host, o.Timeout)
+	return scenarios.Conn{
+		Jobs:    &checkedJobs{jobs: api.Jobs(), nodes: api.Nodes()},
+		Fetcher: NewFetcher(o.Host, o.Timeout),
+		Version: versions.serverVersion,
+	}
 }
 
 // loopbackOnly refuses to connect to an address that is not loopback.

@@ -31,7 +31,7 @@ func serve(t *testing.T, h http.HandlerFunc, mod ...func(*Options)) scenarios.Jo
 	for _, m := range mod {
 		m(&o)
 	}
-	jobs, _ := New(o)
+	jobs := New(o).Jobs
 	return jobs
 }
 
@@ -217,7 +217,7 @@ func TestRefusedConnection(t *testing.T) {
 	}
 	port := lis.Addr().(*net.TCPAddr).Port
 	lis.Close()
-	jobs, _ := New(Options{Host: "127.0.0.1", Port: port, Timeout: time.Second})
+	jobs := New(Options{Host: "127.0.0.1", Port: port, Timeout: time.Second}).Jobs
 	_, err = jobs.List(context.Background(), &apimodels.ListJobsRequest{})
 	if got := scenarios.Classify(err); got != scenarios.ErrUnavailable {
 		t.Errorf("class %s, want unavailable (%v)", got, err)

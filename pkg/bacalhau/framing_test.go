@@ -41,7 +41,7 @@ func rawServer(t *testing.T, raw string) scenarios.Jobs {
 	}()
 	host, port, _ := net.SplitHostPort(lis.Addr().String())
 	p, _ := strconv.Atoi(port)
-	jobs, _ := New(Options{Host: host, Port: p, Timeout: 2 * time.Second})
+	jobs := New(Options{Host: host, Port: p, Timeout: 2 * time.Second}).Jobs
 	return jobs
 }
 
@@ -94,7 +94,7 @@ func TestLocalhostDialsLoopback(t *testing.T) {
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	port := lis.Addr().(*net.TCPAddr).Port
-	jobs, _ := New(Options{Host: "localhost", Port: port, Timeout: 2 * time.Second, APIKey: "k-123"})
+	jobs := New(Options{Host: "localhost", Port: port, Timeout: 2 * time.Second, APIKey: "k-123"}).Jobs
 	if _, err := jobs.List(t.Context(), &apimodels.ListJobsRequest{}); err != nil {
 		t.Fatalf("list via localhost: %v", err)
 	}

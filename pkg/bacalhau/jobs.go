@@ -17,9 +17,8 @@ import (
 // still cannot decode, or that makes it panic, is a protocol error, not a
 // crash.
 type checkedJobs struct {
-	jobs     *clientv2.Jobs
-	nodes    *clientv2.Nodes
-	versions *versionTransport
+	jobs  *clientv2.Jobs
+	nodes *clientv2.Nodes
 }
 
 var (

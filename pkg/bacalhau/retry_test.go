@@ -159,7 +159,7 @@ func TestRefusedReadRetriedThroughARestart(t *testing.T) {
 	})
 	host, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
-	jobs, _ := New(Options{Host: host, Port: p, Timeout: 2 * time.Second})
+	jobs := New(Options{Host: host, Port: p, Timeout: 2 * time.Second}).Jobs
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	resp, err := jobs.Get(ctx, &apimodels.GetJobRequest{JobIDOrName: "j-1"})
@@ -169,7 +169,7 @@ func TestRefusedReadRetriedThroughARestart(t *testing.T) {
 
 	// Refused for longer than refusedFor: unavailable, after about that long.
 	start := time.Now()
-	jobs, _ = New(Options{Host: "127.0.0.1", Port: closedPort(t), Timeout: 2 * time.Second})
+	jobs = New(Options{Host: "127.0.0.1", Port: closedPort(t), Timeout: 2 * time.Second}).Jobs
 	_, err = jobs.Get(ctx, &apimodels.GetJobRequest{JobIDOrName: "j-1"})
 	if got := scenarios.Classify(err); got != scenarios.ErrUnavailable {
 		t.Errorf("class %q (%v), want unavailable", got, err)

@@ -139,7 +139,7 @@ func TestCertificateFailuresHaveTheirOwnClass(t *testing.T) {
 				}
 				o.RootCAs = pool
 			}
-			jobs, _ := New(o)
+			jobs := New(o).Jobs
 			_, err := jobs.List(context.Background(), &apimodels.ListJobsRequest{})
 			if tc.says == "" {
 				if err != nil || requests.Load() != 1 {
@@ -176,7 +176,7 @@ func TestPlainHTTPToATLSPortIsNotACertificateFailure(t *testing.T) {
 	ca, _ := testca.New("ca")
 	leaf, _ := ca.Issue([]string{"127.0.0.1"}, time.Time{}, time.Time{})
 	host, port, _, _ := tlsAPI(t, leaf)
-	jobs, _ := New(Options{Host: host, Port: port, Timeout: 5 * time.Second})
+	jobs := New(Options{Host: host, Port: port, Timeout: 5 * time.Second}).Jobs
 	_, err := jobs.List(context.Background(), &apimodels.ListJobsRequest{})
 	if c := scenarios.Classify(err); c == scenarios.ErrCertificate || c == "" {
 		t.Fatalf("class %q: %v", c, err)

@@ -38,6 +38,8 @@ func (t *versionTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	return resp, err
 }
 
+// serverVersion is the sanitised version header of the first reply that
+// had one, or scenarios.UnknownVersion.
 func (t *versionTransport) serverVersion() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -46,9 +48,3 @@ func (t *versionTransport) serverVersion() string {
 	}
 	return t.version
 }
-
-var _ scenarios.VersionSource = (*checkedJobs)(nil)
-
-// ServerVersion is the sanitised version header of the first reply that
-// had one, or scenarios.UnknownVersion.
-func (j *checkedJobs) ServerVersion() string { return j.versions.serverVersion() }

@@ -60,12 +60,9 @@ func TestServerVersionFromReplies(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			opts, calls := server(t, tc.status, tc.versions...)
-			api, _ := bacalhau.New(opts)
-			jobs, ok := api.(scenarios.VersionSource)
-			if !ok {
-				t.Fatal("the client's Jobs does not report the server version")
-			}
-			if got := jobs.ServerVersion(); got != scenarios.UnknownVersion {
+			conn := bacalhau.New(opts)
+			api := conn.Jobs
+			if got := conn.Version(); got != scenarios.UnknownVersion {
 				t.Errorf("before any call: %q, want unknown", got)
 			}
 			for i := 0; i < tc.calls; i++ {
@@ -74,7 +71,7 @@ func TestServerVersionFromReplies(t *testing.T) {
 					t.Fatalf("list: %v with status %d", err, tc.status)
 				}
 			}
-			if got := jobs.ServerVersion(); got != tc.want {
+			if got := conn.Version(); got != tc.want {
 				t.Errorf("server version %q, want %q", got, tc.want)
 			}
 			if n := int(calls.Load()); n != tc.calls {

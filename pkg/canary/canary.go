@@ -114,8 +114,9 @@ func (c *Canary) connect(ctx context.Context) (scenarios.Conn, error) {
 		}
 		opts.APIKey = key
 	}
-	jobs, fetcher := bacalhau.New(opts)
-	return scenarios.Conn{Jobs: jobs, Fetcher: fetcher, Secret: opts.APIKey}, nil
+	conn := bacalhau.New(opts)
+	conn.Secret = opts.APIKey
+	return conn, nil
 }
 
 // Record writes res through the configured sink, building the sink on

@@ -320,9 +320,9 @@ func run(t *testing.T, r apiReply) scenarios.Result {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(r.serve))
 	defer srv.Close()
-	jobs, fetcher := bacalhau.New(options(t, srv.Listener.Addr().String(), 5*time.Second))
+	conn := bacalhau.New(options(t, srv.Listener.Addr().String(), 5*time.Second))
 	runner := &scenarios.Runner{Connect: func(context.Context) (scenarios.Conn, error) {
-		return scenarios.Conn{Jobs: jobs, Fetcher: fetcher}, nil
+		return conn, nil
 	}, Env: "test", Timeout: 5 * time.Second,
 		Spec: scenarios.JobSpec{Engine: scenarios.EngineWasm, Publisher: scenarios.PublisherLocal}}
 	if r.put {
@@ -524,7 +524,7 @@ func TestClassifyNoReply(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tt.deadline)
 				defer cancel()
 			}
-			jobs, _ := bacalhau.New(options(t, addr, tt.timeout))
+			jobs := bacalhau.New(options(t, addr, tt.timeout)).Jobs
 			for _, put := range []bool{false, true} {
 				var err error
 				if put {

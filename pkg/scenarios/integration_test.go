@@ -93,7 +93,7 @@ func ownNetwork(t *testing.T, o devnet.Options) *devnet.Network {
 }
 
 func runner(n *devnet.Network, key string, spec scenarios.JobSpec, timeout time.Duration) *scenarios.Runner {
-	jobs, fetcher := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, APIKey: key, Timeout: timeout})
+	conn := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, APIKey: key, Timeout: timeout})
 	if spec.Engine == "" {
 		spec.Engine = scenarios.EngineWasm
 	}
@@ -101,7 +101,7 @@ func runner(n *devnet.Network, key string, spec scenarios.JobSpec, timeout time.
 		spec.Publisher = scenarios.PublisherLocal // the canary's default (CANARY_PUBLISHER)
 	}
 	return &scenarios.Runner{Connect: func(context.Context) (scenarios.Conn, error) {
-		return scenarios.Conn{Jobs: jobs, Fetcher: fetcher}, nil
+		return conn, nil
 	}, Spec: spec, Env: "test", Timeout: timeout}
 }
 
@@ -123,7 +123,7 @@ func through(t *testing.T, n *devnet.Network, prog wasi.Program) *devnet.Network
 }
 
 func api(n *devnet.Network) scenarios.Jobs {
-	jobs, _ := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, APIKey: n.APIKey, Timeout: 10 * time.Second})
+	jobs := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, APIKey: n.APIKey, Timeout: 10 * time.Second}).Jobs
 	return jobs
 }
 

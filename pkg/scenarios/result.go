@@ -30,7 +30,7 @@ type Result struct {
 	// last phase that returned an error; connect when the API key could
 	// not be read); empty on success.
 	FailedPhase string
-	// ServerVersion is what the API's replies said (VersionSource), or
+	// ServerVersion is what the API's replies said (Conn.Version), or
 	// UnknownVersion.
 	ServerVersion string
 	// CanaryVersion and CanaryImage say which canary ran: the version

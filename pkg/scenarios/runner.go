@@ -87,9 +87,6 @@ func (r *Runner) Run(ctx context.Context, s Scenario) Result {
 				secrets = append(slices.Clip(secrets), c.Secret)
 			}
 			p.Jobs, p.Fetcher, version = c.Jobs, c.Fetcher, c.Version
-			if vs, ok := c.Jobs.(VersionSource); ok && version == nil { // TODO(merge): bacalhau.New gives Version
-				version = vs.ServerVersion
-			}
 			return err
 		}); err != nil {
 			return err

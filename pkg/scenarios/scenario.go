@@ -42,12 +42,6 @@ type Jobs interface {
 	Stop(ctx context.Context, r *apimodels.StopJobRequest) (*apimodels.StopJobResponse, error)
 }
 
-// VersionSource is a Jobs that knows the server's version from its replies
-// (bacalhau.Jobs reads Bacalhau's version header).
-type VersionSource interface {
-	ServerVersion() string
-}
-
 // UnknownVersion is the server version of a run whose API replies said
 // none (or one that does not read as a version).
 const UnknownVersion = "unknown"
