@@ -79,34 +79,28 @@ func realMain(ctx context.Context, env envconfig.Lookuper, stdout, stderr io.Wri
 		res, err := c.Run(ctx, s)
 		done <- outcome{res, err}
 	}()
-	var res scenarios.Result
+	var o outcome
 	select {
-	case o := <-done:
-		res, err = o.res, o.err
+	case o = <-done:
 	case <-ctx.Done():
 		// SIGTERM: Cloud Run kills the task 10 s later. The run ends at
 		// once (its job stopped within the stop budget) and logs its
 		// line; the metric write gets what is left of shutdownGrace.
 		select {
-		case o := <-done:
-			res, err = o.res, o.err
+		case o = <-done:
 		case <-time.After(shutdownGrace):
-			log.LogAttrs(context.Background(), slog.LevelError, "result not recorded",
-				slog.String("scenario", s.Name),
-				slog.String("env", cfg.Env),
-				slog.String("metrics", c.Config().Metrics),
-				slog.String("reason", fmt.Sprintf("interrupted; the run or its metric write did not end within %s", shutdownGrace)),
-			)
-			return canary.ExitRecorder
+			o.res = scenarios.Result{Scenario: s.Name, Env: cfg.Env}
+			o.err = fmt.Errorf("interrupted; the run or its metric write did not end within %s", shutdownGrace)
 		}
 	}
-	if err != nil {
+	res := o.res
+	if o.err != nil {
 		log.LogAttrs(context.Background(), slog.LevelError, "result not recorded",
 			slog.String("scenario", res.Scenario),
 			slog.String("env", res.Env),
 			slog.Bool("success", res.Success),
 			slog.String("metrics", c.Config().Metrics),
-			slog.String("reason", err.Error()),
+			slog.String("reason", o.err.Error()),
 		)
 		return canary.ExitRecorder
 	}

@@ -33,34 +33,27 @@ const (
 var writeRetry = gcp.Retry(WriteAttempts, gax.Backoff{Initial: 500 * time.Millisecond, Max: 4 * time.Second, Multiplier: 2},
 	codes.Unavailable, codes.DeadlineExceeded)
 
-// GCPOptions configure the gcp sink.
-type GCPOptions struct {
-	Project  string
-	Location string
-	Endpoint string // plaintext, unauthenticated endpoint (emulators, tests); empty: the real API
-	Log      *slog.Logger
-	Interval time.Duration // schedule interval: stamp points on the run's slot (slot.go); 0: on its end
-}
-
 // GCP writes each run as ONE CreateTimeSeries request to Cloud Monitoring.
 type GCP struct {
 	Project  string
-	Location string
-	Log      *slog.Logger  // nil: no summary lines
-	Interval time.Duration // as GCPOptions.Interval
+	Location string        // DefaultLocation when empty
+	Log      *slog.Logger  // gets the summary of a failed write; nil: none
+	Interval time.Duration // schedule interval: points on the run's slot (slot.go); 0: on its end
 
 	client *monitoring.MetricClient
 }
 
 var _ Sink = (*GCP)(nil)
 
-// NewGCP creates the Monitoring client. It does not connect yet.
-func NewGCP(ctx context.Context, o GCPOptions) (*GCP, error) {
-	if o.Project == "" {
+// NewGCP returns g with a Monitoring client, for the real API, or for a
+// plaintext, unauthenticated endpoint (emulators, tests). It does not
+// connect yet.
+func NewGCP(ctx context.Context, g GCP, endpoint string) (*GCP, error) {
+	if g.Project == "" {
 		return nil, ErrNoProject
 	}
-	if o.Location == "" {
-		o.Location = DefaultLocation
+	if g.Location == "" {
+		g.Location = DefaultLocation
 	}
 	// Each attempt has its own deadline, so a hung call leaves the
 	// budget to the next one.
@@ -69,11 +62,12 @@ func NewGCP(ctx context.Context, o GCPOptions) (*GCP, error) {
 		defer cancel()
 		return invoke(ctx, method, req, reply, cc, opts...)
 	})
-	client, err := monitoring.NewMetricClient(ctx, append(gcp.ClientOptions(o.Endpoint), option.WithGRPCDialOption(perAttempt))...)
+	client, err := monitoring.NewMetricClient(ctx, append(gcp.ClientOptions(endpoint), option.WithGRPCDialOption(perAttempt))...)
 	if err != nil {
 		return nil, fmt.Errorf("monitoring client: %w", err)
 	}
-	return &GCP{Project: o.Project, Location: o.Location, Log: o.Log, Interval: o.Interval, client: client}, nil
+	g.client = client
+	return &g, nil
 }
 
 // Close closes the client.

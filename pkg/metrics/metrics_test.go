@@ -147,7 +147,7 @@ func startFake(t *testing.T) *fakegcp.Monitoring {
 
 func newSink(t *testing.T, m *fakegcp.Monitoring, log *slog.Logger) *metrics.GCP {
 	t.Helper()
-	g, err := metrics.NewGCP(context.Background(), metrics.GCPOptions{Project: "demo", Location: "europe-west4", Endpoint: m.Addr(), Log: log})
+	g, err := metrics.NewGCP(context.Background(), metrics.GCP{Project: "demo", Location: "europe-west4", Log: log}, m.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestGCPDoesNotRetryOtherErrors(t *testing.T) {
 func TestGCPWriteTimeout(t *testing.T) {
 	t.Parallel()
 	silent := fakegcp.Silent(t)
-	g, err := metrics.NewGCP(context.Background(), metrics.GCPOptions{Project: "demo", Location: "x", Endpoint: silent})
+	g, err := metrics.NewGCP(context.Background(), metrics.GCP{Project: "demo", Location: "x"}, silent)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,7 @@ func New(ctx context.Context, o Options) (Sink, error) {
 			location = l
 		}
 	}
-	return NewGCP(ctx, GCPOptions{Project: project, Location: location, Endpoint: o.Endpoint, Log: o.Log, Interval: o.Interval})
+	return NewGCP(ctx, GCP{Project: project, Location: location, Log: o.Log, Interval: o.Interval}, o.Endpoint)
 }
 
 // Close closes s if it holds a connection.
