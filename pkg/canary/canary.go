@@ -23,11 +23,8 @@ import (
 // Canary runs scenarios with one configuration. It is safe for concurrent
 // use; each Run has its own client and runner.
 type Canary struct {
-	cfg    config.Config
-	engine string
-	log    *slog.Logger
-	stdout io.Writer
-	o      Options
+	cfg config.Config
+	o   Options
 
 	mu   sync.Mutex
 	sink metrics.Sink
@@ -59,7 +56,7 @@ func New(cfg config.Config, o Options) *Canary {
 	if o.SinkLog == nil {
 		o.SinkLog = o.Log
 	}
-	return &Canary{cfg: cfg, engine: o.DefaultEngine, log: o.Log, stdout: o.Stdout, o: o}
+	return &Canary{cfg: cfg, o: o}
 }
 
 // Config is the configuration in use, defaults applied.
@@ -78,10 +75,10 @@ func (c *Canary) Run(ctx context.Context, s scenarios.Scenario) (scenarios.Resul
 func (c *Canary) Check(ctx context.Context, s scenarios.Scenario) scenarios.Result {
 	r := &scenarios.Runner{
 		Connect:  c.connect,
-		Spec:     c.cfg.JobSpec(c.engine),
+		Spec:     c.cfg.JobSpec(c.o.DefaultEngine),
 		Env:      c.cfg.Env,
 		Timeout:  c.cfg.Timeout,
-		Log:      c.log,
+		Log:      c.o.Log,
 		Progress: c.o.Progress,
 		Secrets:  c.cfg.Secrets(),
 
@@ -141,7 +138,7 @@ func (c *Canary) getSink(ctx context.Context) (metrics.Sink, error) {
 		Endpoint: c.cfg.MonitoringEndpoint,
 		Metadata: !c.o.NoMetadata,
 		Log:      c.o.SinkLog,
-		Stdout:   c.stdout,
+		Stdout:   c.o.Stdout,
 		Interval: c.cfg.Interval,
 	})
 	if err != nil {

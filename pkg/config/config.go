@@ -172,7 +172,7 @@ func (c Config) Validate(needHost bool) error {
 			return errorf("BACALHAU_API_TLS_CAFILE: %v", err)
 		}
 	}
-	if c.APIKeySecret != "" && !validSecretVersion(c.APIKeySecret) {
+	if c.APIKeySecret != "" && !secretVersion.MatchString(c.APIKeySecret) {
 		return errorf("BACALHAU_API_KEY_SECRET: %s is not a secret version name (projects/P/secrets/S/versions/V)", text.Quote(c.APIKeySecret, maxValueText))
 	}
 	if c.Scenario != "" {
@@ -315,23 +315,20 @@ func ParseSelectors(s string) ([]*models.LabelSelectorRequirement, error) {
 		return nil, nil
 	}
 	reqs, err := labels.ParseToRequirements(s)
-	if err != nil {
-		return nil, errorf("CANARY_NODE_SELECTORS: %s: %s", text.Quote(s, maxValueText), text.Quote(err.Error(), 2*maxValueText))
-	}
 	out := make([]*models.LabelSelectorRequirement, 0, len(reqs))
 	for _, r := range models.ToLabelSelectorRequirements(reqs...) {
-		r := r
-		if err := r.Validate(); err != nil {
-			return nil, errorf("CANARY_NODE_SELECTORS: %s: %s", text.Quote(s, maxValueText), text.Quote(err.Error(), 2*maxValueText))
+		if err == nil {
+			err = r.Validate()
 		}
 		out = append(out, &r)
+	}
+	if err != nil {
+		return nil, errorf("CANARY_NODE_SELECTORS: %s: %s", text.Quote(s, maxValueText), text.Quote(err.Error(), 2*maxValueText))
 	}
 	return out, nil
 }
 
 var secretVersion = regexp.MustCompile(`^projects/[^/]+/secrets/[^/]+/versions/[^/]+$`)
-
-func validSecretVersion(s string) bool { return secretVersion.MatchString(s) }
 
 // Secrets are the values that must never reach a log line or error text.
 func (c Config) Secrets() []string {
