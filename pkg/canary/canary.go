@@ -6,6 +6,7 @@
 package canary
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -44,18 +45,9 @@ type Options struct {
 // New returns a Canary for a validated configuration. It makes no network
 // call: the sink is built on the first Record.
 func New(cfg config.Config, o Options) *Canary {
-	if o.DefaultEngine == "" {
-		o.DefaultEngine = scenarios.EngineDocker
-	}
-	if cfg.Metrics == "" {
-		cfg.Metrics = o.DefaultSink
-		if cfg.Metrics == "" {
-			cfg.Metrics = metrics.KindGCP
-		}
-	}
-	if o.SinkLog == nil {
-		o.SinkLog = o.Log
-	}
+	o.DefaultEngine = cmp.Or(o.DefaultEngine, scenarios.EngineDocker)
+	cfg.Metrics = cmp.Or(cfg.Metrics, o.DefaultSink, metrics.KindGCP)
+	o.SinkLog = cmp.Or(o.SinkLog, o.Log)
 	return &Canary{cfg: cfg, o: o}
 }
 

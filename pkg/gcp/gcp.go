@@ -58,7 +58,6 @@ const maxMetadataReply = 4 << 10
 var metadataClient = metadata.NewClient(&http.Client{
 	Timeout: metadataBudget,
 	Transport: boundedTransport{&http.Transport{
-		Proxy:                  nil,
 		DialContext:            (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
 		MaxResponseHeaderBytes: 16 << 10,
 		ResponseHeaderTimeout:  metadataBudget,
@@ -123,41 +122,26 @@ var projectID = regexp.MustCompile(`^[a-z0-9][a-z0-9.:-]{0,61}[a-z0-9]$`)
 // as the metadata server's projects/N/regions/R or projects/N/zones/Z.
 var location = regexp.MustCompile(`^(?:projects/[0-9]{1,20}/(?:regions|zones)/)?([a-z]{2,20}(?:-[a-z]{2,20}){0,3}[0-9]{1,2}(?:-[a-z])?)$`)
 
-// validLocation returns the region or zone of a metadata reply, or "".
-func validLocation(s string) string {
-	m := location.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
-		return ""
-	}
-	return m[1]
-}
-
 // MetadataLocation asks the metadata server where this runs: the region
 // (Cloud Run answers instance/region with projects/N/regions/R), or, on a
 // VM that has no region entry, its zone.
 func MetadataLocation(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, metadataBudget)
 	defer cancel()
-	region, err := metadataGet(ctx, "instance/region")
-	if err == nil {
-		if r := validLocation(region); r != "" {
-			return r, nil
-		}
-		return "", fmt.Errorf("region from the metadata server: %s is not a region", text.Quote(region, maxQuoted))
+	what := "region"
+	v, err := metadataGet(ctx, "instance/region")
+	if _, undefined := errors.AsType[metadata.NotDefinedError](err); undefined {
+		what = "zone"
+		v, err = metadataGet(ctx, "instance/zone")
 	}
-	var undefined metadata.NotDefinedError
-	if !errors.As(err, &undefined) {
-		return "", fmt.Errorf("region from the metadata server: %w", err)
-	}
-	zone, err := metadataGet(ctx, "instance/zone")
 	if err != nil {
-		return "", fmt.Errorf("zone from the metadata server: %w", err)
+		return "", fmt.Errorf("%s from the metadata server: %w", what, err)
 	}
-	z := validLocation(zone)
-	if z == "" {
-		return "", fmt.Errorf("zone from the metadata server: %s is not a zone", text.Quote(zone, maxQuoted))
+	m := location.FindStringSubmatch(strings.TrimSpace(v))
+	if m == nil {
+		return "", fmt.Errorf("%s from the metadata server: %s is not a %s", what, text.Quote(v, maxQuoted), what)
 	}
-	return z, nil
+	return m[1], nil
 }
 
 // SecretBudget bounds the read of the API key inside a run, all attempts
@@ -190,14 +174,11 @@ func (r *capped) Retry(err error) (time.Duration, bool) {
 }
 
 // ReadSecret reads one secret version (projects/P/secrets/S/versions/V)
-// from Secret Manager within budget (SecretBudget when 0) and returns its
+// from Secret Manager within budget and returns its
 // payload without surrounding white space, checked to be a value an HTTP
 // header can carry. endpoint overrides the API as in ClientOptions. The
 // error never holds the payload; it says what to fix.
 func ReadSecret(ctx context.Context, name, endpoint string, budget time.Duration) (string, error) {
-	if budget <= 0 {
-		budget = SecretBudget
-	}
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	client, err := secretmanager.NewClient(ctx, ClientOptions(endpoint)...)

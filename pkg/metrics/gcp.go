@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -52,9 +53,7 @@ func NewGCP(ctx context.Context, g GCP, endpoint string) (*GCP, error) {
 	if g.Project == "" {
 		return nil, ErrNoProject
 	}
-	if g.Location == "" {
-		g.Location = DefaultLocation
-	}
+	g.Location = cmp.Or(g.Location, DefaultLocation)
 	// Each attempt has its own deadline, so a hung call leaves the
 	// budget to the next one.
 	perAttempt := grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -91,19 +90,15 @@ func (g *GCP) Request(r scenarios.Result) *monitoringpb.CreateTimeSeriesRequest 
 	pts := Points(r, stamp)
 	series := make([]*monitoringpb.TimeSeries, 0, len(pts))
 	for _, p := range pts {
-		v := &monitoringpb.TypedValue{}
-		vt := metricpb.MetricDescriptor_DOUBLE
+		v := &monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_DoubleValue{DoubleValue: p.Double}}
 		if p.ValueType == TypeInt64 {
 			v.Value = &monitoringpb.TypedValue_Int64Value{Int64Value: p.Int64}
-			vt = metricpb.MetricDescriptor_INT64
-		} else {
-			v.Value = &monitoringpb.TypedValue_DoubleValue{DoubleValue: p.Double}
 		}
 		series = append(series, &monitoringpb.TimeSeries{
 			Metric:     &metricpb.Metric{Type: p.Type(), Labels: p.Labels},
 			Resource:   resource,
 			MetricKind: metricpb.MetricDescriptor_GAUGE,
-			ValueType:  vt,
+			ValueType:  metricpb.MetricDescriptor_ValueType(metricpb.MetricDescriptor_ValueType_value[p.ValueType]),
 			Points: []*monitoringpb.Point{{
 				Interval: &monitoringpb.TimeInterval{StartTime: at, EndTime: at},
 				Value:    v,
