@@ -44,13 +44,6 @@ func main() {
 // be gone well before (5 s, with the runtime's start and exit).
 const shutdownGrace = 4 * time.Second
 
-// Cloud Run sets these on every task.
-const (
-	envExecution   = "CLOUD_RUN_EXECUTION"
-	envTaskAttempt = "CLOUD_RUN_TASK_ATTEMPT"
-	envTaskIndex   = "CLOUD_RUN_TASK_INDEX"
-)
-
 func realMain(ctx context.Context, env envconfig.Lookuper, stdout, stderr io.Writer) int {
 	cfg, s, err := load(ctx, env)
 	if err != nil {
@@ -79,42 +72,35 @@ func realMain(ctx context.Context, env envconfig.Lookuper, stdout, stderr io.Wri
 		res, err := c.Run(ctx, s)
 		done <- outcome{res, err}
 	}()
-	var res scenarios.Result
+	var o outcome
 	select {
-	case o := <-done:
-		res, err = o.res, o.err
+	case o = <-done:
 	case <-ctx.Done():
 		// SIGTERM: Cloud Run kills the task 10 s later. The run ends at
 		// once (its job stopped within the stop budget) and logs its
 		// line; the metric write gets what is left of shutdownGrace.
 		select {
-		case o := <-done:
-			res, err = o.res, o.err
+		case o = <-done:
 		case <-time.After(shutdownGrace):
-			log.LogAttrs(context.Background(), slog.LevelError, "result not recorded",
-				slog.String("scenario", s.Name),
-				slog.String("env", cfg.Env),
-				slog.String("metrics", c.Config().Metrics),
-				slog.String("reason", fmt.Sprintf("interrupted; the run or its metric write did not end within %s", shutdownGrace)),
-			)
-			return canary.ExitRecorder
+			o.res = scenarios.Result{Scenario: s.Name, Env: cfg.Env}
+			o.err = fmt.Errorf("interrupted; the run or its metric write did not end within %s", shutdownGrace)
 		}
 	}
-	if err != nil {
+	res := o.res
+	if o.err != nil {
 		log.LogAttrs(context.Background(), slog.LevelError, "result not recorded",
 			slog.String("scenario", res.Scenario),
 			slog.String("env", res.Env),
 			slog.Bool("success", res.Success),
 			slog.String("metrics", c.Config().Metrics),
-			slog.String("reason", err.Error()),
+			slog.String("reason", o.err.Error()),
 		)
 		return canary.ExitRecorder
 	}
-	code := canary.ExitPass
 	if !res.Success {
-		code = canary.ExitFail
+		return canary.ExitFail
 	}
-	return code
+	return canary.ExitPass
 }
 
 // load reads and checks the configuration before anything is sent.
@@ -133,21 +119,16 @@ func load(ctx context.Context, env envconfig.Lookuper) (config.Config, scenarios
 	return cfg, s, nil
 }
 
-// taskAttrs are Cloud Run's execution and task on every log line, when set.
+// taskAttrs are Cloud Run's execution and task (it sets them on every
+// task) on every log line, when set; the task's numbers as numbers.
 func taskAttrs(env envconfig.Lookuper) []any {
 	var attrs []any
-	if v, ok := env.Lookup(envExecution); ok && v != "" {
-		attrs = append(attrs, slog.String("execution", v))
-	}
-	for _, kv := range []struct{ name, key string }{{envTaskAttempt, "task_attempt"}, {envTaskIndex, "task_index"}} {
-		v, ok := env.Lookup(kv.name)
-		if !ok || v == "" {
-			continue
-		}
-		if n, err := strconv.Atoi(v); err == nil {
-			attrs = append(attrs, slog.Int(kv.key, n))
-		} else {
-			attrs = append(attrs, slog.String(kv.key, v))
+	for _, kv := range [][2]string{{"CLOUD_RUN_EXECUTION", "execution"}, {"CLOUD_RUN_TASK_ATTEMPT", "task_attempt"}, {"CLOUD_RUN_TASK_INDEX", "task_index"}} {
+		v, _ := env.Lookup(kv[0])
+		if n, err := strconv.Atoi(v); err == nil && kv[1] != "execution" {
+			attrs = append(attrs, slog.Int(kv[1], n))
+		} else if v != "" {
+			attrs = append(attrs, slog.String(kv[1], v))
 		}
 	}
 	return attrs

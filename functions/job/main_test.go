@@ -411,8 +411,8 @@ func TestJobAgainstDevnet(t *testing.T) {
 		if l == nil || l["severity"] != "ERROR" || !strings.Contains(l["reason"].(string), "Unavailable") {
 			t.Errorf("second line %v, want the reason", l)
 		}
-		if n := m.Requests(); n != metrics.DefaultAttempts {
-			t.Errorf("%d attempts, want %d", n, metrics.DefaultAttempts)
+		if n := m.Requests(); n != metrics.WriteAttempts {
+			t.Errorf("%d attempts, want %d", n, metrics.WriteAttempts)
 		}
 	})
 

@@ -6,6 +6,7 @@
 package canary
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -23,11 +24,8 @@ import (
 // Canary runs scenarios with one configuration. It is safe for concurrent
 // use; each Run has its own client and runner.
 type Canary struct {
-	cfg    config.Config
-	engine string
-	log    *slog.Logger
-	stdout io.Writer
-	o      Options
+	cfg config.Config
+	o   Options
 
 	mu   sync.Mutex
 	sink metrics.Sink
@@ -47,19 +45,10 @@ type Options struct {
 // New returns a Canary for a validated configuration. It makes no network
 // call: the sink is built on the first Record.
 func New(cfg config.Config, o Options) *Canary {
-	if o.DefaultEngine == "" {
-		o.DefaultEngine = scenarios.EngineDocker
-	}
-	if cfg.Metrics == "" {
-		cfg.Metrics = o.DefaultSink
-		if cfg.Metrics == "" {
-			cfg.Metrics = metrics.KindGCP
-		}
-	}
-	if o.SinkLog == nil {
-		o.SinkLog = o.Log
-	}
-	return &Canary{cfg: cfg, engine: o.DefaultEngine, log: o.Log, stdout: o.Stdout, o: o}
+	o.DefaultEngine = cmp.Or(o.DefaultEngine, scenarios.EngineDocker)
+	cfg.Metrics = cmp.Or(cfg.Metrics, o.DefaultSink, metrics.KindGCP)
+	o.SinkLog = cmp.Or(o.SinkLog, o.Log)
+	return &Canary{cfg: cfg, o: o}
 }
 
 // Config is the configuration in use, defaults applied.
@@ -78,10 +67,10 @@ func (c *Canary) Run(ctx context.Context, s scenarios.Scenario) (scenarios.Resul
 func (c *Canary) Check(ctx context.Context, s scenarios.Scenario) scenarios.Result {
 	r := &scenarios.Runner{
 		Connect:  c.connect,
-		Spec:     c.cfg.JobSpec(c.engine),
+		Spec:     c.cfg.JobSpec(c.o.DefaultEngine),
 		Env:      c.cfg.Env,
 		Timeout:  c.cfg.Timeout,
-		Log:      c.log,
+		Log:      c.o.Log,
 		Progress: c.o.Progress,
 		Secrets:  c.cfg.Secrets(),
 
@@ -142,7 +131,7 @@ func (c *Canary) getSink(ctx context.Context) (metrics.Sink, error) {
 		Endpoint: c.cfg.MonitoringEndpoint,
 		Metadata: !c.o.NoMetadata,
 		Log:      c.o.SinkLog,
-		Stdout:   c.stdout,
+		Stdout:   c.o.Stdout,
 		Interval: c.cfg.Interval,
 	})
 	if err != nil {

@@ -11,11 +11,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/sethvargo/go-envconfig"
@@ -25,6 +25,7 @@ import (
 	"github.com/bacalhau-project/bacalhau-canary/pkg/gcp"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // Config is every setting of the canary. Names are the external contract.
@@ -80,10 +81,8 @@ func Load(ctx context.Context, lookuper envconfig.Lookuper) (Config, error) {
 		lookuper = envconfig.OsLookuper()
 	}
 	var c Config
-	at := &cursor{env: lookuper}
-	err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: at, Mutators: []envconfig.Mutator{at}})
-	if err != nil {
-		return c, at.explain(err)
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: lookuper}); err != nil {
+		return c, loadError(err, lookuper)
 	}
 	if v, ok := lookuper.Lookup("CANARY_SCHEDULE_INTERVAL"); ok && v != "" {
 		c.intervalSet = true
@@ -91,72 +90,31 @@ func Load(ctx context.Context, lookuper envconfig.Lookuper) (Config, error) {
 	return c, nil
 }
 
-// cursor follows go-envconfig field by field: it looks each variable up,
-// and a value (or default) goes through the mutators right before it is
-// converted. When processing fails, the cursor is on the variable whose
-// value did not convert, so the error names it without reading
-// go-envconfig's error text.
-type cursor struct {
-	env      envconfig.Lookuper
-	name     string
-	value    string
-	decoding bool // the value reached the conversion
-}
-
-var (
-	_ envconfig.Lookuper = (*cursor)(nil)
-	_ envconfig.Mutator  = (*cursor)(nil)
-)
-
-func (c *cursor) Lookup(key string) (string, bool) {
-	v, ok := c.env.Lookup(key)
-	c.name, c.value, c.decoding = key, "", false
-	return v, ok
-}
-
-func (c *cursor) EnvMutate(_ context.Context, key, _, value, current string) (string, bool, error) {
-	c.name, c.value, c.decoding = key, value, true
-	return current, false, nil
-}
-
-// explain turns a failed conversion into one line: the variable, its
-// value (quoted and bounded: it came from the environment) and why.
-func (c *cursor) explain(err error) error {
-	if !c.decoding {
-		// Not a value's fault: Config's own tags (a bug, caught by any test).
-		return errorf("configuration: %s", quote(err.Error()))
+// loadError turns a value that did not convert into one line naming the
+// variable, its value (quoted and bounded: it came from the environment)
+// and why. go-envconfig's error names the Go field ("APIPort: ..."), so the
+// field's tag gives the variable. Only ints, bools and durations can fail
+// to convert: no secret (all strings) is ever shown.
+func loadError(err error, env envconfig.Lookuper) error {
+	field, _, _ := strings.Cut(err.Error(), ":")
+	f, ok := reflect.TypeFor[Config]().FieldByName(field)
+	if !ok {
+		return errorf("configuration: %s", text.Quote(err.Error(), maxValueText))
 	}
-	return errorf("%s: invalid value %s: %s", c.name, quote(c.value), reason(err, c.value))
-}
-
-// reason says why value did not convert, from the parser's typed error.
-// Config holds strings, ints, bools and durations: strings always convert,
-// ints and bools fail with *strconv.NumError, and time.ParseDuration's
-// errors carry no type, so the value is tried as a duration again.
-func reason(err error, value string) string {
-	var num *strconv.NumError
-	if errors.As(err, &num) {
-		switch {
-		case num.Func == "ParseBool":
-			return "not true or false"
-		case errors.Is(num.Err, strconv.ErrRange):
-			return "out of range"
-		default:
-			return "not a whole number"
-		}
+	name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+	value, _ := env.Lookup(name)
+	why := map[reflect.Kind]string{reflect.Bool: "not true or false", reflect.Int: "not a whole number"}[f.Type.Kind()]
+	switch {
+	case f.Type == reflect.TypeFor[time.Duration]():
+		why = "not a duration (a number with a unit, like 90s or 5m)"
+	case errors.Is(err, strconv.ErrRange):
+		why = "out of range"
 	}
-	if _, derr := time.ParseDuration(value); derr != nil {
-		return "not a duration (a number with a unit, like 90s or 5m)"
-	}
-	return quote(err.Error())
+	return errorf("%s: invalid value %s: %s", name, text.Quote(value, maxValueText), why)
 }
 
 // maxValueText bounds a value shown in an error line.
 const maxValueText = 100
-
-// quote shows a value from the environment in an error line: quoted,
-// escaped and bounded, so it can neither break the line nor forge one.
-func quote(s string) string { return scenarios.Quote(s, maxValueText) }
 
 var envLabel = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,29}$`)
 
@@ -214,22 +172,22 @@ func (c Config) Validate(needHost bool) error {
 			return errorf("BACALHAU_API_TLS_CAFILE: %v", err)
 		}
 	}
-	if c.APIKeySecret != "" && !validSecretVersion(c.APIKeySecret) {
-		return errorf("BACALHAU_API_KEY_SECRET: %s is not a secret version name (projects/P/secrets/S/versions/V)", quote(c.APIKeySecret))
+	if c.APIKeySecret != "" && !secretVersion.MatchString(c.APIKeySecret) {
+		return errorf("BACALHAU_API_KEY_SECRET: %s is not a secret version name (projects/P/secrets/S/versions/V)", text.Quote(c.APIKeySecret, maxValueText))
 	}
 	if c.Scenario != "" {
 		if _, ok := scenarios.Lookup(c.Scenario); !ok {
-			return errorf("CANARY_SCENARIO: unknown scenario %s (one of %s)", quote(c.Scenario), strings.Join(scenarios.Names(), ", "))
+			return errorf("CANARY_SCENARIO: unknown scenario %s (one of %s)", text.Quote(c.Scenario, maxValueText), strings.Join(scenarios.Names(), ", "))
 		}
 	}
 	if !envLabel.MatchString(c.Env) {
-		return errorf("CANARY_ENV: %s must be a short lowercase label like prod, staging or dev", quote(c.Env))
+		return errorf("CANARY_ENV: %s must be a short lowercase label like prod, staging or dev", text.Quote(c.Env, maxValueText))
 	}
 	if c.Engine != "" && c.Engine != scenarios.EngineDocker && c.Engine != scenarios.EngineWasm {
-		return errorf("CANARY_ENGINE: unknown engine %s (docker or wasm)", quote(c.Engine))
+		return errorf("CANARY_ENGINE: unknown engine %s (docker or wasm)", text.Quote(c.Engine, maxValueText))
 	}
 	if c.Publisher != scenarios.PublisherLocal && c.Publisher != PublisherNetworkDefault {
-		return errorf("CANARY_PUBLISHER: unknown publisher %s (local, or default for the network's job defaults)", quote(c.Publisher))
+		return errorf("CANARY_PUBLISHER: unknown publisher %s (local, or default for the network's job defaults)", text.Quote(c.Publisher, maxValueText))
 	}
 	if _, err := c.Selectors(); err != nil {
 		return err
@@ -243,17 +201,17 @@ func (c Config) Validate(needHost bool) error {
 	switch c.Metrics {
 	case "", metrics.KindGCP, metrics.KindStdout, metrics.KindNone:
 	default:
-		return errorf("CANARY_METRICS: unknown sink %s (gcp, stdout or none)", quote(c.Metrics))
+		return errorf("CANARY_METRICS: unknown sink %s (gcp, stdout or none)", text.Quote(c.Metrics, maxValueText))
 	}
 	if c.Project != "" && !gcp.ValidProject(c.Project) {
-		return errorf("GOOGLE_CLOUD_PROJECT: %s is not a project ID or number", quote(c.Project))
+		return errorf("GOOGLE_CLOUD_PROJECT: %s is not a project ID or number", text.Quote(c.Project, maxValueText))
 	}
 	for _, e := range []struct{ name, value string }{
 		{"CANARY_MONITORING_ENDPOINT", c.MonitoringEndpoint},
 		{"CANARY_SECRETMANAGER_ENDPOINT", c.SecretManagerEndpoint},
 	} {
 		if e.value != "" && !validHostPort(e.value) {
-			return errorf("%s: %s is not host:port", e.name, quote(e.value))
+			return errorf("%s: %s is not host:port", e.name, text.Quote(e.value, maxValueText))
 		}
 	}
 	return nil
@@ -276,7 +234,7 @@ func (c Config) checkPlaintext() error {
 	default:
 		return nil
 	}
-	return errorf("%s: would go in clear text to %s; set BACALHAU_API_TLS=true (or CANARY_ALLOW_PLAINTEXT_CREDENTIALS=true to accept that)", name, quote(c.APIHost))
+	return errorf("%s: would go in clear text to %s; set BACALHAU_API_TLS=true (or CANARY_ALLOW_PLAINTEXT_CREDENTIALS=true to accept that)", name, text.Quote(c.APIHost, maxValueText))
 }
 
 // ParseHost checks a host for the API: a DNS name or an IP address (IPv6
@@ -285,7 +243,7 @@ func (c Config) checkPlaintext() error {
 // without brackets.
 func ParseHost(s string) (string, error) {
 	if len(s) > 253 {
-		return "", fmt.Errorf("%s is longer than a host name can be", quote(s))
+		return "", fmt.Errorf("%s is longer than a host name can be", text.Quote(s, maxValueText))
 	}
 	if inner, ok := strings.CutPrefix(s, "["); ok {
 		inner, ok = strings.CutSuffix(inner, "]")
@@ -357,35 +315,20 @@ func ParseSelectors(s string) ([]*models.LabelSelectorRequirement, error) {
 		return nil, nil
 	}
 	reqs, err := labels.ParseToRequirements(s)
-	if err != nil {
-		return nil, errorf("CANARY_NODE_SELECTORS: %s: %s", quote(s), firstLine(err))
-	}
 	out := make([]*models.LabelSelectorRequirement, 0, len(reqs))
 	for _, r := range models.ToLabelSelectorRequirements(reqs...) {
-		r := r
-		if err := r.Validate(); err != nil {
-			return nil, errorf("CANARY_NODE_SELECTORS: %s: %s", quote(s), firstLine(err))
+		if err == nil {
+			err = r.Validate()
 		}
 		out = append(out, &r)
+	}
+	if err != nil {
+		return nil, errorf("CANARY_NODE_SELECTORS: %s: %s", text.Quote(s, maxValueText), text.Quote(err.Error(), 2*maxValueText))
 	}
 	return out, nil
 }
 
-// firstLine keeps a library's error to one bounded line (it may echo the
-// value back).
-func firstLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return scenarios.Clip(strings.Map(func(r rune) rune {
-		if !unicode.IsPrint(r) {
-			return -1
-		}
-		return r
-	}, s), 2*maxValueText)
-}
-
 var secretVersion = regexp.MustCompile(`^projects/[^/]+/secrets/[^/]+/versions/[^/]+$`)
-
-func validSecretVersion(s string) bool { return secretVersion.MatchString(s) }
 
 // Secrets are the values that must never reach a log line or error text.
 func (c Config) Secrets() []string {

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // variables are every environment variable of Config.
@@ -49,7 +51,7 @@ func FuzzVariable(f *testing.F) {
 			if err != nil {
 				// A value that does not convert: the variable, the value
 				// as given (quoted, bounded) and one of the known reasons.
-				want := name + ": invalid value " + quote(value) + ": "
+				want := name + ": invalid value " + text.Quote(value, maxValueText) + ": "
 				if msg := err.Error(); !IsError(err) || !strings.HasPrefix(msg, want) || !slices.Contains(loadReasons, strings.TrimPrefix(msg, want)) {
 					t.Fatalf("%s=%q: error %q, want a config.Error %s<reason>", name, value, err, want)
 				}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"regexp"
@@ -27,7 +26,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
 // ClientOptions are the options of a Google Cloud gRPC client: none for
@@ -58,58 +57,37 @@ const maxMetadataReply = 4 << 10
 // cannot send the canary elsewhere or fill its memory.
 var metadataClient = metadata.NewClient(&http.Client{
 	Timeout: metadataBudget,
-	Transport: &boundedTransport{base: &http.Transport{
-		Proxy:                  nil,
+	Transport: boundedTransport{&http.Transport{
 		DialContext:            (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
 		MaxResponseHeaderBytes: 16 << 10,
 		ResponseHeaderTimeout:  metadataBudget,
 		DisableCompression:     true,
 	}},
 	CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-		return fmt.Errorf("the metadata server answered a redirect (to %s), which is not followed", quote(req.URL.Redacted()))
+		return fmt.Errorf("the metadata server answered a redirect (to %s), which is not followed", text.Quote(req.URL.Redacted(), maxQuoted))
 	},
 })
 
-// boundedTransport cuts every reply body at maxMetadataReply bytes with
-// an error (the library reads a body whole).
-type boundedTransport struct{ base http.RoundTripper }
+// boundedTransport cuts every reply body at maxMetadataReply bytes (the
+// library reads a body whole).
+type boundedTransport struct{ http.RoundTripper }
 
-func (t *boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(req)
-	if err != nil {
-		return nil, err
+func (t boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.RoundTripper.RoundTrip(req)
+	if err == nil {
+		resp.Body = http.MaxBytesReader(nil, resp.Body, maxMetadataReply)
 	}
-	if resp.ContentLength > maxMetadataReply {
-		resp.Body.Close()
-		return nil, fmt.Errorf("the metadata server's reply has %d bytes, more than %d", resp.ContentLength, maxMetadataReply)
-	}
-	resp.Body = &boundedBody{rc: resp.Body, left: maxMetadataReply}
-	return resp, nil
+	return resp, err
 }
 
-type boundedBody struct {
-	rc   io.ReadCloser
-	left int64
+// metadataGet asks the metadata server for one value.
+func metadataGet(ctx context.Context, path string) (string, error) {
+	v, err := metadataClient.GetWithContext(ctx, path)
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return "", fmt.Errorf("the metadata server's reply is over %d bytes", maxMetadataReply)
+	}
+	return v, err
 }
-
-func (b *boundedBody) Read(p []byte) (int, error) {
-	if b.left < 0 {
-		return 0, errMetadataTooLarge
-	}
-	if int64(len(p)) > b.left+1 {
-		p = p[:b.left+1]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	if b.left < 0 {
-		return 0, errMetadataTooLarge
-	}
-	return n, err
-}
-
-func (b *boundedBody) Close() error { return b.rc.Close() }
-
-var errMetadataTooLarge = fmt.Errorf("the metadata server's reply is over %d bytes", maxMetadataReply)
 
 // OnGCP reports whether a metadata server is there to ask: true at once
 // when GCE_METADATA_HOST is set, else a short probe.
@@ -124,12 +102,12 @@ func MetadataProject(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, metadataBudget)
 	defer cancel()
 	// Not metadata.ProjectID: that caches the first answer for the process.
-	p, err := metadataClient.GetWithContext(ctx, "project/project-id")
+	p, err := metadataGet(ctx, "project/project-id")
 	if err != nil {
 		return "", fmt.Errorf("project from the metadata server: %w", err)
 	}
 	if p = strings.TrimSpace(p); !ValidProject(p) {
-		return "", fmt.Errorf("project from the metadata server: %s is not a project ID", quote(p))
+		return "", fmt.Errorf("project from the metadata server: %s is not a project ID", text.Quote(p, maxQuoted))
 	}
 	return p, nil
 }
@@ -144,41 +122,26 @@ var projectID = regexp.MustCompile(`^[a-z0-9][a-z0-9.:-]{0,61}[a-z0-9]$`)
 // as the metadata server's projects/N/regions/R or projects/N/zones/Z.
 var location = regexp.MustCompile(`^(?:projects/[0-9]{1,20}/(?:regions|zones)/)?([a-z]{2,20}(?:-[a-z]{2,20}){0,3}[0-9]{1,2}(?:-[a-z])?)$`)
 
-// validLocation returns the region or zone of a metadata reply, or "".
-func validLocation(s string) string {
-	m := location.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
-		return ""
-	}
-	return m[1]
-}
-
 // MetadataLocation asks the metadata server where this runs: the region
 // (Cloud Run answers instance/region with projects/N/regions/R), or, on a
 // VM that has no region entry, its zone.
 func MetadataLocation(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, metadataBudget)
 	defer cancel()
-	region, err := metadataClient.GetWithContext(ctx, "instance/region")
-	if err == nil {
-		if r := validLocation(region); r != "" {
-			return r, nil
-		}
-		return "", fmt.Errorf("region from the metadata server: %s is not a region", quote(region))
+	what := "region"
+	v, err := metadataGet(ctx, "instance/region")
+	if _, undefined := errors.AsType[metadata.NotDefinedError](err); undefined {
+		what = "zone"
+		v, err = metadataGet(ctx, "instance/zone")
 	}
-	var undefined metadata.NotDefinedError
-	if !errors.As(err, &undefined) {
-		return "", fmt.Errorf("region from the metadata server: %w", err)
-	}
-	zone, err := metadataClient.GetWithContext(ctx, "instance/zone")
 	if err != nil {
-		return "", fmt.Errorf("zone from the metadata server: %w", err)
+		return "", fmt.Errorf("%s from the metadata server: %w", what, err)
 	}
-	z := validLocation(zone)
-	if z == "" {
-		return "", fmt.Errorf("zone from the metadata server: %s is not a zone", quote(zone))
+	m := location.FindStringSubmatch(strings.TrimSpace(v))
+	if m == nil {
+		return "", fmt.Errorf("%s from the metadata server: %s is not a %s", what, text.Quote(v, maxQuoted), what)
 	}
-	return z, nil
+	return m[1], nil
 }
 
 // SecretBudget bounds the read of the API key inside a run, all attempts
@@ -186,19 +149,36 @@ func MetadataLocation(ctx context.Context) (string, error) {
 // the canary's, long before the run's deadline.
 const SecretBudget = 10 * time.Second
 
-// secretAttempts is how often an UNAVAILABLE or RESOURCE_EXHAUSTED read is
-// tried, 100 ms apart and doubling, within SecretBudget.
-const secretAttempts = 3
+// secretRetry tries an UNAVAILABLE or RESOURCE_EXHAUSTED read 3 times in
+// all, after jittered pauses of at most 100 ms, then 200 ms (the
+// library's own policy waits seconds, until its 60 s timeout).
+var secretRetry = Retry(3, gax.Backoff{Initial: 100 * time.Millisecond, Multiplier: 2}, codes.Unavailable, codes.ResourceExhausted)
+
+// Retry is gax's retry on the given codes with backoff bo, for at most
+// attempts calls in all.
+func Retry(attempts int, bo gax.Backoff, cc ...codes.Code) gax.CallOption {
+	return gax.WithRetry(func() gax.Retryer { return &capped{gax.OnCodes(cc, bo), attempts - 1} })
+}
+
+type capped struct {
+	gax.Retryer
+	left int
+}
+
+func (r *capped) Retry(err error) (time.Duration, bool) {
+	if r.left <= 0 {
+		return 0, false
+	}
+	r.left--
+	return r.Retryer.Retry(err)
+}
 
 // ReadSecret reads one secret version (projects/P/secrets/S/versions/V)
-// from Secret Manager within budget (SecretBudget when 0) and returns its
+// from Secret Manager within budget and returns its
 // payload without surrounding white space, checked to be a value an HTTP
 // header can carry. endpoint overrides the API as in ClientOptions. The
 // error never holds the payload; it says what to fix.
 func ReadSecret(ctx context.Context, name, endpoint string, budget time.Duration) (string, error) {
-	if budget <= 0 {
-		budget = SecretBudget
-	}
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	client, err := secretmanager.NewClient(ctx, ClientOptions(endpoint)...)
@@ -206,8 +186,7 @@ func ReadSecret(ctx context.Context, name, endpoint string, budget time.Duration
 		return "", fmt.Errorf("secret manager client: %w", err)
 	}
 	defer client.Close()
-	resp, err := client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: name},
-		gax.WithRetry(func() gax.Retryer { return &fewRetries{left: secretAttempts - 1, next: 100 * time.Millisecond} }))
+	resp, err := client.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: name}, secretRetry)
 	if err != nil {
 		// gRPC's own deadline timer can end the call a moment before
 		// ctx reports it: both are the budget running out.
@@ -248,52 +227,22 @@ func HeaderValueProblem(v string) string {
 	return ""
 }
 
-// fewRetries retries UNAVAILABLE and RESOURCE_EXHAUSTED a few times with
-// a short, doubling pause (the library's own policy waits 2 s and more,
-// until its 60 s timeout).
-type fewRetries struct {
-	left int
-	next time.Duration
-}
-
-func (r *fewRetries) Retry(err error) (time.Duration, bool) {
-	switch status.Code(err) {
-	case codes.Unavailable, codes.ResourceExhausted:
-	default:
-		return 0, false
-	}
-	if r.left <= 0 {
-		return 0, false
-	}
-	r.left--
-	d := r.next
-	r.next *= 2
-	return d, true
-}
-
+// secretError says what to fix for Secret Manager's refusal.
 func secretError(name string, err error) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("reading secret version %s: %w", name, err)
-	}
 	st, ok := status.FromError(err)
 	if !ok {
 		return fmt.Errorf("reading secret version %s: %w", name, err)
 	}
 	switch st.Code() {
 	case codes.NotFound:
-		return fmt.Errorf("secret version %s does not exist or is not enabled (Secret Manager: %s)", name, quote(st.Message()))
+		return fmt.Errorf("secret version %s does not exist or is not enabled (Secret Manager: %s)", name, text.Quote(st.Message(), maxQuoted))
 	case codes.PermissionDenied:
-		return fmt.Errorf("permission denied reading secret version %s: the service account needs roles/secretmanager.secretAccessor on the secret (Secret Manager: %s)", name, quote(st.Message()))
+		return fmt.Errorf("permission denied reading secret version %s: the service account needs roles/secretmanager.secretAccessor on the secret (Secret Manager: %s)", name, text.Quote(st.Message(), maxQuoted))
 	case codes.Unauthenticated:
-		return fmt.Errorf("reading secret version %s: no valid credentials (Secret Manager: %s)", name, quote(st.Message()))
-	case codes.DeadlineExceeded:
-		return fmt.Errorf("reading secret version %s: %w", name, context.DeadlineExceeded)
+		return fmt.Errorf("reading secret version %s: no valid credentials (Secret Manager: %s)", name, text.Quote(st.Message(), maxQuoted))
 	}
-	return fmt.Errorf("reading secret version %s: %s: %s", name, st.Code(), quote(st.Message()))
+	return fmt.Errorf("reading secret version %s: %s: %s", name, st.Code(), text.Quote(st.Message(), maxQuoted))
 }
-
-// quote bounds and escapes a text from Google's side for an error text.
-func quote(s string) string { return scenarios.Quote(s, maxQuoted) }
 
 // maxQuoted bounds a text from Google's side quoted in an error.
 const maxQuoted = 300

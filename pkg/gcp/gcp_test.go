@@ -107,7 +107,7 @@ func TestReadSecret(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	key, err := gcp.ReadSecret(ctx, found, sm.Addr(), 0)
+	key, err := gcp.ReadSecret(ctx, found, sm.Addr(), gcp.SecretBudget)
 	if err != nil || key != "s3cr3t-key" {
 		t.Fatalf("ReadSecret(found) = %q, %v; want the payload without its newline", key, err)
 	}
@@ -117,7 +117,7 @@ func TestReadSecret(t *testing.T) {
 		{missing, "does not exist or is not enabled"},
 		{denied, "roles/secretmanager.secretAccessor"},
 	} {
-		_, err := gcp.ReadSecret(ctx, tc.name, sm.Addr(), 0)
+		_, err := gcp.ReadSecret(ctx, tc.name, sm.Addr(), gcp.SecretBudget)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.name) {
 			t.Errorf("ReadSecret(%s) error = %v; want it to name the version and say %q", tc.name, err, tc.want)
 		}
@@ -132,7 +132,7 @@ func TestReadSecretDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := gcp.ReadSecret(ctx, found, "127.0.0.1:1", 0)
+	_, err := gcp.ReadSecret(ctx, found, "127.0.0.1:1", gcp.SecretBudget)
 	if err == nil {
 		t.Fatal("no error from an endpoint that is not there")
 	}

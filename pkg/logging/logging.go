@@ -55,19 +55,19 @@ func severity(l slog.Level) string {
 	}
 }
 
-// bounded clips a text field to MaxFieldText.
+// bounded clips a text field (a string, or an error's text) to MaxFieldText.
 func bounded(a slog.Attr) slog.Attr {
-	switch a.Value.Kind() {
-	case slog.KindString:
-		if s := a.Value.String(); len(s) > MaxFieldText {
-			a.Value = slog.StringValue(text.Clip(s, MaxFieldText))
-		}
-	case slog.KindAny:
-		if err, ok := a.Value.Any().(error); ok {
-			if s := err.Error(); len(s) > MaxFieldText {
-				a.Value = slog.StringValue(text.Clip(s, MaxFieldText))
-			}
-		}
+	var s string
+	switch v := a.Value.Any().(type) {
+	case string:
+		s = v
+	case error:
+		s = v.Error()
+	default:
+		return a
+	}
+	if len(s) > MaxFieldText {
+		a.Value = slog.StringValue(text.Clip(s, MaxFieldText))
 	}
 	return a
 }

@@ -1,90 +1,80 @@
 package metrics
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"github.com/googleapis/gax-go/v2"
+	"google.golang.org/api/option"
 	metricpb "google.golang.org/genproto/googleapis/api/metric"
 	monitoredrespb "google.golang.org/genproto/googleapis/api/monitoredres"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/gcp"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
-// Write budget of the gcp sink: a hung Monitoring API must not hang the job.
+// The gcp sink's write: a hung Monitoring API must not hang the job.
 const (
 	DefaultWriteTimeout = 30 * time.Second // all attempts together
 	attemptTimeout      = 10 * time.Second // one CreateTimeSeries call
-	DefaultAttempts     = 4
-	DefaultBackoff      = 500 * time.Millisecond // before the 2nd attempt; doubles
-	maxBackoff          = 4 * time.Second
+	WriteAttempts       = 4                // on Unavailable or DeadlineExceeded
 )
 
-// GCPOptions configure the gcp sink.
-type GCPOptions struct {
-	Project  string
-	Location string
-	Endpoint string // plaintext, unauthenticated endpoint (emulators, tests); empty: the real API
-	Log      *slog.Logger
-	Interval time.Duration // schedule interval: stamp points on the run's slot (slot.go); 0: on its end
-}
+// writeRetry pauses at most 0.5 s, 1 s, then 2 s (jittered) between attempts.
+var writeRetry = gcp.Retry(WriteAttempts, gax.Backoff{Initial: 500 * time.Millisecond, Max: 4 * time.Second, Multiplier: 2},
+	codes.Unavailable, codes.DeadlineExceeded)
 
 // GCP writes each run as ONE CreateTimeSeries request to Cloud Monitoring.
 type GCP struct {
 	Project  string
-	Location string
-	Log      *slog.Logger // nil: no summary lines
-	// Interval is the schedule interval (CANARY_SCHEDULE_INTERVAL): points
-	// are stamped on the run's slot (see slot.go). Zero: on the run's end.
-	Interval time.Duration
+	Location string        // DefaultLocation when empty
+	Log      *slog.Logger  // gets the summary of a failed write; nil: none
+	Interval time.Duration // schedule interval: points on the run's slot (slot.go); 0: on its end
 
-	// Retry budget; zero values take the defaults above.
-	WriteTimeout time.Duration
-	Attempts     int
-	Backoff      time.Duration
-
-	client timeSeriesWriter
-	closer func() error
-}
-
-// timeSeriesWriter is the part of the Monitoring client the sink uses.
-type timeSeriesWriter interface {
-	CreateTimeSeries(ctx context.Context, req *monitoringpb.CreateTimeSeriesRequest, opts ...gax.CallOption) error
+	client *monitoring.MetricClient
 }
 
 var _ Sink = (*GCP)(nil)
 
-// NewGCP creates the Monitoring client. It does not connect yet.
-func NewGCP(ctx context.Context, o GCPOptions) (*GCP, error) {
-	if o.Project == "" {
+// NewGCP returns g with a Monitoring client, for the real API, or for a
+// plaintext, unauthenticated endpoint (emulators, tests). It does not
+// connect yet.
+func NewGCP(ctx context.Context, g GCP, endpoint string) (*GCP, error) {
+	if g.Project == "" {
 		return nil, ErrNoProject
 	}
-	if o.Location == "" {
-		o.Location = DefaultLocation
-	}
-	client, err := monitoring.NewMetricClient(ctx, gcp.ClientOptions(o.Endpoint)...)
+	g.Location = cmp.Or(g.Location, DefaultLocation)
+	// Each attempt has its own deadline, so a hung call leaves the
+	// budget to the next one.
+	perAttempt := grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		defer cancel()
+		return invoke(ctx, method, req, reply, cc, opts...)
+	})
+	client, err := monitoring.NewMetricClient(ctx, append(gcp.ClientOptions(endpoint), option.WithGRPCDialOption(perAttempt))...)
 	if err != nil {
 		return nil, fmt.Errorf("monitoring client: %w", err)
 	}
-	return &GCP{Project: o.Project, Location: o.Location, Log: o.Log, Interval: o.Interval, client: client, closer: client.Close}, nil
+	g.client = client
+	return &g, nil
 }
 
 // Close closes the client.
 func (g *GCP) Close() error {
-	if g.closer == nil {
+	if g.client == nil {
 		return nil
 	}
-	return g.closer()
+	return g.client.Close()
 }
 
 // Request is the CreateTimeSeries request for r: every point of the run,
@@ -100,19 +90,15 @@ func (g *GCP) Request(r scenarios.Result) *monitoringpb.CreateTimeSeriesRequest 
 	pts := Points(r, stamp)
 	series := make([]*monitoringpb.TimeSeries, 0, len(pts))
 	for _, p := range pts {
-		v := &monitoringpb.TypedValue{}
-		vt := metricpb.MetricDescriptor_DOUBLE
+		v := &monitoringpb.TypedValue{Value: &monitoringpb.TypedValue_DoubleValue{DoubleValue: p.Double}}
 		if p.ValueType == TypeInt64 {
 			v.Value = &monitoringpb.TypedValue_Int64Value{Int64Value: p.Int64}
-			vt = metricpb.MetricDescriptor_INT64
-		} else {
-			v.Value = &monitoringpb.TypedValue_DoubleValue{DoubleValue: p.Double}
 		}
 		series = append(series, &monitoringpb.TimeSeries{
 			Metric:     &metricpb.Metric{Type: p.Type(), Labels: p.Labels},
 			Resource:   resource,
 			MetricKind: metricpb.MetricDescriptor_GAUGE,
-			ValueType:  vt,
+			ValueType:  metricpb.MetricDescriptor_ValueType(metricpb.MetricDescriptor_ValueType_value[p.ValueType]),
 			Points: []*monitoringpb.Point{{
 				Interval: &monitoringpb.TimeInterval{StartTime: at, EndTime: at},
 				Value:    v,
@@ -123,41 +109,23 @@ func (g *GCP) Request(r scenarios.Result) *monitoringpb.CreateTimeSeriesRequest 
 }
 
 // Record writes r in one request, retrying only when the API was
-// unavailable or did not answer in time, within WriteTimeout overall. The
-// write outlives a cancelled ctx (a run interrupted is still recorded) but
-// never its budget. With an interval, a write refused only because the
-// run's slot (or a newer one) already holds a point is logged and is not an
-// error: the run is not in the alert window (see slot.go).
+// unavailable or did not answer in time, within DefaultWriteTimeout (or
+// ctx's deadline, if sooner) overall. The write outlives a cancelled ctx (a
+// run interrupted is still recorded). With an interval, a write refused
+// only because the run's slot (or a newer one) already holds a point is
+// logged and is not an error: the run is not in the alert window (see
+// slot.go).
 func (g *GCP) Record(ctx context.Context, r scenarios.Result) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(g.WriteTimeout, DefaultWriteTimeout))
+	deadline := time.Now().Add(DefaultWriteTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	req := g.Request(r)
-	attempts := g.Attempts
-	if attempts <= 0 {
-		attempts = DefaultAttempts
-	}
-	delay := orDefault(g.Backoff, DefaultBackoff)
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = g.write(ctx, req)
-		if err == nil {
-			return nil
-		}
-		if !retryable(err) || attempt >= attempts || ctx.Err() != nil {
-			break
-		}
-		wait := delay/2 + rand.N(delay/2+1) // jitter: [delay/2, delay]
-		delay = min(2*delay, maxBackoff)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			break
-		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
+	err := g.client.CreateTimeSeries(ctx, req, writeRetry)
+	if err == nil {
+		return nil
 	}
 	if g.Interval > 0 && slotTaken(err) {
 		g.logNotInWindow(r, err)
@@ -165,30 +133,6 @@ func (g *GCP) Record(ctx context.Context, r scenarios.Result) error {
 	}
 	g.logSummary(r, req, err)
 	return &WriteError{Project: g.Project, Series: len(req.TimeSeries), Err: err}
-}
-
-func (g *GCP) write(ctx context.Context, req *monitoringpb.CreateTimeSeriesRequest) error {
-	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
-	defer cancel()
-	return g.client.CreateTimeSeries(ctx, req)
-}
-
-func retryable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	switch status.Code(err) {
-	case codes.Unavailable, codes.DeadlineExceeded:
-		return true
-	}
-	return false
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }
 
 // WriteError is a run that could not be written to Cloud Monitoring.
@@ -209,9 +153,9 @@ func (e *WriteError) Unwrap() error { return e.Err }
 // text, for a log line and the local runner's terminal).
 func describe(err error) string {
 	if st, ok := status.FromError(err); ok {
-		return st.Code().String() + ": " + scenarios.Quote(st.Message(), maxMessageText)
+		return st.Code().String() + ": " + text.Quote(st.Message(), maxMessageText)
 	}
-	return scenarios.Quote(err.Error(), maxMessageText)
+	return text.Quote(err.Error(), maxMessageText)
 }
 
 // At most maxSummaryErrors of a write's per-series errors, each message
@@ -268,7 +212,7 @@ func (g *GCP) logSummary(r scenarios.Result, req *monitoringpb.CreateTimeSeriesR
 		}
 		errs = append(errs, slog.Group(fmt.Sprint(i),
 			slog.String("code", codes.Code(e.GetStatus().GetCode()).String()),
-			slog.String("message", scenarios.Clip(e.GetStatus().GetMessage(), maxMessageText)),
+			slog.String("message", text.Clip(e.GetStatus().GetMessage(), maxMessageText)),
 			slog.Int("point_count", int(e.GetPointCount())),
 		))
 	}

@@ -147,12 +147,11 @@ func startFake(t *testing.T) *fakegcp.Monitoring {
 
 func newSink(t *testing.T, m *fakegcp.Monitoring, log *slog.Logger) *metrics.GCP {
 	t.Helper()
-	g, err := metrics.NewGCP(context.Background(), metrics.GCPOptions{Project: "demo", Location: "europe-west4", Endpoint: m.Addr(), Log: log})
+	g, err := metrics.NewGCP(context.Background(), metrics.GCP{Project: "demo", Location: "europe-west4", Log: log}, m.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.Close() })
-	g.Backoff = 10 * time.Millisecond
 	return g
 }
 
@@ -267,18 +266,31 @@ func TestGCPRecordsFailure(t *testing.T) {
 }
 
 func TestGCPRetriesUnavailable(t *testing.T) {
+	t.Parallel()
 	m := startFake(t)
 	m.Refuse(codes.Unavailable, "The service is currently unavailable.")
 	g := newSink(t, m, nil)
-	g.Attempts = 3
 	s, _ := scenarios.Lookup("list")
 	err := g.Record(context.Background(), result(s, true, time.Now()))
 	var we *metrics.WriteError
 	if !errors.As(err, &we) || !strings.Contains(err.Error(), "Unavailable") {
 		t.Fatalf("err = %v, want a WriteError saying Unavailable", err)
 	}
-	if n := m.Requests(); n != 3 {
-		t.Errorf("%d attempts, want 3", n)
+	if n := m.Requests(); n != metrics.WriteAttempts {
+		t.Errorf("%d attempts, want %d", n, metrics.WriteAttempts)
+	}
+}
+
+// A run interrupted (its context cancelled) is still recorded.
+func TestGCPRecordsAfterCancel(t *testing.T) {
+	t.Parallel()
+	m := startFake(t)
+	g := newSink(t, m, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s, _ := scenarios.Lookup("list")
+	if err := g.Record(ctx, result(s, true, time.Now())); err != nil || len(m.Accepted()) == 0 {
+		t.Errorf("Record after cancel: %v, %d series accepted; want the run recorded", err, len(m.Accepted()))
 	}
 }
 
@@ -297,19 +309,20 @@ func TestGCPDoesNotRetryOtherErrors(t *testing.T) {
 }
 
 // A hung Monitoring API (accepts connections, never answers) must not
-// hang the caller past the write budget.
+// hang the caller past the write budget: the caller's deadline here.
 func TestGCPWriteTimeout(t *testing.T) {
+	t.Parallel()
 	silent := fakegcp.Silent(t)
-	g, err := metrics.NewGCP(context.Background(), metrics.GCPOptions{Project: "demo", Location: "x", Endpoint: silent})
+	g, err := metrics.NewGCP(context.Background(), metrics.GCP{Project: "demo", Location: "x"}, silent)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	g.WriteTimeout = 500 * time.Millisecond
-	g.Backoff = 50 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
 	s, _ := scenarios.Lookup("list")
 	start := time.Now()
-	err = g.Record(context.Background(), result(s, true, time.Now()))
+	err = g.Record(ctx, result(s, true, time.Now()))
 	if err == nil {
 		t.Fatal("write to a hung server succeeded")
 	}

@@ -29,10 +29,6 @@ func (p Point) Value() any {
 	return p.Double
 }
 
-// Time is when a run's points are stamped: the end of the run. All of
-// them are gauges, so start and end of their interval are this time.
-func Time(r scenarios.Result) time.Time { return r.Start.Add(r.Duration) }
-
 // Points are what one run writes: success (not for a canary-class run,
 // which says nothing about the network: it counts neither as a pass nor as
 // a failure), duration_seconds, one phase_duration_seconds per phase of the

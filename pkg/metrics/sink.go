@@ -57,38 +57,31 @@ func New(ctx context.Context, o Options) (Sink, error) {
 	case KindNone:
 		return None{}, nil
 	case KindStdout:
-		w := o.Stdout
-		if w == nil {
+		if o.Stdout == nil {
 			return nil, errors.New("stdout sink: no writer")
 		}
-		return &Stdout{W: w, Interval: o.Interval}, nil
+		return &Stdout{W: o.Stdout, Interval: o.Interval}, nil
 	case KindGCP:
 	default:
 		return nil, fmt.Errorf("unknown metrics sink %q (gcp, stdout or none)", o.Kind)
 	}
-	project, location := o.Project, o.Location
-	onGCP := o.Metadata && (project == "" || location == "") && gcp.OnGCP(ctx)
-	if project == "" {
-		if !onGCP {
-			return nil, ErrNoProject
-		}
+	g := GCP{Project: o.Project, Location: o.Location, Log: o.Log, Interval: o.Interval}
+	onGCP := o.Metadata && (g.Project == "" || g.Location == "") && gcp.OnGCP(ctx)
+	if g.Project == "" && onGCP {
 		p, err := gcp.MetadataProject(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("%w (and %v)", ErrNoProject, err)
 		}
-		project = p
+		g.Project = p
 	}
-	if location == "" {
-		location = DefaultLocation
-		if onGCP {
-			l, err := gcp.MetadataLocation(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("no location: set CANARY_LOCATION (%v)", err)
-			}
-			location = l
+	if g.Location == "" && onGCP {
+		l, err := gcp.MetadataLocation(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("no location: set CANARY_LOCATION (%v)", err)
 		}
+		g.Location = l
 	}
-	return NewGCP(ctx, GCPOptions{Project: project, Location: location, Endpoint: o.Endpoint, Log: o.Log, Interval: o.Interval})
+	return NewGCP(ctx, g, o.Endpoint)
 }
 
 // Close closes s if it holds a connection.

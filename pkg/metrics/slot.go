@@ -53,7 +53,7 @@ func Slot(t time.Time, interval time.Duration) time.Time {
 // the end of the run.
 func Stamp(r scenarios.Result, interval time.Duration) time.Time {
 	if interval <= 0 {
-		return Time(r)
+		return r.Start.Add(r.Duration)
 	}
 	return Slot(r.Start, interval)
 }
