@@ -874,8 +874,8 @@ Who must act decides the class. The network's operators: the classes of the API'
 owners: ` + "`canary`" + ` and exit 3. Nobody pages the network for Google's faults:
 
 - **Secret Manager.** The API key is read in the run's ` + "`connect`" + ` phase with a budget of its own (at
-  most 10 s and half of ` + "`CANARY_TIMEOUT`" + `; ` + "`UNAVAILABLE`" + ` and ` + "`RESOURCE_EXHAUSTED`" + ` tried 3 times, 100 ms
-  apart and doubling). A hang, an outage, a quota, a refused endpoint, or a payload no HTTP header can carry
+  most 10 s and half of ` + "`CANARY_TIMEOUT`" + `; ` + "`UNAVAILABLE`" + ` and ` + "`RESOURCE_EXHAUSTED`" + ` tried 3 times, with
+  jittered pauses of at most 100 ms, then 200 ms). A hang, an outage, a quota, a refused endpoint, or a payload no HTTP header can carry
   (a control character — inner newline, carriage return, escape sequence — or text that is not UTF-8) is
   class ` + "`canary`" + ` in ` + "`connect`" + `, before the deadline and before anything is sent (exit 1: the deploy gate counts it against a new image).
 - **The metadata server.** Asked only for the project and the location, with a 5 s budget; a reply is read

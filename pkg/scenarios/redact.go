@@ -15,13 +15,6 @@ import (
 // Redacted replaces a secret wherever the canary writes text.
 const Redacted = "[REDACTED]"
 
-// Quote and Clip bound (and quote) untrusted text: package text's, the
-// one place of that rule, under the names the scenarios' callers use.
-var (
-	Quote = text.Quote
-	Clip  = text.Clip
-)
-
 // signedParam matches the query parameters of signed or token-bearing
 // URLs (S3 and GCS presigned URLs, SAS-style signatures, bearer tokens).
 var signedParam = regexp.MustCompile(`(?i)([?&;](?:x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|` +
@@ -159,7 +152,7 @@ func overlap(text, p string) int {
 	return k
 }
 
-// clipNote starts the note Clip leaves where it cut.
+// clipNote starts the note text.Clip leaves where it cut.
 const clipNote = text.ClipNote
 
 // minPrefix is the shortest start of a secret that Redact hides before a clip.
