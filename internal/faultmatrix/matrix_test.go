@@ -214,6 +214,11 @@ var cases = []tcase{
 		download: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Fault: faultproxy.Fault{Kind: faultproxy.Status, Code: 302, Header: map[string]string{"Location": "http://169.254.169.254/computeMetadata/v1/"}}})
 		}},
+	{name: "result-url-metadata-address", fault: "the node advertises http://169.254.169.254/… as its result", scenario: "submitAndGet", via: viaJob, net: netShared, class: scenarios.ErrPublisher, exit: 1, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "never connected: the address is refused where the socket connects", expect: errorSays("a metadata address"),
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/results", Fault: faultproxy.Fault{Kind: faultproxy.Rewrite, From: `http://[^"/]+/`, Body: "http://169.254.169.254/"}})
+		}},
 	{name: "result-url-metadata", fault: "the node advertises http://metadata.google.internal/… as its result", scenario: "submitAndGet", via: viaJob, net: netShared, class: scenarios.ErrPublisher, exit: 1, deadline: 10 * time.Second, cleanup: cleanTerminal,
 		note: "never connected: refused at the dial where the name resolves (169.254.169.254); here it does not resolve",
 		proxy: func(p *faultproxy.Proxy) {
@@ -635,6 +640,16 @@ func replyLost(_ *fixture, l map[string]any) error {
 		return fmt.Errorf("submit_reply_lost %v job %v state %v, want the labelled job, completed", l["submit_reply_lost"], l["job_id"], l["job_state"])
 	}
 	return nil
+}
+
+// errorSays expects the line's error to say want.
+func errorSays(want string) func(*fixture, map[string]any) error {
+	return func(_ *fixture, l map[string]any) error {
+		if msg, _ := l["error"].(string); !strings.Contains(msg, want) {
+			return fmt.Errorf("error %q does not say %q", msg, want)
+		}
+		return nil
+	}
 }
 
 // namesKilledNode expects the line to name the node the case stopped.
