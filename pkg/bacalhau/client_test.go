@@ -171,7 +171,7 @@ func TestNoRedirects(t *testing.T) {
 // but still makes the client panic is a protocol error, not a crash.
 func TestClientPanicIsProtocol(t *testing.T) {
 	t.Parallel()
-	_, err := call(context.Background(), "get job", func(context.Context) (*apimodels.GetJobResponse, error) {
+	_, err := call(context.Background(), &verdict{}, "get job", func(context.Context) (*apimodels.GetJobResponse, error) {
 		var m map[string]int
 		m["x"] = 1 // a nil map write, as a Normalize might do
 		return nil, nil

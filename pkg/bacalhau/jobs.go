@@ -26,8 +26,8 @@ var (
 	_ scenarios.NodeLister = (*checkedJobs)(nil)
 )
 
-func call[T any](ctx context.Context, name string, fn func(context.Context) (T, error)) (out T, err error) {
-	ctx, v := withVerdict(ctx)
+func call[T any](ctx context.Context, v *verdict, name string, fn func(context.Context) (T, error)) (out T, err error) {
+	ctx = context.WithValue(ctx, verdictKey{}, v)
 	defer func() {
 		var zero T
 		switch p := recover(); {
@@ -74,10 +74,10 @@ func (c *checkedJobs) Results(ctx context.Context, r *apimodels.ListJobResultsRe
 }
 
 func (c *checkedJobs) Stop(ctx context.Context, r *apimodels.StopJobRequest) (*apimodels.StopJobResponse, error) {
-	return call(ctx, "stop job", func(ctx context.Context) (*apimodels.StopJobResponse, error) { return c.jobs.Stop(ctx, r) })
+	return call(ctx, &verdict{}, "stop job", func(ctx context.Context) (*apimodels.StopJobResponse, error) { return c.jobs.Stop(ctx, r) })
 }
 
 // ListNodes lists the network's nodes (the nodes census).
 func (c *checkedJobs) ListNodes(ctx context.Context, r *apimodels.ListNodesRequest) (*apimodels.ListNodesResponse, error) {
-	return call(ctx, "list nodes", func(ctx context.Context) (*apimodels.ListNodesResponse, error) { return c.nodes.List(ctx, r) })
+	return call(ctx, &verdict{}, "list nodes", func(ctx context.Context) (*apimodels.ListNodesResponse, error) { return c.nodes.List(ctx, r) })
 }

@@ -41,23 +41,30 @@ type checkingTransport struct {
 	base http.RoundTripper
 }
 
-// verdict carries the transport's judgement of one call back to the Jobs
-// layer: its error, or that a 200 reply passed the checks (then an error
-// of the client decoding it is protocol).
+// verdict carries what one call met back to the Jobs layer: the checking
+// transport's judgement (its error, or that a 200 reply passed the checks:
+// then an error of the client decoding it is protocol), and from below it
+// (wireTransport) the try's status or round-trip error, which the retries
+// read. call puts it in the request's context.
 type verdict struct {
 	err    error
 	passed bool
+	status int
+	rtErr  error
 }
 
 type verdictKey struct{}
 
-func withVerdict(ctx context.Context) (context.Context, *verdict) {
-	v := &verdict{}
-	return context.WithValue(ctx, verdictKey{}, v), v
+// verdictOf is the call's verdict; outside a call, one nobody reads.
+func verdictOf(ctx context.Context) *verdict {
+	if v, ok := ctx.Value(verdictKey{}).(*verdict); ok {
+		return v
+	}
+	return &verdict{}
 }
 
 func judge(ctx context.Context, err error) error {
-	if v, ok := ctx.Value(verdictKey{}).(*verdict); ok && v.err == nil {
+	if v := verdictOf(ctx); v.err == nil {
 		v.err = err
 	}
 	return err
@@ -169,9 +176,7 @@ func (t *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		if b := bytes.TrimSpace(body); len(b) == 0 || b[0] != '{' || !json.Valid(b) {
 			return nil, judge(ctx, fmt.Errorf("%s: reply is not one JSON object (%s): %w", call, text.Quote(string(body), 100), scenarios.ErrProtocol))
 		}
-		if v, ok := ctx.Value(verdictKey{}).(*verdict); ok {
-			v.passed = true
-		}
+		verdictOf(ctx).passed = true
 		return resp, nil
 	}
 	// An error reply is classed by its status, whatever its body claims
