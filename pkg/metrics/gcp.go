@@ -54,6 +54,7 @@ func NewGCP(ctx context.Context, g GCP, endpoint string) (*GCP, error) {
 		return nil, ErrNoProject
 	}
 	g.Location = cmp.Or(g.Location, DefaultLocation)
+	g.Log = cmp.Or(g.Log, slog.New(slog.DiscardHandler))
 	// Each attempt has its own deadline, so a hung call leaves the
 	// budget to the next one.
 	perAttempt := grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -183,9 +184,6 @@ func Summary(err error) *monitoringpb.CreateTimeSeriesSummary {
 
 // logNotInWindow notes a run whose slot was already recorded.
 func (g *GCP) logNotInWindow(r scenarios.Result, err error) {
-	if g.Log == nil {
-		return
-	}
 	slot := Slot(r.Start, g.Interval)
 	g.Log.LogAttrs(context.Background(), slog.LevelWarn, "run not in the alert window: its slot or a newer one was already recorded",
 		slog.String("scenario", r.Scenario),
@@ -202,7 +200,7 @@ func (g *GCP) logNotInWindow(r scenarios.Result, err error) {
 // many points it took, and why it refused the others.
 func (g *GCP) logSummary(r scenarios.Result, req *monitoringpb.CreateTimeSeriesRequest, err error) {
 	s := Summary(err)
-	if g.Log == nil || s == nil {
+	if s == nil {
 		return
 	}
 	errs := make([]any, 0, min(len(s.GetErrors()), maxSummaryErrors))

@@ -118,25 +118,25 @@ type StdoutLine struct {
 	ValueType string            `json:"value_type"`
 	Value     any               `json:"value"`
 	Labels    map[string]string `json:"labels"`
-	Resource  StdoutResource    `json:"resource"`
-}
-
-// StdoutResource is the monitored resource, without project and location
-// (the stdout sink does not resolve them).
-type StdoutResource struct {
-	Type   string            `json:"type"`
-	Labels map[string]string `json:"labels"`
+	// The monitored resource, without project and location (the stdout
+	// sink does not resolve them).
+	Resource struct {
+		Type   string            `json:"type"`
+		Labels map[string]string `json:"labels"`
+	} `json:"resource"`
 }
 
 // Record writes r's points.
 func (s *Stdout) Record(_ context.Context, r scenarios.Result) error {
 	at := Stamp(r, s.Interval).UTC()
-	res := StdoutResource{Type: ResourceType, Labels: map[string]string{"namespace": Namespace, "job": r.Scenario, "task_id": TaskID}}
+	line := StdoutLine{Time: at, Kind: KindGauge}
+	line.Resource.Type = ResourceType
+	line.Resource.Labels = map[string]string{"namespace": Namespace, "job": r.Scenario, "task_id": TaskID}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	enc := json.NewEncoder(s.W)
 	for _, p := range Points(r, at) {
-		line := StdoutLine{Time: at, Metric: p.Type(), Kind: KindGauge, ValueType: p.ValueType, Value: p.Value(), Labels: p.Labels, Resource: res}
+		line.Metric, line.ValueType, line.Value, line.Labels = p.Type(), p.ValueType, p.Value(), p.Labels
 		if err := enc.Encode(line); err != nil {
 			return fmt.Errorf("writing metrics to stdout: %w", err)
 		}
