@@ -35,8 +35,6 @@ type Fetcher struct {
 	apiLocal bool
 }
 
-var _ scenarios.Fetcher = (*Fetcher)(nil)
-
 // maxRedirects bounds the redirects of one download.
 const maxRedirects = 5
 

@@ -65,13 +65,13 @@ func (v *verdict) fault(err error) string {
 
 // read is call for an idempotent request: transient faults are retried
 // as the constants above say, each retry noted in the run (NoteRetry).
-func read[T any](ctx context.Context, name string, fn func(context.Context) (T, error)) (T, error) {
+func read[R, T any](ctx context.Context, name string, fn func(context.Context, R) (T, error), r R) (T, error) {
 	start := time.Now()
 	wait := retryFirst
 	retries := 0
 	for {
 		v := &verdict{}
-		out, err := call(ctx, v, name, fn)
+		out, err := call(ctx, v, name, fn, r)
 		if err == nil || ctx.Err() != nil {
 			return out, err
 		}
@@ -106,9 +106,9 @@ func read[T any](ctx context.Context, name string, fn func(context.Context) (T, 
 // request went out is marked scenarios.ErrReplyLost, so the run can look
 // for the job the server may have taken, and a refused one
 // scenarios.ErrNotSent (there is no job to look for).
-func put[T any](ctx context.Context, name string, fn func(context.Context) (T, error)) (T, error) {
+func put[R, T any](ctx context.Context, name string, fn func(context.Context, R) (T, error), r R) (T, error) {
 	v := &verdict{}
-	out, err := call(ctx, v, name, fn)
+	out, err := call(ctx, v, name, fn, r)
 	if err != nil && ctx.Err() == nil {
 		switch v.fault(err) {
 		case scenarios.FaultReset, scenarios.FaultEOF:

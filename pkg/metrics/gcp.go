@@ -44,8 +44,6 @@ type GCP struct {
 	client *monitoring.MetricClient
 }
 
-var _ Sink = (*GCP)(nil)
-
 // NewGCP returns g with a Monitoring client, for the real API, or for a
 // plaintext, unauthenticated endpoint (emulators, tests). It does not
 // connect yet.

@@ -95,8 +95,6 @@ func Close(s Sink) error {
 // None drops every result.
 type None struct{}
 
-var _ Sink = None{}
-
 // Record does nothing.
 func (None) Record(context.Context, scenarios.Result) error { return nil }
 
@@ -107,8 +105,6 @@ type Stdout struct {
 	Interval time.Duration // as GCP.Interval
 	mu       sync.Mutex
 }
-
-var _ Sink = (*Stdout)(nil)
 
 // StdoutLine is one line of the stdout sink.
 type StdoutLine struct {
