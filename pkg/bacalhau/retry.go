@@ -38,8 +38,8 @@ const ReadTries = 5
 
 // fault names the transient fault the try met, "" when it met none: a
 // 502/503/504, or a reset, EOF or refusal of the connection before the
-// reply was whole (the round trip's error, or the checking transport's
-// verdict on a reply cut while it read it).
+// reply was whole (the call's error holds the round trip's, or the
+// checking transport's verdict on a reply cut while it read it).
 func (v *verdict) fault(err error) string {
 	switch v.status {
 	case http.StatusBadGateway:
@@ -49,16 +49,13 @@ func (v *verdict) fault(err error) string {
 	case http.StatusGatewayTimeout:
 		return scenarios.FaultHTTP504
 	}
-	for _, e := range []error{v.rtErr, err} {
-		switch {
-		case e == nil:
-		case errors.Is(e, syscall.ECONNREFUSED):
-			return scenarios.FaultRefused
-		case errors.Is(e, syscall.ECONNRESET), errors.Is(e, syscall.EPIPE):
-			return scenarios.FaultReset
-		case errors.Is(e, io.EOF), errors.Is(e, io.ErrUnexpectedEOF):
-			return scenarios.FaultEOF
-		}
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return scenarios.FaultRefused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return scenarios.FaultReset
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return scenarios.FaultEOF
 	}
 	return ""
 }

@@ -44,13 +44,12 @@ type checkingTransport struct {
 // verdict carries what one call met back to the Jobs layer: the checking
 // transport's judgement (its error, or that a 200 reply passed the checks:
 // then an error of the client decoding it is protocol), and from below it
-// (wireTransport) the try's status or round-trip error, which the retries
-// read. call puts it in the request's context.
+// (wireTransport) the reply's status, which the retries read. call puts it
+// in the request's context.
 type verdict struct {
 	err    error
 	passed bool
 	status int
-	rtErr  error
 }
 
 type verdictKey struct{}

@@ -13,8 +13,8 @@ import (
 )
 
 // wireTransport sits below the checking transport and sees each reply as
-// it came, whatever the verdict on its body: it notes the try's status or
-// round-trip error in its call's verdict (for the retries), and the
+// it came, whatever the verdict on its body: it notes the reply's status
+// in its call's verdict (for the retries), and the
 // version header of the first reply that has one. Bacalhau v1.7.0 and
 // v1.9.3 set that header on every reply; a missing or odd one fails
 // nothing.
@@ -37,12 +37,10 @@ func (t *wireTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for range conns.Load() - 1 {
 		scenarios.NoteRetry(ctx, scenarios.FaultEOF)
 	}
-	v := verdictOf(ctx)
 	if err != nil {
-		v.rtErr = err
 		return nil, err
 	}
-	v.status = resp.StatusCode
+	verdictOf(ctx).status = resp.StatusCode
 	if h := resp.Header.Get(apimodels.HTTPHeaderBacalhauGitVersion); h != "" {
 		t.mu.Lock()
 		t.version = cmp.Or(t.version, scenarios.SanitizeVersion(h))
