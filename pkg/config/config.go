@@ -331,17 +331,13 @@ func (c Config) Secrets() []string {
 
 // Bacalhau returns the client options for the configured orchestrator.
 func (c Config) Bacalhau() bacalhau.Options {
-	host, err := ParseHost(c.APIHost)
-	if err != nil {
-		host = c.APIHost // Validate refuses it first
-	}
 	var cas *x509.CertPool
 	if c.APICAFile != "" {
 		cas, _ = bacalhau.LoadCAs(c.APICAFile) // Validate refuses a bad one first
 	}
 	return bacalhau.Options{
 		RootCAs:  cas,
-		Host:     host,
+		Host:     strings.Trim(c.APIHost, "[]"), // as ParseHost gives it: Validate checked it
 		Port:     c.APIPort,
 		TLS:      c.APITLS,
 		APIKey:   c.APIKey,

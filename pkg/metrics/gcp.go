@@ -25,9 +25,9 @@ import (
 
 // The gcp sink's write: a hung Monitoring API must not hang the job.
 const (
-	DefaultWriteTimeout = 30 * time.Second // all attempts together
-	attemptTimeout      = 10 * time.Second // one CreateTimeSeries call
-	WriteAttempts       = 4                // on Unavailable or DeadlineExceeded
+	writeTimeout   = 30 * time.Second // all attempts together
+	attemptTimeout = 10 * time.Second // one CreateTimeSeries call
+	WriteAttempts  = 4                // on Unavailable or DeadlineExceeded
 )
 
 // writeRetry pauses at most 0.5 s, 1 s, then 2 s (jittered) between attempts.
@@ -37,7 +37,7 @@ var writeRetry = gcp.Retry(WriteAttempts, gax.Backoff{Initial: 500 * time.Millis
 // GCP writes each run as ONE CreateTimeSeries request to Cloud Monitoring.
 type GCP struct {
 	Project  string
-	Location string        // DefaultLocation when empty
+	Location string        // defaultLocation when empty
 	Log      *slog.Logger  // gets the summary of a failed write; nil: none
 	Interval time.Duration // schedule interval: points on the run's slot (slot.go); 0: on its end
 
@@ -51,7 +51,7 @@ func NewGCP(ctx context.Context, g GCP, endpoint string) (*GCP, error) {
 	if g.Project == "" {
 		return nil, ErrNoProject
 	}
-	g.Location = cmp.Or(g.Location, DefaultLocation)
+	g.Location = cmp.Or(g.Location, defaultLocation)
 	g.Log = cmp.Or(g.Log, slog.New(slog.DiscardHandler))
 	// Each attempt has its own deadline, so a hung call leaves the
 	// budget to the next one.
@@ -108,14 +108,14 @@ func (g *GCP) Request(r scenarios.Result) *monitoringpb.CreateTimeSeriesRequest 
 }
 
 // Record writes r in one request, retrying only when the API was
-// unavailable or did not answer in time, within DefaultWriteTimeout (or
+// unavailable or did not answer in time, within writeTimeout (or
 // ctx's deadline, if sooner) overall. The write outlives a cancelled ctx (a
 // run interrupted is still recorded). With an interval, a write refused
 // only because the run's slot (or a newer one) already holds a point is
 // logged and is not an error: the run is not in the alert window (see
 // slot.go).
 func (g *GCP) Record(ctx context.Context, r scenarios.Result) error {
-	deadline := time.Now().Add(DefaultWriteTimeout)
+	deadline := time.Now().Add(writeTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}

@@ -45,9 +45,9 @@ type Options struct {
 // ErrNoProject means the gcp sink does not know which project to write to.
 var ErrNoProject = errors.New("no Google Cloud project: set GOOGLE_CLOUD_PROJECT")
 
-// DefaultLocation is the resource location when neither CANARY_LOCATION nor
+// defaultLocation is the resource location when neither CANARY_LOCATION nor
 // a metadata server says where the canary runs.
-const DefaultLocation = "global"
+const defaultLocation = "global"
 
 // New builds the sink o asks for. For gcp it resolves the project and the
 // location first (the metadata server only when o.Metadata allows it) and
