@@ -37,12 +37,19 @@ func isJobList(req *http.Request) bool {
 // what it drops (no control character, only JSON's escapes); the rest of
 // the text is checked after, on the copy, which is at most MaxReplyBytes.
 func dropLongStrings(r io.Reader) ([]byte, error) {
-	const max, limit = maxListString, MaxReplyBytes
 	br := bufio.NewReaderSize(r, 64<<10)
 	var out bytes.Buffer
 	var str []byte // the current string, while it is short
 	in, long := false, false
+	keep := func(b []byte) {
+		if str = append(str, b...); len(str) > maxListString {
+			long, str = true, str[:0]
+		}
+	}
 	for {
+		if out.Len() > MaxReplyBytes {
+			return nil, &tooBigError{MaxReplyBytes}
+		}
 		// A run of plain bytes, scanned in the reader's buffer.
 		if br.Buffered() == 0 {
 			if _, err := br.Peek(1); err == io.EOF {
@@ -61,19 +68,13 @@ func dropLongStrings(r io.Reader) ([]byte, error) {
 				n++
 			}
 			if !long {
-				str = append(str, chunk[:n]...)
-				if len(str) > max {
-					long, str = true, str[:0]
-				}
+				keep(chunk[:n])
 			}
 		} else {
 			for n < len(chunk) && chunk[n] != '"' {
 				n++
 			}
 			out.Write(chunk[:n])
-			if int64(out.Len()) > limit {
-				return nil, &tooBigError{limit}
-			}
 		}
 		_, _ = br.Discard(n)
 		if n == len(chunk) {
@@ -91,9 +92,6 @@ func dropLongStrings(r io.Reader) ([]byte, error) {
 				out.Write(str)
 			}
 			out.WriteByte('"')
-			if int64(out.Len()) > limit {
-				return nil, &tooBigError{limit}
-			}
 		case b < 0x20:
 			return nil, fmt.Errorf("reply has a control character in a string: %w", scenarios.ErrProtocol)
 		default: // '\\'
@@ -102,17 +100,14 @@ func dropLongStrings(r io.Reader) ([]byte, error) {
 				return nil, err
 			}
 			if !long {
-				str = append(append(str, b), seq...)
-				if len(str) > max {
-					long, str = true, str[:0]
-				}
+				keep(seq)
 			}
 		}
 	}
 }
 
-// escape reads what follows a backslash in a string: one of JSON's
-// escapes.
+// escape reads the rest of an escape whose backslash was read: it
+// returns the whole escape, one of JSON's.
 func escape(br *bufio.Reader) ([]byte, error) {
 	e, err := br.ReadByte()
 	if err != nil {
@@ -120,9 +115,9 @@ func escape(br *bufio.Reader) ([]byte, error) {
 	}
 	switch e {
 	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		return []byte{e}, nil
+		return []byte{'\\', e}, nil
 	case 'u':
-		seq := []byte{e}
+		seq := []byte{'\\', e}
 		for range 4 {
 			h, err := br.ReadByte()
 			if err != nil || !isHex(h) {
