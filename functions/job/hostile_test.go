@@ -194,13 +194,13 @@ var (
 	peakErr  error
 )
 
-// execPeak runs the built job through testdata/peakrss and reads its peak
+// execPeak runs the built job through internal/peakrss and reads its peak
 // RSS (see there why not from this process's wait).
 func execPeak(t *testing.T, env map[string]string) run {
 	t.Helper()
 	peakOnce.Do(func() {
 		peakBin = filepath.Join(filepath.Dir(jobBinary(t)), "peakrss")
-		cmd := exec.Command("go", "build", "-o", peakBin, "./testdata/peakrss")
+		cmd := exec.Command("go", "build", "-o", peakBin, "../../internal/peakrss")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			peakErr = fmt.Errorf("building peakrss: %v\n%s", err, out)

@@ -225,7 +225,7 @@ func binary(t *testing.T, v via) string {
 		if buildErr != nil {
 			return
 		}
-		for v, pkg := range map[via]string{viaJob: "./functions/job", viaLocal: "./functions/local", viaPeak: "./functions/job/testdata/peakrss"} {
+		for v, pkg := range map[via]string{viaJob: "./functions/job", viaLocal: "./functions/local", viaPeak: "./internal/peakrss"} {
 			out := filepath.Join(binDir, string(v))
 			cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
 			cmd.Dir = "../.."

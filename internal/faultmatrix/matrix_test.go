@@ -853,7 +853,7 @@ canary, and asserts:
 - **exit**: the exit status of the Cloud Run job or the local runner (runs in-process show —);
 - the result line reached the log, and no API key or password appears in any output or metric label;
 - every line the canary printed is under Cloud Logging's 256 KB entry limit, and the job's or local
-  runner's peak RSS is under 64 MiB (measured by ` + "`functions/job/testdata/peakrss`" + `);
+  runner's peak RSS is under 64 MiB (measured by ` + "`internal/peakrss`" + `);
 - exit 3 rows: the ` + "`result not recorded`" + ` line says why (e.g. names the metadata server).
 
 "runs as": ` + "`runner`" + ` is the scenario runner in the test process; ` + "`job`" + ` is the built Cloud Run job

@@ -72,12 +72,10 @@ func New(o Options) scenarios.Conn {
 		ForceAttemptHTTP2:      true,
 		MaxResponseHeaderBytes: 64 << 10,
 	}
-	// Below the checking transport, so every reply's version header is
-	// seen, whatever the verdict on its body.
-	versions := &versionTransport{base: &attemptTransport{base: base}}
+	wire := &wireTransport{base: base}
 	hc := &http.Client{
 		Timeout:   o.Timeout,
-		Transport: &checkingTransport{base: versions},
+		Transport: &checkingTransport{base: wire},
 		// API calls follow no redirect: a 3xx is a reply the canary
 		// cannot use (the transport judges it protocol), and following
 		// it would replay the call, and the credentials, elsewhere.
@@ -90,8 +88,8 @@ func New(o Options) scenarios.Conn {
 	)
 	return scenarios.Conn{
 		Jobs:    &checkedJobs{jobs: api.Jobs(), nodes: api.Nodes()},
-		Fetcher: NewFetcher(o.Host, o.Timeout),
-		Version: versions.serverVersion,
+		Fetcher: newFetcher(o.Host, o.Timeout),
+		Version: wire.serverVersion,
 	}
 }
 

@@ -171,11 +171,11 @@ func TestNoRedirects(t *testing.T) {
 // but still makes the client panic is a protocol error, not a crash.
 func TestClientPanicIsProtocol(t *testing.T) {
 	t.Parallel()
-	_, err := call(context.Background(), "get job", func(context.Context) (*apimodels.GetJobResponse, error) {
+	_, err := call(context.Background(), &verdict{}, "get job", func(context.Context, any) (*apimodels.GetJobResponse, error) {
 		var m map[string]int
 		m["x"] = 1 // a nil map write, as a Normalize might do
 		return nil, nil
-	})
+	}, nil)
 	if scenarios.Classify(err) != scenarios.ErrProtocol || !strings.Contains(err.Error(), "panic") {
 		t.Errorf("err %v, want a protocol error about the panic", err)
 	}

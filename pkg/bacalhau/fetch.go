@@ -35,13 +35,11 @@ type Fetcher struct {
 	apiLocal bool
 }
 
-var _ scenarios.Fetcher = (*Fetcher)(nil)
-
 // maxRedirects bounds the redirects of one download.
 const maxRedirects = 5
 
-// NewFetcher returns a Fetcher for results of the API at apiHost.
-func NewFetcher(apiHost string, timeout time.Duration) *Fetcher {
+// newFetcher returns a Fetcher for results of the API at apiHost.
+func newFetcher(apiHost string, timeout time.Duration) *Fetcher {
 	f := &Fetcher{apiHost: apiHost}
 	tr := &http.Transport{
 		Proxy:                  nil,
@@ -58,19 +56,14 @@ func NewFetcher(apiHost string, timeout time.Duration) *Fetcher {
 // Fetch GETs rawURL and returns the body of a 200 reply.
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (io.ReadCloser, error) {
 	shown := text.Quote(scenarios.SanitizeURL(rawURL), 300)
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("result URL %s does not parse: %w", shown, scenarios.ErrPublisher)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("result URL %s is not http(s): %w", shown, scenarios.ErrPublisher)
-	}
-	if u.Hostname() == "" {
-		return nil, fmt.Errorf("result URL %s has no host: %w", shown, scenarios.ErrPublisher)
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		return nil, fmt.Errorf("result URL %s: %v: %w", shown, err, scenarios.ErrPublisher)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("result URL %s does not parse: %w", shown, scenarios.ErrPublisher)
+	case req.URL.Scheme != "http" && req.URL.Scheme != "https":
+		return nil, fmt.Errorf("result URL %s is not http(s): %w", shown, scenarios.ErrPublisher)
+	case req.URL.Hostname() == "":
+		return nil, fmt.Errorf("result URL %s has no host: %w", shown, scenarios.ErrPublisher)
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
@@ -83,7 +76,9 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (io.ReadCloser, erro
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		return nil, &StatusError{Code: resp.StatusCode, URL: scenarios.SanitizeURL(rawURL)}
+		// Whatever the publisher answers, it is the result path that
+		// failed, not the API.
+		return nil, fmt.Errorf("GET %s: HTTP %d: %w", shown, resp.StatusCode, scenarios.ErrPublisher)
 	}
 	return resp.Body, nil
 }
@@ -104,39 +99,6 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	}
 	return nil
 }
-
-// StatusError is a non-200 reply to a download.
-type StatusError struct {
-	Code int
-	URL  string // without credentials
-}
-
-func (e *StatusError) Error() string {
-	return fmt.Sprintf("GET %s: HTTP %d", text.Quote(e.URL, 300), e.Code)
-}
-
-// Unwrap gives the error its class: whatever the publisher answers, it is
-// the result path that failed, not the API.
-func (e *StatusError) Unwrap() error { return scenarios.ErrPublisher }
-
-// RefusedError is a result address the Fetcher will not connect to.
-type RefusedError struct {
-	Host string     // as advertised
-	Addr netip.Addr // the address it led to
-	Kind string     // loopback, link-local, unspecified, metadata
-}
-
-func (e *RefusedError) Error() string {
-	is := "is"
-	if e.Addr.String() != e.Host {
-		is = "resolves to " + e.Addr.String() + ","
-	}
-	return fmt.Sprintf("advertised result host %s %s a %s address: refused without connecting (the API host is not one)",
-		text.Quote(e.Host, 100), is, e.Kind)
-}
-
-// Unwrap classes a refused address as the result path's failure.
-func (e *RefusedError) Unwrap() error { return scenarios.ErrPublisher }
 
 // metadataAddrs are cloud metadata servers' addresses (AWS, GCP, Azure:
 // 169.254.169.254; AWS over IPv6: fd00:ec2::254; Alibaba: 100.100.100.200).
@@ -204,10 +166,16 @@ func (f *Fetcher) dial(ctx context.Context, network, address string) (net.Conn, 
 		if err != nil {
 			return err
 		}
-		if k := addrKind(ap.Addr()); k == "metadata" || k != "" && !local {
-			return &RefusedError{Host: host, Addr: ap.Addr().Unmap(), Kind: k}
+		k := addrKind(ap.Addr())
+		if k != "metadata" && (k == "" || local) {
+			return nil
 		}
-		return nil
+		is := "is"
+		if a := ap.Addr().Unmap().String(); a != host {
+			is = "resolves to " + a + ","
+		}
+		return fmt.Errorf("advertised result host %s %s a %s address: refused without connecting (the API host is not one): %w",
+			text.Quote(host, 100), is, k, scenarios.ErrPublisher)
 	}}
 	return d.DialContext(ctx, network, address)
 }

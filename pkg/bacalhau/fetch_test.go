@@ -2,7 +2,6 @@ package bacalhau
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -56,7 +55,7 @@ func TestRefusedResultAddresses(t *testing.T) {
 	v4 := listen(t, "127.0.0.1:0")
 	p := v4.port()
 	v6 := listen(t, "[::1]:0")
-	f := NewFetcher(remote, 2*time.Second)
+	f := newFetcher(remote, 2*time.Second)
 	for _, u := range []struct{ url, kind string }{
 		{fmt.Sprintf("http://127.0.0.1:%d/r.tar.gz", p), "loopback"},
 		{fmt.Sprintf("http://127.0.0.2:%d/r.tar.gz", p), "loopback"},
@@ -92,8 +91,8 @@ func TestRefusedResultAddresses(t *testing.T) {
 			t.Errorf("%s: fetched, want refused", u.url)
 			continue
 		}
-		var refused *RefusedError
-		if errors.As(err, &refused) != (u.kind != "") || u.kind != "" && refused.Kind != u.kind {
+		refused := strings.Contains(err.Error(), "refused without connecting")
+		if refused != (u.kind != "") || refused && !strings.Contains(err.Error(), " a "+u.kind+" address") {
 			t.Errorf("%s: %v, want a refused %q address", u.url, err, u.kind)
 		}
 		if u.kind == "" {
@@ -153,7 +152,7 @@ func TestRedirectRules(t *testing.T) {
 	})}
 	go func() { _ = pub.Serve(pubLis) }()
 	t.Cleanup(func() { _ = pub.Close() })
-	f := NewFetcher("127.0.0.1", 2*time.Second) // a local API: local results allowed
+	f := newFetcher("127.0.0.1", 2*time.Second) // a local API: local results allowed
 	base := "http://" + pubLis.Addr().String()
 	for _, tt := range []struct{ path, want string }{
 		{"/to-self", ""},
@@ -188,7 +187,7 @@ func TestLocalAPIMayHaveLocalResults(t *testing.T) {
 	t.Parallel()
 	r := listen(t, "127.0.0.1:0")
 	for _, api := range []string{"127.0.0.1", "localhost", "::1"} {
-		f := NewFetcher(api, 2*time.Second)
+		f := newFetcher(api, 2*time.Second)
 		body, err := f.Fetch(context.Background(), fmt.Sprintf("http://127.0.0.1:%d/r", r.port()))
 		if err != nil {
 			t.Errorf("API %s: %v", api, err)
@@ -203,7 +202,7 @@ func TestLocalAPIMayHaveLocalResults(t *testing.T) {
 
 func TestFetchErrorsHideCredentials(t *testing.T) {
 	t.Parallel()
-	f := NewFetcher(remote, 2*time.Second)
+	f := newFetcher(remote, 2*time.Second)
 	for _, u := range []string{
 		"http://user:s3cr3t@127.0.0.1:1/r?X-Amz-Signature=abcdef0123&X-Amz-Credential=AKIA1",
 		"https://[::1]:1/r?X-Goog-Signature=abcdef0123&sig=abcdef0123&token=abcdef0123",

@@ -21,13 +21,11 @@ type checkedJobs struct {
 	nodes *clientv2.Nodes
 }
 
-var (
-	_ scenarios.Jobs       = (*checkedJobs)(nil)
-	_ scenarios.NodeLister = (*checkedJobs)(nil)
-)
+// The runner finds the node census by this assertion.
+var _ scenarios.NodeLister = (*checkedJobs)(nil)
 
-func call[T any](ctx context.Context, name string, fn func(context.Context) (T, error)) (out T, err error) {
-	ctx, v := withVerdict(ctx)
+func call[R, T any](ctx context.Context, v *verdict, name string, fn func(context.Context, R) (T, error), r R) (out T, err error) {
+	ctx = context.WithValue(ctx, verdictKey{}, v)
 	defer func() {
 		var zero T
 		switch p := recover(); {
@@ -40,44 +38,38 @@ func call[T any](ctx context.Context, name string, fn func(context.Context) (T, 
 			err = fmt.Errorf("%s: the Bacalhau client cannot decode the reply: %s: %w", name, text.Clip(err.Error(), 300), scenarios.ErrProtocol)
 		}
 	}()
-	return fn(ctx)
+	return fn(ctx, r)
 }
 
 func (c *checkedJobs) Put(ctx context.Context, r *apimodels.PutJobRequest) (*apimodels.PutJobResponse, error) {
-	return put(ctx, "put job", func(ctx context.Context) (*apimodels.PutJobResponse, error) { return c.jobs.Put(ctx, r) })
+	return put(ctx, "put job", c.jobs.Put, r)
 }
 
 func (c *checkedJobs) Get(ctx context.Context, r *apimodels.GetJobRequest) (*apimodels.GetJobResponse, error) {
-	return read(ctx, "get job", func(ctx context.Context) (*apimodels.GetJobResponse, error) { return c.jobs.Get(ctx, r) })
+	return read(ctx, "get job", c.jobs.Get, r)
 }
 
 func (c *checkedJobs) List(ctx context.Context, r *apimodels.ListJobsRequest) (*apimodels.ListJobsResponse, error) {
-	return read(ctx, "list jobs", func(ctx context.Context) (*apimodels.ListJobsResponse, error) { return c.jobs.List(ctx, r) })
+	return read(ctx, "list jobs", c.jobs.List, r)
 }
 
 func (c *checkedJobs) History(ctx context.Context, r *apimodels.ListJobHistoryRequest) (*apimodels.ListJobHistoryResponse, error) {
-	return read(ctx, "job history", func(ctx context.Context) (*apimodels.ListJobHistoryResponse, error) {
-		return c.jobs.History(ctx, r)
-	})
+	return read(ctx, "job history", c.jobs.History, r)
 }
 
 func (c *checkedJobs) Executions(ctx context.Context, r *apimodels.ListJobExecutionsRequest) (*apimodels.ListJobExecutionsResponse, error) {
-	return read(ctx, "job executions", func(ctx context.Context) (*apimodels.ListJobExecutionsResponse, error) {
-		return c.jobs.Executions(ctx, r)
-	})
+	return read(ctx, "job executions", c.jobs.Executions, r)
 }
 
 func (c *checkedJobs) Results(ctx context.Context, r *apimodels.ListJobResultsRequest) (*apimodels.ListJobResultsResponse, error) {
-	return read(ctx, "job results", func(ctx context.Context) (*apimodels.ListJobResultsResponse, error) {
-		return c.jobs.Results(ctx, r)
-	})
+	return read(ctx, "job results", c.jobs.Results, r)
 }
 
 func (c *checkedJobs) Stop(ctx context.Context, r *apimodels.StopJobRequest) (*apimodels.StopJobResponse, error) {
-	return call(ctx, "stop job", func(ctx context.Context) (*apimodels.StopJobResponse, error) { return c.jobs.Stop(ctx, r) })
+	return call(ctx, &verdict{}, "stop job", c.jobs.Stop, r)
 }
 
 // ListNodes lists the network's nodes (the nodes census).
 func (c *checkedJobs) ListNodes(ctx context.Context, r *apimodels.ListNodesRequest) (*apimodels.ListNodesResponse, error) {
-	return call(ctx, "list nodes", func(ctx context.Context) (*apimodels.ListNodesResponse, error) { return c.nodes.List(ctx, r) })
+	return call(ctx, &verdict{}, "list nodes", c.nodes.List, r)
 }

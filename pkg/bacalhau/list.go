@@ -3,7 +3,6 @@ package bacalhau
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,40 +32,24 @@ func isJobList(req *http.Request) bool {
 	return req.Method == http.MethodGet && strings.TrimSuffix(req.URL.Path, "/") == jobsListPath
 }
 
-// readList reads a job list reply, decompressed, with its long strings
-// dropped.
-func readList(resp *http.Response) ([]byte, error) {
-	var r io.Reader = resp.Body
-	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip":
-		gz, err := gzip.NewReader(bufio.NewReader(io.LimitReader(resp.Body, maxListBytes)))
-		if err == io.EOF {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reply labelled gzip is not: %v: %w", err, scenarios.ErrProtocol)
-		}
-		defer gz.Close()
-		r = &gzipErrReader{gz}
-	default:
-		return nil, fmt.Errorf("reply has Content-Encoding %s, which was not asked for: %w", text.Quote(enc, 40), scenarios.ErrProtocol)
-	}
-	return dropLongStrings(io.LimitReader(r, maxListBytes+1), maxListString, MaxReplyBytes)
-}
-
 // dropLongStrings copies JSON text from r, replacing each string (a key
-// or a value) of more than max bytes as sent with "". It checks what it
-// drops (no control character, only JSON's escapes); the rest of the text
-// is checked after, on the copy, which is at most limit bytes. A stream
-// over maxListBytes is too big.
-func dropLongStrings(r io.Reader, max int, limit int64) ([]byte, error) {
+// or a value) of more than maxListString bytes as sent with "". It checks
+// what it drops (no control character, only JSON's escapes); the rest of
+// the text is checked after, on the copy, which is at most MaxReplyBytes.
+func dropLongStrings(r io.Reader) ([]byte, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var out bytes.Buffer
 	var str []byte // the current string, while it is short
 	in, long := false, false
-	var read int64
+	keep := func(b []byte) {
+		if str = append(str, b...); len(str) > maxListString {
+			long, str = true, str[:0]
+		}
+	}
 	for {
+		if out.Len() > MaxReplyBytes {
+			return nil, &tooBigError{MaxReplyBytes}
+		}
 		// A run of plain bytes, scanned in the reader's buffer.
 		if br.Buffered() == 0 {
 			if _, err := br.Peek(1); err == io.EOF {
@@ -85,30 +68,20 @@ func dropLongStrings(r io.Reader, max int, limit int64) ([]byte, error) {
 				n++
 			}
 			if !long {
-				str = append(str, chunk[:n]...)
-				if len(str) > max {
-					long, str = true, str[:0]
-				}
+				keep(chunk[:n])
 			}
 		} else {
 			for n < len(chunk) && chunk[n] != '"' {
 				n++
 			}
 			out.Write(chunk[:n])
-			if int64(out.Len()) > limit {
-				return nil, &tooBigError{limit}
-			}
 		}
 		_, _ = br.Discard(n)
-		if read += int64(n); read > maxListBytes {
-			return nil, &tooBigError{maxListBytes}
-		}
 		if n == len(chunk) {
 			continue
 		}
 		// The byte that ended the run.
 		b, _ := br.ReadByte()
-		read++
 		switch {
 		case !in: // '"' opens a string
 			in, long, str = true, false, str[:0]
@@ -119,9 +92,6 @@ func dropLongStrings(r io.Reader, max int, limit int64) ([]byte, error) {
 				out.Write(str)
 			}
 			out.WriteByte('"')
-			if int64(out.Len()) > limit {
-				return nil, &tooBigError{limit}
-			}
 		case b < 0x20:
 			return nil, fmt.Errorf("reply has a control character in a string: %w", scenarios.ErrProtocol)
 		default: // '\\'
@@ -129,19 +99,15 @@ func dropLongStrings(r io.Reader, max int, limit int64) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			read += int64(len(seq))
 			if !long {
-				str = append(append(str, b), seq...)
-				if len(str) > max {
-					long, str = true, str[:0]
-				}
+				keep(seq)
 			}
 		}
 	}
 }
 
-// escape reads what follows a backslash in a string: one of JSON's
-// escapes.
+// escape reads the rest of an escape whose backslash was read: it
+// returns the whole escape, one of JSON's.
 func escape(br *bufio.Reader) ([]byte, error) {
 	e, err := br.ReadByte()
 	if err != nil {
@@ -149,9 +115,9 @@ func escape(br *bufio.Reader) ([]byte, error) {
 	}
 	switch e {
 	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		return []byte{e}, nil
+		return []byte{'\\', e}, nil
 	case 'u':
-		seq := []byte{e}
+		seq := []byte{'\\', e}
 		for range 4 {
 			h, err := br.ReadByte()
 			if err != nil || !isHex(h) {

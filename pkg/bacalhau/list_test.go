@@ -97,7 +97,7 @@ func BenchmarkListOfBigJobs(b *testing.B) {
 	body := bigJobs(b, 10, 10<<20)
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		if _, err := dropLongStrings(strings.NewReader(string(body)), maxListString, MaxReplyBytes); err != nil {
+		if _, err := dropLongStrings(strings.NewReader(string(body))); err != nil {
 			b.Fatal(err)
 		}
 	}

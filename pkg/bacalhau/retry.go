@@ -7,9 +7,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptrace"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,60 +36,12 @@ const (
 // fails: the first try and its retries (the false-page model counts with it).
 const ReadTries = 5
 
-// attempt is what one try of a call met below the checking transport:
-// the reply's status, or the error of the round trip.
-type attempt struct {
-	mu     sync.Mutex
-	status int
-	err    error
-}
-
-type attemptKey struct{}
-
-func withAttempt(ctx context.Context) (context.Context, *attempt) {
-	a := &attempt{}
-	return context.WithValue(ctx, attemptKey{}, a), a
-}
-
-// attemptTransport notes each round trip's outcome in its call's attempt.
-type attemptTransport struct {
-	base http.RoundTripper
-}
-
-func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	// net/http itself sends a GET again on a new connection when a reused
-	// one closed before any byte of the reply (an EOF): each connection
-	// after the first is such a retry, counted as the canary's own.
-	var conns atomic.Int32
-	ctx := req.Context()
-	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GotConn: func(httptrace.GotConnInfo) { conns.Add(1) },
-	}))
-	resp, err := t.base.RoundTrip(req)
-	for range conns.Load() - 1 {
-		scenarios.NoteRetry(ctx, scenarios.FaultEOF)
-	}
-	if a, ok := req.Context().Value(attemptKey{}).(*attempt); ok {
-		a.mu.Lock()
-		if err != nil {
-			a.err = err
-		} else {
-			a.status = resp.StatusCode
-		}
-		a.mu.Unlock()
-	}
-	return resp, err
-}
-
 // fault names the transient fault the try met, "" when it met none: a
 // 502/503/504, or a reset, EOF or refusal of the connection before the
-// reply was whole (the round trip's error, or the checking transport's
-// verdict on a reply cut while it read it).
-func (a *attempt) fault(err error) string {
-	a.mu.Lock()
-	status, rtErr := a.status, a.err
-	a.mu.Unlock()
-	switch status {
+// reply was whole (the call's error holds the round trip's, or the
+// checking transport's verdict on a reply cut while it read it).
+func (v *verdict) fault(err error) string {
+	switch v.status {
 	case http.StatusBadGateway:
 		return scenarios.FaultHTTP502
 	case http.StatusServiceUnavailable:
@@ -100,33 +49,30 @@ func (a *attempt) fault(err error) string {
 	case http.StatusGatewayTimeout:
 		return scenarios.FaultHTTP504
 	}
-	for _, e := range []error{rtErr, err} {
-		switch {
-		case e == nil:
-		case errors.Is(e, syscall.ECONNREFUSED):
-			return scenarios.FaultRefused
-		case errors.Is(e, syscall.ECONNRESET), errors.Is(e, syscall.EPIPE):
-			return scenarios.FaultReset
-		case errors.Is(e, io.EOF), errors.Is(e, io.ErrUnexpectedEOF):
-			return scenarios.FaultEOF
-		}
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return scenarios.FaultRefused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return scenarios.FaultReset
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return scenarios.FaultEOF
 	}
 	return ""
 }
 
 // read is call for an idempotent request: transient faults are retried
 // as the constants above say, each retry noted in the run (NoteRetry).
-func read[T any](ctx context.Context, name string, fn func(context.Context) (T, error)) (T, error) {
+func read[R, T any](ctx context.Context, name string, fn func(context.Context, R) (T, error), r R) (T, error) {
 	start := time.Now()
 	wait := retryFirst
 	retries := 0
 	for {
-		actx, a := withAttempt(ctx)
-		out, err := call(actx, name, fn)
+		v := &verdict{}
+		out, err := call(ctx, v, name, fn, r)
 		if err == nil || ctx.Err() != nil {
 			return out, err
 		}
-		fault := a.fault(err)
+		fault := v.fault(err)
 		switch {
 		case fault == "":
 			return out, err
@@ -157,11 +103,11 @@ func read[T any](ctx context.Context, name string, fn func(context.Context) (T, 
 // request went out is marked scenarios.ErrReplyLost, so the run can look
 // for the job the server may have taken, and a refused one
 // scenarios.ErrNotSent (there is no job to look for).
-func put[T any](ctx context.Context, name string, fn func(context.Context) (T, error)) (T, error) {
-	actx, a := withAttempt(ctx)
-	out, err := call(actx, name, fn)
+func put[R, T any](ctx context.Context, name string, fn func(context.Context, R) (T, error), r R) (T, error) {
+	v := &verdict{}
+	out, err := call(ctx, v, name, fn, r)
 	if err != nil && ctx.Err() == nil {
-		switch a.fault(err) {
+		switch v.fault(err) {
 		case scenarios.FaultReset, scenarios.FaultEOF:
 			err = fmt.Errorf("%w (%w)", err, scenarios.ErrReplyLost)
 		case scenarios.FaultRefused:

@@ -23,11 +23,11 @@ const maxCAFileBytes = 1 << 20
 // an error naming the problem.
 func LoadCAs(path string) (*x509.CertPool, error) {
 	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %v", text.Quote(path, 200), errors.Unwrap(err))
+	var data []byte
+	if err == nil {
+		defer f.Close()
+		data, err = io.ReadAll(io.LimitReader(f, maxCAFileBytes+1))
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxCAFileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %v", text.Quote(path, 200), errors.Unwrap(err))
 	}

@@ -41,23 +41,29 @@ type checkingTransport struct {
 	base http.RoundTripper
 }
 
-// verdict carries the transport's judgement of one call back to the Jobs
-// layer: its error, or that a 200 reply passed the checks (then an error
-// of the client decoding it is protocol).
+// verdict carries what one call met back to the Jobs layer: the checking
+// transport's judgement (its error, or that a 200 reply passed the checks:
+// then an error of the client decoding it is protocol), and from below it
+// (wireTransport) the reply's status, which the retries read. call puts it
+// in the request's context.
 type verdict struct {
 	err    error
 	passed bool
+	status int
 }
 
 type verdictKey struct{}
 
-func withVerdict(ctx context.Context) (context.Context, *verdict) {
-	v := &verdict{}
-	return context.WithValue(ctx, verdictKey{}, v), v
+// verdictOf is the call's verdict; outside a call, one nobody reads.
+func verdictOf(ctx context.Context) *verdict {
+	if v, ok := ctx.Value(verdictKey{}).(*verdict); ok {
+		return v
+	}
+	return &verdict{}
 }
 
 func judge(ctx context.Context, err error) error {
-	if v, ok := ctx.Value(verdictKey{}).(*verdict); ok && v.err == nil {
+	if v := verdictOf(ctx); v.err == nil {
 		v.err = err
 	}
 	return err
@@ -118,34 +124,31 @@ func (t *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	if err != nil {
 		return nil, judge(ctx, exchangeError(ctx, call, err))
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 599 {
+	// Past here: 200, or an error status (4xx, 5xx).
+	if code := resp.StatusCode; code != http.StatusOK && (code < 400 || code > 599) {
 		resp.Body.Close()
-		return nil, judge(ctx, fmt.Errorf("%s: API answered HTTP %d, not a final status: %w", call, resp.StatusCode, scenarios.ErrProtocol))
-	}
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		resp.Body.Close()
-		where := "without Location"
-		if loc := resp.Header.Get("Location"); loc != "" {
-			where = "to " + text.Quote(scenarios.SanitizeURL(loc), 200)
+		why := "not a final status"
+		switch {
+		case code >= 300 && code < 400:
+			where := "without Location"
+			if loc := resp.Header.Get("Location"); loc != "" {
+				where = "to " + text.Quote(scenarios.SanitizeURL(loc), 200)
+			}
+			why = "a redirect " + where + " (API calls follow no redirect)"
+		case code >= 200 && code < 300:
+			why = "where 200 is the only success"
 		}
-		return nil, judge(ctx, fmt.Errorf("%s: API answered HTTP %d, a redirect %s (API calls follow no redirect): %w",
-			call, resp.StatusCode, where, scenarios.ErrProtocol))
+		return nil, judge(ctx, fmt.Errorf("%s: API answered HTTP %d, %s: %w", call, code, why, scenarios.ErrProtocol))
 	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 && resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		return nil, judge(ctx, fmt.Errorf("%s: API answered HTTP %d where 200 is the only success: %w",
-			call, resp.StatusCode, scenarios.ErrProtocol))
-	}
-	limit := int64(MaxReplyBytes)
-	if resp.StatusCode != http.StatusOK {
+	limit, read := int64(MaxReplyBytes), io.ReadAll
+	switch {
+	case resp.StatusCode != http.StatusOK:
 		limit = maxErrorReplyBytes
+	case isJobList(req):
+		// other users' jobs: big strings dropped as they stream (list.go)
+		limit, read = maxListBytes, dropLongStrings
 	}
-	var body []byte
-	if resp.StatusCode == http.StatusOK && isJobList(req) {
-		body, err = readList(resp) // other users' jobs: big strings dropped as they stream (list.go)
-	} else {
-		body, err = readReply(resp, limit)
-	}
+	body, err := readReply(resp, limit, read)
 	resp.Body.Close()
 	if err != nil {
 		var tooBig *tooBigError
@@ -172,9 +175,7 @@ func (t *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		if b := bytes.TrimSpace(body); len(b) == 0 || b[0] != '{' || !json.Valid(b) {
 			return nil, judge(ctx, fmt.Errorf("%s: reply is not one JSON object (%s): %w", call, text.Quote(string(body), 100), scenarios.ErrProtocol))
 		}
-		if v, ok := ctx.Value(verdictKey{}).(*verdict); ok {
-			v.passed = true
-		}
+		verdictOf(ctx).passed = true
 		return resp, nil
 	}
 	// An error reply is classed by its status, whatever its body claims
@@ -191,10 +192,7 @@ func (t *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 
 // statusText names a status: "HTTP 404 Not Found".
 func statusText(code int) string {
-	if t := http.StatusText(code); t != "" {
-		return fmt.Sprintf("HTTP %d %s", code, t)
-	}
-	return fmt.Sprintf("HTTP %d", code)
+	return strings.TrimSpace(fmt.Sprintf("HTTP %d %s", code, http.StatusText(code)))
 }
 
 // replyMessage shows what an error reply says, bounded and quoted: the
@@ -219,36 +217,45 @@ func (e *tooBigError) Error() string {
 
 func (e *tooBigError) Unwrap() error { return scenarios.ErrProtocol }
 
-// readReply reads at most limit bytes of the reply, decompressed.
-func readReply(resp *http.Response, limit int64) ([]byte, error) {
-	var r io.Reader = resp.Body
+// readReply reads the reply's body, inflated, through read: at most
+// limit bytes as sent and as inflated (the client asks for gzip and
+// would inflate it without a bound).
+func readReply(resp *http.Response, limit int64, read func(io.Reader) ([]byte, error)) ([]byte, error) {
+	r := bounded(resp.Body, limit)
 	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip":
-		raw, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-		if err != nil {
-			return nil, err
-		}
-		if int64(len(raw)) > limit {
-			return raw[:limit], &tooBigError{limit}
-		}
-		if len(raw) == 0 {
+		gz, err := gzip.NewReader(r)
+		if err == io.EOF {
 			return nil, nil
 		}
-		gz, err := gzip.NewReader(bytes.NewReader(raw))
 		if err != nil {
 			return nil, fmt.Errorf("reply labelled gzip is not: %v: %w", err, scenarios.ErrProtocol)
 		}
 		defer gz.Close()
-		r = &gzipErrReader{gz}
+		r = bounded(&gzipErrReader{gz}, limit)
 	default:
 		return nil, fmt.Errorf("reply has Content-Encoding %s, which was not asked for: %w", text.Quote(enc, 40), scenarios.ErrProtocol)
 	}
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if int64(len(b)) > limit {
-		return b[:limit], &tooBigError{limit}
+	return read(r)
+}
+
+// bounded reads r to at most limit bytes: a longer reply is a
+// tooBigError, which comes with the first limit bytes.
+func bounded(r io.Reader, limit int64) io.Reader { return &boundedReader{r, limit, limit} }
+
+type boundedReader struct {
+	r           io.Reader
+	limit, left int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p[:min(int64(len(p)), b.left+1)])
+	if int64(n) > b.left {
+		n, err = int(b.left), &tooBigError{b.limit}
 	}
-	return b, err
+	b.left -= int64(n)
+	return n, err
 }
 
 // gzipErrReader classes a corrupt compressed stream as a bad reply.
@@ -256,7 +263,7 @@ type gzipErrReader struct{ r io.Reader }
 
 func (g *gzipErrReader) Read(p []byte) (int, error) {
 	n, err := g.r.Read(p)
-	if err != nil && err != io.EOF {
+	if _, tooBig := errors.AsType[*tooBigError](err); err != nil && err != io.EOF && !tooBig {
 		err = fmt.Errorf("reply labelled gzip is corrupt: %v: %w", err, scenarios.ErrProtocol)
 	}
 	return n, err

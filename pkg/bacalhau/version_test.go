@@ -25,7 +25,7 @@ func server(t *testing.T, status int, versions ...string) (bacalhau.Options, *at
 		n := int(calls.Add(1)) - 1
 		if len(versions) > 0 {
 			if v := versions[min(n, len(versions)-1)]; v != "" {
-				w.Header().Set(bacalhau.VersionHeader, v)
+				w.Header().Set(apimodels.HTTPHeaderBacalhauGitVersion, v)
 			}
 		}
 		w.Header().Set("Content-Type", "application/json")

@@ -111,43 +111,33 @@ func (c *Canary) connect(ctx context.Context) (scenarios.Conn, error) {
 // Record writes res through the configured sink, building the sink on
 // first use (a sink that could not be built is tried again next time).
 func (c *Canary) Record(ctx context.Context, res scenarios.Result) error {
-	sink, err := c.getSink(ctx)
-	if err != nil {
-		return fmt.Errorf("metrics sink %s: %w", c.cfg.Metrics, err)
-	}
-	return sink.Record(ctx, res)
-}
-
-func (c *Canary) getSink(ctx context.Context) (metrics.Sink, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.sink != nil {
-		return c.sink, nil
+	if c.sink == nil {
+		sink, err := metrics.New(context.WithoutCancel(ctx), metrics.Options{
+			Kind:     c.cfg.Metrics,
+			Project:  c.cfg.Project,
+			Location: c.cfg.Location,
+			Endpoint: c.cfg.MonitoringEndpoint,
+			Metadata: !c.o.NoMetadata,
+			Log:      c.o.SinkLog,
+			Stdout:   c.o.Stdout,
+			Interval: c.cfg.Interval,
+		})
+		if err != nil {
+			c.mu.Unlock()
+			return fmt.Errorf("metrics sink %s: %w", c.cfg.Metrics, err)
+		}
+		c.sink = sink
 	}
-	sink, err := metrics.New(context.WithoutCancel(ctx), metrics.Options{
-		Kind:     c.cfg.Metrics,
-		Project:  c.cfg.Project,
-		Location: c.cfg.Location,
-		Endpoint: c.cfg.MonitoringEndpoint,
-		Metadata: !c.o.NoMetadata,
-		Log:      c.o.SinkLog,
-		Stdout:   c.o.Stdout,
-		Interval: c.cfg.Interval,
-	})
-	if err != nil {
-		return nil, err
-	}
-	c.sink = sink
-	return sink, nil
+	sink := c.sink
+	c.mu.Unlock()
+	return sink.Record(ctx, res)
 }
 
 // Close releases the sink's connection.
 func (c *Canary) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.sink == nil {
-		return nil
-	}
 	err := metrics.Close(c.sink)
 	c.sink = nil
 	return err

@@ -65,15 +65,6 @@ type Config struct {
 	intervalSet bool // CANARY_SCHEDULE_INTERVAL was given (0 then is no interval)
 }
 
-// Error is a configuration or usage problem: exit status 2, nothing sent.
-type Error struct{ msg string }
-
-func (e *Error) Error() string { return e.msg }
-
-func errorf(format string, args ...any) error {
-	return &Error{msg: fmt.Sprintf(format, args...)}
-}
-
 // Load reads the configuration from lookuper (os environment when nil).
 // Validation is left to Validate, after flags have overridden values.
 func Load(ctx context.Context, lookuper envconfig.Lookuper) (Config, error) {
@@ -99,7 +90,7 @@ func loadError(err error, env envconfig.Lookuper) error {
 	field, _, _ := strings.Cut(err.Error(), ":")
 	f, ok := reflect.TypeFor[Config]().FieldByName(field)
 	if !ok {
-		return errorf("configuration: %s", text.Quote(err.Error(), maxValueText))
+		return fmt.Errorf("configuration: %s", text.Quote(err.Error(), maxValueText))
 	}
 	name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
 	value, _ := env.Lookup(name)
@@ -110,7 +101,7 @@ func loadError(err error, env envconfig.Lookuper) error {
 	case errors.Is(err, strconv.ErrRange):
 		why = "out of range"
 	}
-	return errorf("%s: invalid value %s: %s", name, text.Quote(value, maxValueText), why)
+	return fmt.Errorf("%s: invalid value %s: %s", name, text.Quote(value, maxValueText), why)
 }
 
 // maxValueText bounds a value shown in an error line.
@@ -128,90 +119,90 @@ const MaxTimeout = time.Hour
 // required (the job) or may be empty (the local runner's embedded network).
 func (c Config) Validate(needHost bool) error {
 	if needHost && c.APIHost == "" {
-		return errorf("BACALHAU_API_HOST: required")
+		return fmt.Errorf("BACALHAU_API_HOST: required")
 	}
 	if c.APIHost != "" {
 		if _, err := ParseHost(c.APIHost); err != nil {
-			return errorf("BACALHAU_API_HOST: %v", err)
+			return fmt.Errorf("BACALHAU_API_HOST: %v", err)
 		}
 	}
 	if c.APIPort < 1 || c.APIPort > 65535 {
-		return errorf("BACALHAU_API_PORT: %d is not a port (1-65535)", c.APIPort)
+		return fmt.Errorf("BACALHAU_API_PORT: %d is not a port (1-65535)", c.APIPort)
 	}
 	if c.APIKey != "" && (c.APIUsername != "" || c.APIPassword != "") {
-		return errorf("BACALHAU_API_KEY: set either it or BACALHAU_API_USERNAME+BACALHAU_API_PASSWORD, not both")
+		return fmt.Errorf("BACALHAU_API_KEY: set either it or BACALHAU_API_USERNAME+BACALHAU_API_PASSWORD, not both")
 	}
 	if c.APIKey != "" && c.APIKeySecret != "" {
-		return errorf("BACALHAU_API_KEY_SECRET: set either it or BACALHAU_API_KEY, not both")
+		return fmt.Errorf("BACALHAU_API_KEY_SECRET: set either it or BACALHAU_API_KEY, not both")
 	}
 	if (c.APIUsername == "") != (c.APIPassword == "") {
-		return errorf("BACALHAU_API_USERNAME: needs BACALHAU_API_PASSWORD too (basic auth takes both)")
+		return fmt.Errorf("BACALHAU_API_USERNAME: needs BACALHAU_API_PASSWORD too (basic auth takes both)")
 	}
 	for _, v := range []struct{ name, value string }{
 		{"BACALHAU_API_KEY", c.APIKey}, {"BACALHAU_API_USERNAME", c.APIUsername}, {"BACALHAU_API_PASSWORD", c.APIPassword},
 	} {
 		// The value is never shown: it is a secret.
 		if problem := gcp.HeaderValueProblem(v.value); problem != "" {
-			return errorf("%s: %s; an HTTP header cannot carry it", v.name, problem)
+			return fmt.Errorf("%s: %s; an HTTP header cannot carry it", v.name, problem)
 		}
 		if v.value != "" && strings.TrimSpace(v.value) != v.value {
-			return errorf("%s: starts or ends with white space; an HTTP header would lose it", v.name)
+			return fmt.Errorf("%s: starts or ends with white space; an HTTP header would lose it", v.name)
 		}
 	}
 	if strings.Contains(c.APIUsername, ":") {
-		return errorf("BACALHAU_API_USERNAME: holds a colon, which basic auth cannot carry")
+		return fmt.Errorf("BACALHAU_API_USERNAME: holds a colon, which basic auth cannot carry")
 	}
 	if err := c.checkPlaintext(); err != nil {
 		return err
 	}
 	if c.APICAFile != "" {
 		if !c.APITLS {
-			return errorf("BACALHAU_API_TLS_CAFILE: set, but BACALHAU_API_TLS is not true (the CA file is for the API's TLS certificate)")
+			return fmt.Errorf("BACALHAU_API_TLS_CAFILE: set, but BACALHAU_API_TLS is not true (the CA file is for the API's TLS certificate)")
 		}
 		if _, err := bacalhau.LoadCAs(c.APICAFile); err != nil {
-			return errorf("BACALHAU_API_TLS_CAFILE: %v", err)
+			return fmt.Errorf("BACALHAU_API_TLS_CAFILE: %v", err)
 		}
 	}
 	if c.APIKeySecret != "" && !secretVersion.MatchString(c.APIKeySecret) {
-		return errorf("BACALHAU_API_KEY_SECRET: %s is not a secret version name (projects/P/secrets/S/versions/V)", text.Quote(c.APIKeySecret, maxValueText))
+		return fmt.Errorf("BACALHAU_API_KEY_SECRET: %s is not a secret version name (projects/P/secrets/S/versions/V)", text.Quote(c.APIKeySecret, maxValueText))
 	}
 	if c.Scenario != "" {
 		if _, ok := scenarios.Lookup(c.Scenario); !ok {
-			return errorf("CANARY_SCENARIO: unknown scenario %s (one of %s)", text.Quote(c.Scenario, maxValueText), strings.Join(scenarios.Names(), ", "))
+			return fmt.Errorf("CANARY_SCENARIO: unknown scenario %s (one of %s)", text.Quote(c.Scenario, maxValueText), strings.Join(scenarios.Names(), ", "))
 		}
 	}
 	if !envLabel.MatchString(c.Env) {
-		return errorf("CANARY_ENV: %s must be a short lowercase label like prod, staging or dev", text.Quote(c.Env, maxValueText))
+		return fmt.Errorf("CANARY_ENV: %s must be a short lowercase label like prod, staging or dev", text.Quote(c.Env, maxValueText))
 	}
 	if c.Engine != "" && c.Engine != scenarios.EngineDocker && c.Engine != scenarios.EngineWasm {
-		return errorf("CANARY_ENGINE: unknown engine %s (docker or wasm)", text.Quote(c.Engine, maxValueText))
+		return fmt.Errorf("CANARY_ENGINE: unknown engine %s (docker or wasm)", text.Quote(c.Engine, maxValueText))
 	}
 	if c.Publisher != scenarios.PublisherLocal && c.Publisher != PublisherNetworkDefault {
-		return errorf("CANARY_PUBLISHER: unknown publisher %s (local, or default for the network's job defaults)", text.Quote(c.Publisher, maxValueText))
+		return fmt.Errorf("CANARY_PUBLISHER: unknown publisher %s (local, or default for the network's job defaults)", text.Quote(c.Publisher, maxValueText))
 	}
-	if _, err := c.Selectors(); err != nil {
+	if _, err := ParseSelectors(c.NodeSelectors); err != nil {
 		return err
 	}
 	if (c.Interval != 0 || c.intervalSet) && (c.Interval < time.Minute || c.Interval%time.Minute != 0 || time.Hour%c.Interval != 0) {
-		return errorf("CANARY_SCHEDULE_INTERVAL: %s is not a whole number of minutes dividing an hour (at least 1m: 1m, 2m, 3m, 4m, 5m, 6m, 10m, 12m, 15m, 20m, 30m, 60m)", c.Interval)
+		return fmt.Errorf("CANARY_SCHEDULE_INTERVAL: %s is not a whole number of minutes dividing an hour (at least 1m: 1m, 2m, 3m, 4m, 5m, 6m, 10m, 12m, 15m, 20m, 30m, 60m)", c.Interval)
 	}
 	if c.Timeout <= 0 || c.Timeout > MaxTimeout {
-		return errorf("CANARY_TIMEOUT: %s is out of range (more than 0, at most %s)", c.Timeout, MaxTimeout)
+		return fmt.Errorf("CANARY_TIMEOUT: %s is out of range (more than 0, at most %s)", c.Timeout, MaxTimeout)
 	}
 	switch c.Metrics {
 	case "", metrics.KindGCP, metrics.KindStdout, metrics.KindNone:
 	default:
-		return errorf("CANARY_METRICS: unknown sink %s (gcp, stdout or none)", text.Quote(c.Metrics, maxValueText))
+		return fmt.Errorf("CANARY_METRICS: unknown sink %s (gcp, stdout or none)", text.Quote(c.Metrics, maxValueText))
 	}
 	if c.Project != "" && !gcp.ValidProject(c.Project) {
-		return errorf("GOOGLE_CLOUD_PROJECT: %s is not a project ID or number", text.Quote(c.Project, maxValueText))
+		return fmt.Errorf("GOOGLE_CLOUD_PROJECT: %s is not a project ID or number", text.Quote(c.Project, maxValueText))
 	}
 	for _, e := range []struct{ name, value string }{
 		{"CANARY_MONITORING_ENDPOINT", c.MonitoringEndpoint},
 		{"CANARY_SECRETMANAGER_ENDPOINT", c.SecretManagerEndpoint},
 	} {
 		if e.value != "" && !validHostPort(e.value) {
-			return errorf("%s: %s is not host:port", e.name, text.Quote(e.value, maxValueText))
+			return fmt.Errorf("%s: %s is not host:port", e.name, text.Quote(e.value, maxValueText))
 		}
 	}
 	return nil
@@ -220,7 +211,7 @@ func (c Config) Validate(needHost bool) error {
 // checkPlaintext refuses to send credentials in clear text to a host
 // that is not loopback, unless CANARY_ALLOW_PLAINTEXT_CREDENTIALS says so.
 func (c Config) checkPlaintext() error {
-	if c.APITLS || c.AllowPlaintextCredentials || c.APIHost == "" || IsLoopbackHost(c.APIHost) {
+	if c.APITLS || c.AllowPlaintextCredentials || c.APIHost == "" || isLoopbackHost(c.APIHost) {
 		return nil
 	}
 	name := ""
@@ -234,7 +225,7 @@ func (c Config) checkPlaintext() error {
 	default:
 		return nil
 	}
-	return errorf("%s: would go in clear text to %s; set BACALHAU_API_TLS=true (or CANARY_ALLOW_PLAINTEXT_CREDENTIALS=true to accept that)", name, text.Quote(c.APIHost, maxValueText))
+	return fmt.Errorf("%s: would go in clear text to %s; set BACALHAU_API_TLS=true (or CANARY_ALLOW_PLAINTEXT_CREDENTIALS=true to accept that)", name, text.Quote(c.APIHost, maxValueText))
 }
 
 // ParseHost checks a host for the API: a DNS name or an IP address (IPv6
@@ -280,12 +271,12 @@ func ParseHost(s string) (string, error) {
 
 var hostLabel = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$`)
 
-// IsLoopbackHost says whether host is known to be loopback without asking
+// isLoopbackHost says whether host is known to be loopback without asking
 // DNS: a loopback IP literal, or bare localhost, which the resolver takes
 // from the hosts file (and the API client dials only at loopback
 // addresses). Other names — localhost., x.localhost — may be resolved by
 // DNS, so whoever answers could receive credentials sent in clear.
-func IsLoopbackHost(host string) bool {
+func isLoopbackHost(host string) bool {
 	host = strings.Trim(host, "[]")
 	if strings.EqualFold(host, "localhost") {
 		return true
@@ -303,13 +294,8 @@ func validHostPort(s string) bool {
 	return err == nil && p >= 1 && p <= 65535
 }
 
-// Selectors parses CANARY_NODE_SELECTORS (Bacalhau/Kubernetes selector
-// syntax, e.g. `owner=bacalhau,region in (eu, us)`).
-func (c Config) Selectors() ([]*models.LabelSelectorRequirement, error) {
-	return ParseSelectors(c.NodeSelectors)
-}
-
-// ParseSelectors parses node selectors in Bacalhau's syntax.
+// ParseSelectors parses node selectors (CANARY_NODE_SELECTORS) in
+// Bacalhau's (Kubernetes') syntax, e.g. `owner=bacalhau,region in (eu, us)`.
 func ParseSelectors(s string) ([]*models.LabelSelectorRequirement, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
@@ -323,7 +309,7 @@ func ParseSelectors(s string) ([]*models.LabelSelectorRequirement, error) {
 		out = append(out, &r)
 	}
 	if err != nil {
-		return nil, errorf("CANARY_NODE_SELECTORS: %s: %s", text.Quote(s, maxValueText), text.Quote(err.Error(), 2*maxValueText))
+		return nil, fmt.Errorf("CANARY_NODE_SELECTORS: %s: %s", text.Quote(s, maxValueText), text.Quote(err.Error(), 2*maxValueText))
 	}
 	return out, nil
 }
@@ -333,37 +319,25 @@ var secretVersion = regexp.MustCompile(`^projects/[^/]+/secrets/[^/]+/versions/[
 // Secrets are the values that must never reach a log line or error text.
 func (c Config) Secrets() []string {
 	var out []string
-	for _, s := range []string{c.APIKey, c.APIPassword} {
-		if s != "" {
-			out = append(out, s)
-		}
+	if c.APIKey != "" {
+		out = append(out, c.APIKey)
 	}
 	if c.APIPassword != "" {
 		// The basic-auth header carries them encoded; a server may quote it.
-		out = append(out, base64.StdEncoding.EncodeToString([]byte(c.APIUsername+":"+c.APIPassword)))
+		out = append(out, c.APIPassword, base64.StdEncoding.EncodeToString([]byte(c.APIUsername+":"+c.APIPassword)))
 	}
 	return out
 }
 
-// IsError reports whether err is a configuration error (exit status 2).
-func IsError(err error) bool {
-	var e *Error
-	return errors.As(err, &e)
-}
-
 // Bacalhau returns the client options for the configured orchestrator.
 func (c Config) Bacalhau() bacalhau.Options {
-	host, err := ParseHost(c.APIHost)
-	if err != nil {
-		host = c.APIHost // Validate refuses it first
-	}
 	var cas *x509.CertPool
 	if c.APICAFile != "" {
 		cas, _ = bacalhau.LoadCAs(c.APICAFile) // Validate refuses a bad one first
 	}
 	return bacalhau.Options{
 		RootCAs:  cas,
-		Host:     host,
+		Host:     strings.Trim(c.APIHost, "[]"), // as ParseHost gives it: Validate checked it
 		Port:     c.APIPort,
 		TLS:      c.APITLS,
 		APIKey:   c.APIKey,
@@ -380,7 +354,7 @@ func (c Config) JobSpec(defaultEngine string) scenarios.JobSpec {
 	if engine == "" {
 		engine = defaultEngine
 	}
-	sel, _ := c.Selectors()
+	sel, _ := ParseSelectors(c.NodeSelectors)
 	publisher := c.Publisher
 	if publisher == PublisherNetworkDefault {
 		publisher = ""

@@ -34,7 +34,7 @@ func namedTogether(name, msg string) bool {
 
 // FuzzVariable sets one variable at a time to an arbitrary value: the
 // configuration is either accepted and in range, or refused with one line
-// that is a config.Error (exit 2) naming that variable.
+// naming that variable.
 func FuzzVariable(f *testing.F) {
 	for _, s := range []string{"", " ", "0", "-1", "70000", "maybe", "90", "2h", "http://x", "x:1", "PROD",
 		"owner in (a", "podman", "prometheus", "My Project", "monitoring.invalid", "127.0.0.1:0", "[::1]:8086",
@@ -52,15 +52,15 @@ func FuzzVariable(f *testing.F) {
 				// A value that does not convert: the variable, the value
 				// as given (quoted, bounded) and one of the known reasons.
 				want := name + ": invalid value " + text.Quote(value, maxValueText) + ": "
-				if msg := err.Error(); !IsError(err) || !strings.HasPrefix(msg, want) || !slices.Contains(loadReasons, strings.TrimPrefix(msg, want)) {
-					t.Fatalf("%s=%q: error %q, want a config.Error %s<reason>", name, value, err, want)
+				if msg := err.Error(); !strings.HasPrefix(msg, want) || !slices.Contains(loadReasons, strings.TrimPrefix(msg, want)) {
+					t.Fatalf("%s=%q: error %q, want %s<reason>", name, value, err, want)
 				}
 				continue
 			}
 			err = c.Validate(true)
 			if err != nil {
-				if !IsError(err) || strings.ContainsAny(err.Error(), "\n\r") {
-					t.Fatalf("%s=%q: error %q, want one line of type config.Error", name, value, err)
+				if strings.ContainsAny(err.Error(), "\n\r") {
+					t.Fatalf("%s=%q: error %q, want one line", name, value, err)
 				}
 				if !strings.HasPrefix(err.Error(), name+":") && !namedTogether(name, err.Error()) {
 					t.Fatalf("%s=%q: error %q does not name the variable", name, value, err)

@@ -11,12 +11,12 @@ import (
 	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
-// MaxFieldText bounds every text field of a line (a string, or an error's
+// maxFieldText bounds every text field of a line (a string, or an error's
 // text): far more than any explanation needs (the result line's error is
 // at most 4 KiB), and with the few dozen fields a line has, far below
 // Cloud Logging's limit. Texts from outside (Monitoring's messages, the
 // metadata server's pages) are clipped here whatever the caller did.
-const MaxFieldText = 8 << 10
+const maxFieldText = 8 << 10
 
 // New returns a JSON logger writing to w with Cloud Logging's keys.
 func New(w io.Writer) *slog.Logger {
@@ -55,7 +55,7 @@ func severity(l slog.Level) string {
 	}
 }
 
-// bounded clips a text field (a string, or an error's text) to MaxFieldText.
+// bounded clips a text field (a string, or an error's text) to maxFieldText.
 func bounded(a slog.Attr) slog.Attr {
 	var s string
 	switch v := a.Value.Any().(type) {
@@ -66,8 +66,8 @@ func bounded(a slog.Attr) slog.Attr {
 	default:
 		return a
 	}
-	if len(s) > MaxFieldText {
-		a.Value = slog.StringValue(text.Clip(s, MaxFieldText))
+	if len(s) > maxFieldText {
+		a.Value = slog.StringValue(text.Clip(s, maxFieldText))
 	}
 	return a
 }

@@ -25,9 +25,9 @@ import (
 
 // The gcp sink's write: a hung Monitoring API must not hang the job.
 const (
-	DefaultWriteTimeout = 30 * time.Second // all attempts together
-	attemptTimeout      = 10 * time.Second // one CreateTimeSeries call
-	WriteAttempts       = 4                // on Unavailable or DeadlineExceeded
+	writeTimeout   = 30 * time.Second // all attempts together
+	attemptTimeout = 10 * time.Second // one CreateTimeSeries call
+	WriteAttempts  = 4                // on Unavailable or DeadlineExceeded
 )
 
 // writeRetry pauses at most 0.5 s, 1 s, then 2 s (jittered) between attempts.
@@ -37,14 +37,12 @@ var writeRetry = gcp.Retry(WriteAttempts, gax.Backoff{Initial: 500 * time.Millis
 // GCP writes each run as ONE CreateTimeSeries request to Cloud Monitoring.
 type GCP struct {
 	Project  string
-	Location string        // DefaultLocation when empty
+	Location string        // defaultLocation when empty
 	Log      *slog.Logger  // gets the summary of a failed write; nil: none
 	Interval time.Duration // schedule interval: points on the run's slot (slot.go); 0: on its end
 
 	client *monitoring.MetricClient
 }
-
-var _ Sink = (*GCP)(nil)
 
 // NewGCP returns g with a Monitoring client, for the real API, or for a
 // plaintext, unauthenticated endpoint (emulators, tests). It does not
@@ -53,7 +51,8 @@ func NewGCP(ctx context.Context, g GCP, endpoint string) (*GCP, error) {
 	if g.Project == "" {
 		return nil, ErrNoProject
 	}
-	g.Location = cmp.Or(g.Location, DefaultLocation)
+	g.Location = cmp.Or(g.Location, defaultLocation)
+	g.Log = cmp.Or(g.Log, slog.New(slog.DiscardHandler))
 	// Each attempt has its own deadline, so a hung call leaves the
 	// budget to the next one.
 	perAttempt := grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -109,14 +108,14 @@ func (g *GCP) Request(r scenarios.Result) *monitoringpb.CreateTimeSeriesRequest 
 }
 
 // Record writes r in one request, retrying only when the API was
-// unavailable or did not answer in time, within DefaultWriteTimeout (or
+// unavailable or did not answer in time, within writeTimeout (or
 // ctx's deadline, if sooner) overall. The write outlives a cancelled ctx (a
 // run interrupted is still recorded). With an interval, a write refused
 // only because the run's slot (or a newer one) already holds a point is
 // logged and is not an error: the run is not in the alert window (see
 // slot.go).
 func (g *GCP) Record(ctx context.Context, r scenarios.Result) error {
-	deadline := time.Now().Add(DefaultWriteTimeout)
+	deadline := time.Now().Add(writeTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
@@ -183,9 +182,6 @@ func Summary(err error) *monitoringpb.CreateTimeSeriesSummary {
 
 // logNotInWindow notes a run whose slot was already recorded.
 func (g *GCP) logNotInWindow(r scenarios.Result, err error) {
-	if g.Log == nil {
-		return
-	}
 	slot := Slot(r.Start, g.Interval)
 	g.Log.LogAttrs(context.Background(), slog.LevelWarn, "run not in the alert window: its slot or a newer one was already recorded",
 		slog.String("scenario", r.Scenario),
@@ -202,7 +198,7 @@ func (g *GCP) logNotInWindow(r scenarios.Result, err error) {
 // many points it took, and why it refused the others.
 func (g *GCP) logSummary(r scenarios.Result, req *monitoringpb.CreateTimeSeriesRequest, err error) {
 	s := Summary(err)
-	if g.Log == nil || s == nil {
+	if s == nil {
 		return
 	}
 	errs := make([]any, 0, min(len(s.GetErrors()), maxSummaryErrors))

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
@@ -40,8 +41,18 @@ func (p Point) Value() any {
 // took a node census adds compute_nodes, one point per version (0 labelled
 // unknown when no node matches).
 func Points(r scenarios.Result, at time.Time) []Point {
-	env := r.Env
 	pts := make([]Point, 0, 6+len(r.Phases))
+	// add appends a point labelled with the env and the label pairs kv.
+	add := func(p Point, kv ...string) {
+		p.Labels = map[string]string{LabelEnv: r.Env}
+		for i := 0; i+1 < len(kv); i += 2 {
+			p.Labels[kv[i]] = kv[i+1]
+		}
+		pts = append(pts, p)
+	}
+	integer := func(metric string, v int64, kv ...string) {
+		add(Point{Metric: metric, ValueType: TypeInt64, Int64: v}, kv...)
+	}
 	class := r.Class
 	if !r.Success && class == "" {
 		class = scenarios.ErrCanary
@@ -51,47 +62,26 @@ func Points(r scenarios.Result, at time.Time) []Point {
 		if r.Success {
 			success = 1
 		}
-		pts = append(pts, Point{Metric: Success, ValueType: TypeInt64, Int64: success, Labels: map[string]string{LabelEnv: env}})
+		integer(Success, success)
 	}
-	pts = append(pts, Point{Metric: Duration, ValueType: TypeDouble, Double: r.Duration.Seconds(), Labels: map[string]string{LabelEnv: env}})
+	add(Point{Metric: Duration, ValueType: TypeDouble, Double: r.Duration.Seconds()})
 	for _, ph := range r.Phases {
-		pts = append(pts, Point{
-			Metric: PhaseDuration, ValueType: TypeDouble, Double: ph.Duration.Seconds(),
-			Labels: map[string]string{LabelEnv: env, LabelPhase: ph.Name},
-		})
+		add(Point{Metric: PhaseDuration, ValueType: TypeDouble, Double: ph.Duration.Seconds()}, LabelPhase, ph.Name)
 	}
-	pts = append(pts, Point{
-		Metric: ServerVersion, ValueType: TypeInt64, Int64: 1,
-		Labels: map[string]string{LabelEnv: env, LabelVersion: scenarios.SanitizeVersion(r.ServerVersion)},
-	})
-	pts = append(pts, Point{Metric: Retries, ValueType: TypeInt64, Int64: int64(r.Retries), Labels: map[string]string{LabelEnv: env}})
+	integer(ServerVersion, 1, LabelVersion, scenarios.SanitizeVersion(r.ServerVersion))
+	integer(Retries, int64(r.Retries))
 	if c := r.Census; c != nil {
 		for _, g := range c.Groups {
-			pts = append(pts, Point{
-				Metric: ComputeNodes, ValueType: TypeInt64, Int64: int64(g.Nodes),
-				Labels: map[string]string{LabelEnv: env, LabelVersion: g.Version, LabelEngine: g.Engine},
-			})
+			integer(ComputeNodes, int64(g.Nodes), LabelVersion, g.Version, LabelEngine, g.Engine)
 		}
-		if len(c.Groups) == 0 {
-			// none match: say so, rather than write nothing
-			pts = append(pts, Point{
-				Metric: ComputeNodes, ValueType: TypeInt64, Int64: 0,
-				Labels: map[string]string{LabelEnv: env, LabelVersion: scenarios.UnknownVersion, LabelEngine: c.Engine},
-			})
+		if len(c.Groups) == 0 { // none match: say so, rather than write nothing
+			integer(ComputeNodes, 0, LabelVersion, scenarios.UnknownVersion, LabelEngine, c.Engine)
 		}
 	}
 	if !r.Success {
-		phase := r.FailedPhase
-		if phase == "" {
-			phase = NoPhase
-		}
-		pts = append(pts, Point{
-			Metric: Failure, ValueType: TypeInt64, Int64: 1,
-			Labels: map[string]string{LabelEnv: env, LabelErrorClass: string(class)},
-		}, Point{
-			Metric: FailedRun, ValueType: TypeInt64, Int64: at.Unix() / 60,
-			Labels: map[string]string{LabelEnv: env, LabelErrorClass: string(class), LabelPhase: phase},
-		})
+		phase := cmp.Or(r.FailedPhase, NoPhase)
+		integer(Failure, 1, LabelErrorClass, string(class))
+		integer(FailedRun, at.Unix()/60, LabelErrorClass, string(class), LabelPhase, phase)
 	}
 	return pts
 }

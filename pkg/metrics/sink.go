@@ -45,9 +45,9 @@ type Options struct {
 // ErrNoProject means the gcp sink does not know which project to write to.
 var ErrNoProject = errors.New("no Google Cloud project: set GOOGLE_CLOUD_PROJECT")
 
-// DefaultLocation is the resource location when neither CANARY_LOCATION nor
+// defaultLocation is the resource location when neither CANARY_LOCATION nor
 // a metadata server says where the canary runs.
-const DefaultLocation = "global"
+const defaultLocation = "global"
 
 // New builds the sink o asks for. For gcp it resolves the project and the
 // location first (the metadata server only when o.Metadata allows it) and
@@ -95,8 +95,6 @@ func Close(s Sink) error {
 // None drops every result.
 type None struct{}
 
-var _ Sink = None{}
-
 // Record does nothing.
 func (None) Record(context.Context, scenarios.Result) error { return nil }
 
@@ -108,8 +106,6 @@ type Stdout struct {
 	mu       sync.Mutex
 }
 
-var _ Sink = (*Stdout)(nil)
-
 // StdoutLine is one line of the stdout sink.
 type StdoutLine struct {
 	Time      time.Time         `json:"time"`
@@ -118,25 +114,25 @@ type StdoutLine struct {
 	ValueType string            `json:"value_type"`
 	Value     any               `json:"value"`
 	Labels    map[string]string `json:"labels"`
-	Resource  StdoutResource    `json:"resource"`
-}
-
-// StdoutResource is the monitored resource, without project and location
-// (the stdout sink does not resolve them).
-type StdoutResource struct {
-	Type   string            `json:"type"`
-	Labels map[string]string `json:"labels"`
+	// The monitored resource, without project and location (the stdout
+	// sink does not resolve them).
+	Resource struct {
+		Type   string            `json:"type"`
+		Labels map[string]string `json:"labels"`
+	} `json:"resource"`
 }
 
 // Record writes r's points.
 func (s *Stdout) Record(_ context.Context, r scenarios.Result) error {
 	at := Stamp(r, s.Interval).UTC()
-	res := StdoutResource{Type: ResourceType, Labels: map[string]string{"namespace": Namespace, "job": r.Scenario, "task_id": TaskID}}
+	line := StdoutLine{Time: at, Kind: KindGauge}
+	line.Resource.Type = ResourceType
+	line.Resource.Labels = map[string]string{"namespace": Namespace, "job": r.Scenario, "task_id": TaskID}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	enc := json.NewEncoder(s.W)
 	for _, p := range Points(r, at) {
-		line := StdoutLine{Time: at, Metric: p.Type(), Kind: KindGauge, ValueType: p.ValueType, Value: p.Value(), Labels: p.Labels, Resource: res}
+		line.Metric, line.ValueType, line.Value, line.Labels = p.Type(), p.ValueType, p.Value(), p.Labels
 		if err := enc.Encode(line); err != nil {
 			return fmt.Errorf("writing metrics to stdout: %w", err)
 		}
