@@ -101,17 +101,21 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 }
 
 // metadataAddrs are cloud metadata servers' addresses (AWS, GCP, Azure:
-// 169.254.169.254; AWS over IPv6: fd00:ec2::254; Alibaba: 100.100.100.200).
+// 169.254.169.254; over IPv6, AWS: fd00:ec2::254, GCP: fd20:ce::254, the
+// address metadata.google.internal has on an IPv6-only VM; Alibaba:
+// 100.100.100.200).
 var metadataAddrs = map[netip.Addr]bool{
 	netip.MustParseAddr("169.254.169.254"): true,
 	netip.MustParseAddr("fd00:ec2::254"):   true,
+	netip.MustParseAddr("fd20:ce::254"):    true,
 	netip.MustParseAddr("100.100.100.200"): true,
 }
 
 var (
-	nat64    = netip.MustParsePrefix("64:ff9b::/96")
-	v4compat = netip.MustParsePrefix("::/96")
-	thisNet  = netip.MustParsePrefix("0.0.0.0/8")
+	nat64      = netip.MustParsePrefix("64:ff9b::/96")
+	nat64Local = netip.MustParsePrefix("64:ff9b:1::/48") // RFC 8215; judged by its last 32 bits, as a /96 inside it embeds
+	v4compat   = netip.MustParsePrefix("::/96")
+	thisNet    = netip.MustParsePrefix("0.0.0.0/8")
 )
 
 // addrKind says why a is refused, or "" when it is not. An IPv4 address
@@ -121,7 +125,7 @@ func addrKind(a netip.Addr) string {
 	if metadataAddrs[a] {
 		return "metadata"
 	}
-	if a.Is6() && (nat64.Contains(a) || v4compat.Contains(a)) && !a.IsUnspecified() && !a.IsLoopback() {
+	if a.Is6() && (nat64.Contains(a) || nat64Local.Contains(a) || v4compat.Contains(a)) && !a.IsUnspecified() && !a.IsLoopback() {
 		b := a.As16()
 		if k := addrKind(netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})); k != "" {
 			return k

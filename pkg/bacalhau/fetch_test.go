@@ -70,6 +70,8 @@ func TestRefusedResultAddresses(t *testing.T) {
 		{fmt.Sprintf("https://127.0.0.1:%d/r.tar.gz", p), "loopback"},
 		{"http://169.254.169.254/computeMetadata/v1/", "metadata"},
 		{"http://[fd00:ec2::254]/latest/meta-data/", "metadata"},
+		{"http://[fd20:ce::254]/computeMetadata/v1/", "metadata"},
+		{"http://[64:ff9b:1::a9fe:a9fe]/computeMetadata/v1/", "metadata"},
 		{"http://[::ffff:169.254.169.254]/latest/meta-data/", "metadata"},
 		{"http://100.100.100.200/latest/meta-data/", "metadata"},
 		{"http://169.254.10.1/x", "link-local"},
