@@ -24,6 +24,7 @@ import (
 	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
 
+	"github.com/bacalhau-project/bacalhau-canary/internal/fakebacalhau"
 	"github.com/bacalhau-project/bacalhau-canary/internal/fakegcp"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/canary"
@@ -72,6 +73,48 @@ func TestSIGTERMWithMonitoringHung(t *testing.T) {
 	if len(r.lines) < 2 || r.lines[0]["message"] != "scenario failed" || r.lines[0]["error_class"] != "canary" ||
 		r.lines[len(r.lines)-1]["message"] != "result not recorded" {
 		t.Errorf("log lines %v: want the result line (class canary) first, then result not recorded", r.lines)
+	}
+}
+
+// TestSIGTERMDuringTheWriteOfAPassedRun: SIGTERM while a passed run's
+// metric write hangs: the job exits within 5 s, and its "result not
+// recorded" line says the run passed.
+func TestSIGTERMDuringTheWriteOfAPassedRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the job: skipped under -short")
+	}
+	t.Parallel()
+	api, err := fakebacalhau.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	monitoring, writing := fakegcp.SilentConnected(t)
+	var signalled time.Time
+	r := execJobWith(t, map[string]string{
+		"CANARY_SCENARIO":            "list",
+		"BACALHAU_API_HOST":          api.Host(),
+		"BACALHAU_API_PORT":          strconv.Itoa(api.Port()),
+		"CANARY_MONITORING_ENDPOINT": monitoring,
+		"GOOGLE_CLOUD_PROJECT":       "demo",
+		"CANARY_LOCATION":            "europe-west4",
+	}, func(p *os.Process) {
+		select {
+		case <-writing: // the run is over; its write hangs
+		case <-time.After(20 * time.Second):
+			return
+		}
+		signalled = time.Now()
+		_ = p.Signal(syscall.SIGTERM)
+	})
+	if signalled.IsZero() {
+		t.Fatalf("the job exited before the signal: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if d := r.ended.Sub(signalled); d > 5*time.Second {
+		t.Errorf("exited %s after SIGTERM, want ≤ 5 s", d)
+	}
+	if l := r.line("result not recorded"); r.code != canary.ExitRecorder || r.line("scenario passed") == nil || l == nil || l["success"] != true {
+		t.Errorf("exit %d, lines %v: want 3, the passed run's line, then result not recorded with success true", r.code, r.lines)
 	}
 }
 

@@ -63,37 +63,41 @@ func realMain(ctx context.Context, env envconfig.Lookuper, stdout, stderr io.Wri
 		}
 	}()
 
-	type outcome struct {
-		res scenarios.Result
-		err error
-	}
-	done := make(chan outcome, 1)
+	ran, recorded := make(chan scenarios.Result, 1), make(chan error, 1)
 	go func() {
-		res, err := c.Run(ctx, s)
-		done <- outcome{res, err}
+		res := c.Check(ctx, s)
+		ran <- res
+		recorded <- c.Record(ctx, res)
 	}()
-	var o outcome
-	select {
-	case o = <-done:
-	case <-ctx.Done():
-		// SIGTERM: Cloud Run kills the task 10 s later. The run ends at
-		// once (its job stopped within the stop budget) and logs its
-		// line; the metric write gets what is left of shutdownGrace.
+	// SIGTERM: Cloud Run kills the task 10 s later. The run ends at once
+	// (its job stopped within the stop budget) and logs its line; the
+	// metric write gets what is left of shutdownGrace.
+	res := scenarios.Result{Scenario: s.Name, Env: cfg.Env}
+	var grace <-chan time.Time
+	for interrupted := ctx.Done(); ; {
 		select {
-		case o = <-done:
-		case <-time.After(shutdownGrace):
-			o.res = scenarios.Result{Scenario: s.Name, Env: cfg.Env}
-			o.err = fmt.Errorf("interrupted; the run or its metric write did not end within %s", shutdownGrace)
+		case res = <-ran:
+			continue
+		case err = <-recorded:
+		case <-interrupted:
+			interrupted, grace = nil, time.After(shutdownGrace)
+			continue
+		case <-grace:
+			err = fmt.Errorf("interrupted; the run or its metric write did not end within %s", shutdownGrace)
 		}
+		break
 	}
-	res := o.res
-	if o.err != nil {
+	select {
+	case res = <-ran: // ready at the same time as its recording
+	default:
+	}
+	if err != nil {
 		log.LogAttrs(context.Background(), slog.LevelError, "result not recorded",
 			slog.String("scenario", res.Scenario),
 			slog.String("env", res.Env),
 			slog.Bool("success", res.Success),
 			slog.String("metrics", c.Config().Metrics),
-			slog.String("reason", o.err.Error()),
+			slog.String("reason", err.Error()),
 		)
 		return canary.ExitRecorder
 	}

@@ -1,5 +1,5 @@
 // Package canary runs one configured scenario the way every entry point
-// does (the Cloud Run job, the HTTP functions, the local runner): the
+// does (the Cloud Run job, the local runner): the
 // runner, whose connect phase builds the Bacalhau client (with the API key
 // read from Secret Manager when BACALHAU_API_KEY_SECRET is set), and its
 // result log line; then the metrics sink.
