@@ -152,20 +152,26 @@ const SecretBudget = 10 * time.Second
 // secretRetry tries an UNAVAILABLE or RESOURCE_EXHAUSTED read 3 times in
 // all, after jittered pauses of at most 100 ms, then 200 ms (the
 // library's own policy waits seconds, until its 60 s timeout).
-var secretRetry = Retry(3, gax.Backoff{Initial: 100 * time.Millisecond, Multiplier: 2}, codes.Unavailable, codes.ResourceExhausted)
+var secretRetry = Retry(3, gax.Backoff{Initial: 100 * time.Millisecond, Multiplier: 2}, nil, codes.Unavailable, codes.ResourceExhausted)
 
 // Retry is gax's retry on the given codes with backoff bo, for at most
-// attempts calls in all.
-func Retry(attempts int, bo gax.Backoff, cc ...codes.Code) gax.CallOption {
-	return gax.WithRetry(func() gax.Retryer { return &capped{gax.OnCodes(cc, bo), attempts - 1} })
+// attempts calls in all. When last is not nil it gets each failed
+// attempt's error: gax returns only the context's error when the deadline
+// ends a pause between attempts.
+func Retry(attempts int, bo gax.Backoff, last *error, cc ...codes.Code) gax.CallOption {
+	return gax.WithRetry(func() gax.Retryer { return &capped{gax.OnCodes(cc, bo), attempts - 1, last} })
 }
 
 type capped struct {
 	gax.Retryer
 	left int
+	last *error
 }
 
 func (r *capped) Retry(err error) (time.Duration, bool) {
+	if r.last != nil {
+		*r.last = err
+	}
 	if r.left <= 0 {
 		return 0, false
 	}

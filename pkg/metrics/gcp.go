@@ -30,9 +30,8 @@ const (
 	WriteAttempts  = 4                // on Unavailable or DeadlineExceeded
 )
 
-// writeRetry pauses at most 0.5 s, 1 s, then 2 s (jittered) between attempts.
-var writeRetry = gcp.Retry(WriteAttempts, gax.Backoff{Initial: 500 * time.Millisecond, Max: 4 * time.Second, Multiplier: 2},
-	codes.Unavailable, codes.DeadlineExceeded)
+// writeBackoff pauses at most 0.5 s, 1 s, then 2 s (jittered) between attempts.
+var writeBackoff = gax.Backoff{Initial: 500 * time.Millisecond, Max: 4 * time.Second, Multiplier: 2}
 
 // GCP writes each run as ONE CreateTimeSeries request to Cloud Monitoring.
 type GCP struct {
@@ -122,9 +121,13 @@ func (g *GCP) Record(ctx context.Context, r scenarios.Result) error {
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	req := g.Request(r)
-	err := g.client.CreateTimeSeries(ctx, req, writeRetry)
+	var last error
+	err := g.client.CreateTimeSeries(ctx, req, gcp.Retry(WriteAttempts, writeBackoff, &last, codes.Unavailable, codes.DeadlineExceeded))
 	if err == nil {
 		return nil
+	}
+	if last != nil && status.Code(err) != status.Code(last) && ctx.Err() != nil {
+		err = last // the budget ended a pause: the last attempt's error says why
 	}
 	if g.Interval > 0 && slotTaken(err) {
 		g.logNotInWindow(r, err)

@@ -281,6 +281,22 @@ func TestGCPRetriesUnavailable(t *testing.T) {
 	}
 }
 
+// A budget that ends between two attempts still names the API's answer,
+// not the deadline that ended the pause.
+func TestGCPBudgetEndingAPauseKeepsTheCause(t *testing.T) {
+	t.Parallel()
+	m := startFake(t)
+	m.Refuse(codes.Unavailable, "The service is currently unavailable.")
+	g := newSink(t, m, nil)
+	s, _ := scenarios.Lookup("list")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	err := g.Record(ctx, result(s, true, time.Now()))
+	if err == nil || !strings.Contains(err.Error(), "Unavailable") || m.Requests() >= metrics.WriteAttempts {
+		t.Fatalf("err = %v after %d attempts, want the budget to end it saying Unavailable", err, m.Requests())
+	}
+}
+
 // A run interrupted (its context cancelled) is still recorded.
 func TestGCPRecordsAfterCancel(t *testing.T) {
 	t.Parallel()
