@@ -346,7 +346,7 @@ func clipMiddle(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	note := fmt.Sprintf(clipNote+"%d bytes cut]… ", len(s)-max)
+	note := fmt.Sprintf(text.ClipNote+"%d bytes cut]… ", len(s)-max)
 	head, tail := max*3/4, max/4
 	return strings.ToValidUTF8(s[:head]+note+s[len(s)-tail:], "")
 }
