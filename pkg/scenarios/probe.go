@@ -11,6 +11,8 @@ import (
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
@@ -103,7 +105,7 @@ func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
 	}
 	p.submitTried = true
 	resp, err := p.Jobs.Put(ctx, &apimodels.PutJobRequest{Job: job})
-	if err != nil && errors.Is(err, ErrReplyLost) {
+	if errors.Is(err, ErrReplyLost) {
 		// The server may have taken the job: go on with the one the
 		// run's label finds (never a second submit).
 		if id := p.findRunJob(ctx); id != "" {
@@ -141,10 +143,12 @@ func (p *Probe) findRunJob(ctx context.Context) string {
 // runJobs lists the jobs labelled with the run's ID; a server that ignores
 // the filter gives others too, which are dropped.
 func runJobs(ctx context.Context, jobs Jobs, runID string) ([]*models.Job, error) {
-	req, err := runListRequest(runID)
+	label, err := labels.NewRequirement(LabelRun, selection.Equals, []string{runID})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("label %s=%s: %v: %w", LabelRun, runID, err, ErrCanary)
 	}
+	req := &apimodels.ListJobsRequest{Labels: []labels.Requirement{*label}}
+	req.Limit = 10
 	resp, err := jobs.List(ctx, req)
 	if err != nil || resp == nil {
 		return nil, err
@@ -167,14 +171,10 @@ const maxMessageText = 300
 // letter or digit (Bacalhau's are j-<uuid>). Nothing else — no '.', '/',
 // '%', '?', space or non-ASCII — so no ID can reach another path.
 func CheckJobID(id string) error {
-	if id == "" || len(id) > maxJobIDText || !isIDStart(id[0]) || strings.ContainsFunc(id, notIDRune) {
+	if id == "" || len(id) > maxJobIDText || id[0] == '-' || id[0] == '_' || strings.ContainsFunc(id, notIDRune) {
 		return fmt.Errorf("job ID %s is not an ID: %w", text.Quote(id, 64), ErrProtocol)
 	}
 	return nil
-}
-
-func isIDStart(b byte) bool {
-	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
 }
 
 // notIDRune says r cannot be in a job ID.
@@ -196,9 +196,7 @@ func submitPhase(ctx context.Context, p *Probe, count int) (string, error) {
 // Wait polls the job until it is terminal and returns it. A job that ended
 // other than Completed is an ErrJobFailed error.
 func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
-	started := time.Now()
-	nextNote := 2 * time.Second
-	var last models.JobStateType
+	started, nextNote := time.Now(), 2*time.Second
 	for {
 		resp, err := p.Jobs.Get(ctx, &apimodels.GetJobRequest{JobIDOrName: id})
 		if err != nil {
@@ -213,12 +211,9 @@ func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 		}
 		state := job.State.StateType
 		if id == p.res.JobID {
-			p.res.JobState = state.String()
+			p.res.JobState, p.terminal = state.String(), state.IsTerminal()
 		}
 		if state.IsTerminal() {
-			if id == p.res.JobID {
-				p.terminal = true
-			}
 			switch {
 			case state == models.JobStateTypeFailed && strings.Contains(strings.ToLower(job.State.Message), "timed out"):
 				// The job's own task timeout (set below the run's deadline) fired.
@@ -231,11 +226,10 @@ func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 		if state == models.JobStateTypeUndefined {
 			return nil, fmt.Errorf("getting job state: job has no state: %w", ErrProtocol)
 		}
-		if waited := time.Since(started); p.progress != nil && (waited >= nextNote || state != last && waited >= nextNote/2) {
+		if waited := time.Since(started); p.progress != nil && waited >= nextNote {
 			p.progress(fmt.Sprintf("job %s is %s after %s", id, state, waited.Round(100*time.Millisecond)))
 			nextNote = waited + 5*time.Second
 		}
-		last = state
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("waiting for job %s (last state %s): %w", id, state, ctx.Err())
