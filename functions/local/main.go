@@ -166,9 +166,6 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 		fmt.Fprintln(stderr, "local: BACALHAU_API_KEY_SECRET is for the deployed job; set BACALHAU_API_KEY locally")
 		return canary.ExitUsage
 	}
-	if cfg.Metrics == "" {
-		cfg.Metrics = metrics.KindStdout
-	}
 	if cfg.Metrics == metrics.KindGCP && cfg.Project == "" {
 		fmt.Fprintln(stderr, "local: GOOGLE_CLOUD_PROJECT: required with CANARY_METRICS=gcp (the local runner does not ask the metadata server)")
 		return canary.ExitUsage
@@ -184,7 +181,8 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 		fmt.Fprintln(stderr, "local: no BACALHAU_API_HOST or --endpoint: using the embedded devnet")
 		net, err := devnet.Start(ctx, devnet.Options{Progress: func(msg string) { fmt.Fprintln(stderr, "local:", msg) }})
 		if err != nil {
-			fmt.Fprintln(stderr, "local: embedded devnet:", text.Quote(oneLine(err), maxErrorText))
+			first, _, _ := strings.Cut(err.Error(), "\n")
+			fmt.Fprintln(stderr, "local: embedded devnet:", text.Quote(first, maxErrorText))
 			return canary.ExitFail
 		}
 		defer func() {
@@ -288,9 +286,4 @@ func printResult(w io.Writer, r scenarios.Result) {
 		// carriage return in it reaches the terminal to forge a PASS.
 		fmt.Fprintf(w, "      error_class: %s\n      error: %s\n", r.Class, text.Quote(r.Error, maxErrorText))
 	}
-}
-
-func oneLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
 }
