@@ -81,7 +81,13 @@ func (r *Runner) Run(ctx context.Context, s Scenario) Result {
 	runCtx, retries := withRetryNote(runCtx)
 	err := safely(s.Name+" run", func() error {
 		if err := p.Phase(PhaseConnect, func() (err error) {
-			conn, err = r.connect(runCtx)
+			if r.Connect == nil {
+				return fmt.Errorf("runner has no Connect: %w", ErrCanary)
+			}
+			conn, err = r.Connect(runCtx)
+			if err == nil && (conn.Jobs == nil || conn.Fetcher == nil) {
+				err = fmt.Errorf("connect gave no API client: %w", ErrCanary)
+			}
 			p.Jobs, p.Fetcher = conn.Jobs, conn.Fetcher
 			return err
 		}); err != nil {
@@ -167,18 +173,6 @@ func (r *Runner) cleanup(ctx context.Context, p *Probe, scenario string, err err
 		}
 	}
 	return err
-}
-
-// connect is the run's Connect step.
-func (r *Runner) connect(ctx context.Context) (Conn, error) {
-	if r.Connect == nil {
-		return Conn{}, fmt.Errorf("runner has no Connect: %w", ErrCanary)
-	}
-	c, err := r.Connect(ctx)
-	if err == nil && (c.Jobs == nil || c.Fetcher == nil) {
-		err = fmt.Errorf("connect gave no API client: %w", ErrCanary)
-	}
-	return c, err
 }
 
 // safely calls fn and turns a panic into an ErrCanary error naming where

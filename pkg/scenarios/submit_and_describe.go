@@ -49,7 +49,8 @@ var SubmitAndDescribe = Scenario{
 			}
 			completed = completedIDs(execs)
 			if !slices.Equal(completed, described) {
-				return fmt.Errorf("executions list completed %s, job description says %s: %w", quoteIDs(completed), quoteIDs(described), ErrProtocol)
+				return fmt.Errorf("executions list completed %s, job description says %s: %w",
+					text.Quote(strings.Join(completed, " "), maxIDsText), text.Quote(strings.Join(described, " "), maxIDsText), ErrProtocol)
 			}
 			return nil
 		}); err != nil {
@@ -143,24 +144,14 @@ func checkHistory(ctx context.Context, p *Probe, id string, completed []string) 
 	return nil
 }
 
-// quoteIDs quotes a bounded number of IDs that came from the network.
-func quoteIDs(ids []string) string {
-	const most = 5
-	out := make([]string, 0, most+1)
-	for i, id := range ids {
-		if i == most {
-			out = append(out, fmt.Sprintf("and %d more", len(ids)-most))
-			break
-		}
-		out = append(out, text.Quote(id, maxJobIDText))
-	}
-	return "[" + strings.Join(out, " ") + "]"
-}
+// maxIDsText bounds a list of execution IDs quoted in an error text.
+const maxIDsText = 300
 
+// completedIDs are the IDs of the completed executions, sorted.
 func completedIDs(execs []*models.Execution) []string {
 	var ids []string
 	for _, e := range execs {
-		if e != nil && e.ComputeState.StateType == models.ExecutionStateCompleted {
+		if e.ComputeState.StateType == models.ExecutionStateCompleted {
 			ids = append(ids, e.ID)
 		}
 	}

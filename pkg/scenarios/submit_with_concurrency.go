@@ -67,9 +67,6 @@ func checkConcurrency(execs []*models.Execution, count int, waitErr error) (int,
 	extra, failed := 0, 0
 	var problem error
 	for _, e := range execs {
-		if e == nil {
-			return extra, fmt.Errorf("execution list holds a null entry: %w", ErrProtocol)
-		}
 		if e.ComputeState.StateType != models.ExecutionStateCompleted {
 			extra++
 			if e.ComputeState.StateType == models.ExecutionStateFailed {

@@ -26,9 +26,6 @@ const maxDescribed = 6
 // node that holds it. The nodes go into the result's node_ids. "" when the
 // executions cannot be listed.
 func whereJob(ctx context.Context, p *Probe) string {
-	if p.Jobs == nil || p.res.JobID == "" {
-		return ""
-	}
 	ctx, cancel := context.WithTimeout(ctx, describeBudget)
 	defer cancel()
 	execs, err := p.Executions(ctx, p.res.JobID)
