@@ -78,22 +78,19 @@ type Probe struct {
 // Phase times fn as the named phase. Phases must be declared by the scenario.
 // A phase that fails or panics is the run's failed phase.
 func (p *Probe) Phase(name string, fn func() error) error {
-	phases := p.res.Phases
-	for i := range phases {
-		if phases[i].Name != name {
-			continue
-		}
-		start, before := time.Now(), p.res.FailedPhase
-		phases[i].Reached = true
-		p.res.FailedPhase = name // until fn returns nil: it may panic
-		defer func() { phases[i].Duration += time.Since(start) }()
-		if err := fn(); err != nil {
-			return err
-		}
-		p.res.FailedPhase = before
-		return nil
+	i := slices.IndexFunc(p.res.Phases, func(ph Phase) bool { return ph.Name == name })
+	if i < 0 {
+		return fmt.Errorf("phase %q is not declared by scenario %s: %w", name, p.res.Scenario, ErrCanary)
 	}
-	return fmt.Errorf("phase %q is not declared by scenario %s: %w", name, p.res.Scenario, ErrCanary)
+	ph, start, before := &p.res.Phases[i], time.Now(), p.res.FailedPhase
+	ph.Reached = true
+	p.res.FailedPhase = name // until fn returns nil: it may panic
+	defer func() { ph.Duration += time.Since(start) }()
+	if err := fn(); err != nil {
+		return err
+	}
+	p.res.FailedPhase = before
+	return nil
 }
 
 // Submit puts the canary job with count executions and remembers its ID so
@@ -182,15 +179,29 @@ func notIDRune(r rune) bool {
 	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
 }
 
-// submitPhase submits the canary job with count executions, timed as the
-// "submit" phase.
-func submitPhase(ctx context.Context, p *Probe, count int) (string, error) {
-	var id string
-	err := p.Phase("submit", func() (err error) {
-		id, err = p.Submit(ctx, count)
+// step is one phase of a scenario's run: its name and what it does.
+type step struct {
+	phase string
+	run   func() error
+}
+
+// steps runs each step as its phase, in order, up to the first that fails.
+func (p *Probe) steps(steps ...step) error {
+	for _, s := range steps {
+		if err := p.Phase(s.phase, s.run); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// submitStep submits the canary job with count executions as the "submit"
+// phase and sets *id to its ID.
+func (p *Probe) submitStep(ctx context.Context, count int, id *string) step {
+	return step{"submit", func() (err error) {
+		*id, err = p.Submit(ctx, count)
 		return err
-	})
-	return id, err
+	}}
 }
 
 // Wait polls the job until it is terminal and returns it. A job that ended
@@ -258,8 +269,6 @@ func (p *Probe) Executions(ctx context.Context, id string) ([]*models.Execution,
 			// Else it would count as a node of its own (concurrency).
 			return nil, fmt.Errorf("listing executions: completed execution %s names no node: %w", text.Quote(e.ID, maxJobIDText), ErrProtocol)
 		}
-	}
-	for _, e := range resp.Items {
 		p.noteNode(e.NodeID)
 	}
 	return resp.Items, nil

@@ -21,44 +21,35 @@ var SubmitAndDescribe = Scenario{
 	Doc:     "submit, wait, then describe the job, list its executions and history; all three must agree",
 	Phases:  []string{"submit", "wait", "describe", "executions", "history"},
 	Run: func(ctx context.Context, p *Probe) error {
-		id, err := submitPhase(ctx, p, 1)
-		if err != nil {
-			return err
-		}
-		if err := p.Phase("wait", func() error {
-			_, err := p.Wait(ctx, id)
-			return err
-		}); err != nil {
-			return err
-		}
-		var described []string
-		if err := p.Phase("describe", func() (err error) {
-			described, err = describe(ctx, p, id)
-			return err
-		}); err != nil {
-			return err
-		}
-		var completed []string
-		if err := p.Phase("executions", func() error {
-			execs, err := p.Executions(ctx, id)
-			if err != nil {
+		var id string
+		var described, completed []string
+		return p.steps(
+			p.submitStep(ctx, 1, &id),
+			step{"wait", func() error {
+				_, err := p.Wait(ctx, id)
 				return err
-			}
-			if err := checkExitCodes(execs); err != nil {
+			}},
+			step{"describe", func() (err error) {
+				described, err = describe(ctx, p, id)
 				return err
-			}
-			completed = completedIDs(execs)
-			if !slices.Equal(completed, described) {
-				return fmt.Errorf("executions list completed %s, job description says %s: %w",
-					text.Quote(strings.Join(completed, " "), maxIDsText), text.Quote(strings.Join(described, " "), maxIDsText), ErrProtocol)
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		return p.Phase("history", func() error {
-			return checkHistory(ctx, p, id, completed)
-		})
+			}},
+			step{"executions", func() error {
+				execs, err := p.Executions(ctx, id)
+				if err != nil {
+					return err
+				}
+				if err := checkExitCodes(execs); err != nil {
+					return err
+				}
+				completed = completedIDs(execs)
+				if !slices.Equal(completed, described) {
+					return fmt.Errorf("executions list completed %s, job description says %s: %w",
+						text.Quote(strings.Join(completed, " "), maxIDsText), text.Quote(strings.Join(described, " "), maxIDsText), ErrProtocol)
+				}
+				return nil
+			}},
+			step{"history", func() error { return checkHistory(ctx, p, id, completed) }},
+		)
 	},
 }
 

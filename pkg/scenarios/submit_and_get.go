@@ -32,32 +32,22 @@ var SubmitAndGet = Scenario{
 	Doc:     "submit, wait, then download the published results; stdout must be exactly the expected text",
 	Phases:  []string{"submit", "wait", "results", "download"},
 	Run: func(ctx context.Context, p *Probe) error {
-		id, err := submitPhase(ctx, p, 1)
-		if err != nil {
-			return err
-		}
-		if err := p.Phase("wait", func() error {
-			return waitCompleted(ctx, p, id)
-		}); err != nil {
-			return err
-		}
-		var url string
-		if err := p.Phase("results", func() (err error) {
-			url, err = resultURL(ctx, p, id)
-			return err
-		}); err != nil {
-			return err
-		}
-		return p.Phase("download", func() error {
-			stdout, err := downloadStdout(ctx, p.Fetcher, url)
-			if err != nil {
+		var id, url string
+		return p.steps(
+			p.submitStep(ctx, 1, &id),
+			step{"wait", func() error { return waitCompleted(ctx, p, id) }},
+			step{"results", func() (err error) {
+				url, err = resultURL(ctx, p, id)
 				return err
-			}
-			if stdout != DefaultText {
-				return fmt.Errorf("downloaded stdout is %s, want %s: %w", text.Quote(stdout, 200), text.Quote(DefaultText, 200), ErrOutputMismatch)
-			}
-			return nil
-		})
+			}},
+			step{"download", func() error {
+				stdout, err := downloadStdout(ctx, p.Fetcher, url)
+				if err == nil && stdout != DefaultText {
+					err = fmt.Errorf("downloaded stdout is %s, want %s: %w", text.Quote(stdout, 200), text.Quote(DefaultText, 200), ErrOutputMismatch)
+				}
+				return err
+			}},
+		)
 	},
 }
 
