@@ -104,10 +104,14 @@ func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
 	resp, err := p.Jobs.Put(ctx, &apimodels.PutJobRequest{Job: job})
 	if errors.Is(err, ErrReplyLost) {
 		// The server may have taken the job: go on with the one the
-		// run's label finds (never a second submit).
-		if id := p.findRunJob(ctx); id != "" {
-			p.res.JobID, p.res.SubmitReplyLost = id, true
-			return id, nil
+		// run's label finds (never a second submit). A list that fails
+		// leaves the submit's own error standing.
+		js, _ := runJobs(ctx, p.Jobs, p.res.RunID)
+		for _, j := range js {
+			if CheckJobID(j.ID) == nil {
+				p.res.JobID, p.res.SubmitReplyLost = j.ID, true
+				return j.ID, nil
+			}
 		}
 	}
 	if err != nil {
@@ -123,18 +127,6 @@ func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
 	}
 	p.res.JobID = resp.JobID
 	return resp.JobID, nil
-}
-
-// findRunJob is the ID of the job labelled with the run's ID, "" when the
-// list finds none or fails (the submit's own error then stands).
-func (p *Probe) findRunJob(ctx context.Context) string {
-	js, _ := runJobs(ctx, p.Jobs, p.res.RunID)
-	for _, j := range js {
-		if CheckJobID(j.ID) == nil {
-			return j.ID
-		}
-	}
-	return ""
 }
 
 // runJobs lists the jobs labelled with the run's ID; a server that ignores
