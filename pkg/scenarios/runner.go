@@ -141,11 +141,11 @@ func (r *Runner) cleanup(ctx context.Context, p *Probe, scenario string, err err
 	interrupted := ctx.Err() != nil
 	cctx, cancel := r.cleanupContext(ctx, res.Start)
 	defer cancel()
+	if res.JobID != "" && !interrupted && (!p.terminal || errors.Is(err, ErrJobFailed) || errors.Is(err, ErrTimeout)) {
+		err = withWhere(cctx, p, err)
+	}
 	switch {
 	case res.JobID != "" && !p.terminal:
-		if !interrupted {
-			err = withWhere(cctx, p, err)
-		}
 		stopErr := safely("stopping job", func() error { return stop(cctx, ctx, p.Jobs, res, scenario) })
 		switch {
 		case stopErr == nil:
@@ -158,8 +158,6 @@ func (r *Runner) cleanup(ctx context.Context, p *Probe, scenario string, err err
 			}
 			err = fmt.Errorf("%w (and stopping job %s failed: %v; the job is %s)", err, res.JobID, stopErr, state)
 		}
-	case res.JobID != "" && !interrupted && (errors.Is(err, ErrJobFailed) || errors.Is(err, ErrTimeout)):
-		err = withWhere(cctx, p, err)
 	case res.JobID == "" && p.submitTried && !errors.Is(err, ErrNotSent):
 		// The submit failed or its reply was lost: the job may
 		// exist all the same. Find it by the run's label.
@@ -262,16 +260,6 @@ func stop(ctx, parent context.Context, jobs Jobs, res *Result, scenario string) 
 
 // recheckBudget bounds the one check of a job after its stop timed out.
 const recheckBudget = 2 * time.Second
-
-// withWhere notes in err where the run's job stood (whereJob), when it
-// can say (describing it may fail or panic: err stands as it is).
-func withWhere(ctx context.Context, p *Probe, err error) error {
-	var note string
-	if safely("describing job", func() error { note = whereJob(ctx, p); return nil }) != nil || note == "" {
-		return err
-	}
-	return fmt.Errorf("%w (%s)", err, note)
-}
 
 // stopByRun finds the job of a run whose submit failed or lost its reply,
 // by the run's label, and stops it when it is still running. It notes in
