@@ -35,13 +35,10 @@ var Nodes = Scenario{
 	Run: func(ctx context.Context, p *Probe) error {
 		return p.Phase("nodes", func() error {
 			c, err := p.Census(ctx)
-			if err != nil {
-				return err
+			if err == nil && c.Matching < concurrency {
+				err = fmt.Errorf("%s: %w", c, ErrConcurrency)
 			}
-			if c.Matching < concurrency {
-				return fmt.Errorf("%s: %w", c, ErrConcurrency)
-			}
-			return nil
+			return err
 		})
 	},
 }
