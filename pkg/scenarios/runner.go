@@ -130,7 +130,13 @@ func (r *Runner) Run(ctx context.Context, s Scenario) Result {
 	if conn.Version != nil {
 		res.ServerVersion = SanitizeVersion(conn.Version())
 	}
-	r.log(*res)
+	if r.Log != nil {
+		level, msg := slog.LevelInfo, "scenario passed"
+		if !res.Success {
+			level, msg = slog.LevelError, "scenario failed"
+		}
+		r.Log.LogAttrs(context.Background(), level, msg, res.LogAttrs()...)
+	}
 	return *res
 }
 
@@ -312,15 +318,4 @@ func clipMiddle(s string, max int) string {
 	note := fmt.Sprintf(text.ClipNote+"%d bytes cut]… ", len(s)-max)
 	head, tail := max*3/4, max/4
 	return strings.ToValidUTF8(s[:head]+note+s[len(s)-tail:], "")
-}
-
-func (r *Runner) log(res Result) {
-	if r.Log == nil {
-		return
-	}
-	level, msg := slog.LevelInfo, "scenario passed"
-	if !res.Success {
-		level, msg = slog.LevelError, "scenario failed"
-	}
-	r.Log.LogAttrs(context.Background(), level, msg, res.LogAttrs()...)
 }
