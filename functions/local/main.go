@@ -64,7 +64,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.engine, "engine", "", "canary job engine: docker or wasm (overrides CANARY_ENGINE; default wasm on the devnet, docker elsewhere)")
 	fs.StringVar(&f.env, "env", "", "environment label (overrides CANARY_ENV, default dev)")
 	fs.StringVar(&f.metrics, "metrics", "", "where results go: stdout (JSON lines of the metric points), gcp or none (overrides CANARY_METRICS, default stdout)")
-	usage := func() {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(stderr)
 		fmt.Fprintf(stderr, `usage: go run ./functions/local (--scenario NAME | --all) [flags]
 
@@ -80,13 +81,9 @@ scenarios:
 		fmt.Fprintf(stderr, "\nflags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nexit status: 0 all passed, 1 a scenario failed, 2 bad configuration or usage, 3 a result could not be recorded\n")
+		return f, err
 	}
-	fs.Usage = func() {}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage()
-			return f, err
-		}
+	if err != nil {
 		return f, fmt.Errorf("%w (see --help)", err)
 	}
 	fs.Visit(func(fl *flag.Flag) { f.timeoutSet = f.timeoutSet || fl.Name == "timeout" })
@@ -158,19 +155,15 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 	if err == nil {
 		err = cfg.Validate(false)
 	}
+	switch {
+	case err != nil:
+	case cfg.APIKeySecret != "":
+		err = errors.New("BACALHAU_API_KEY_SECRET is for the deployed job; set BACALHAU_API_KEY locally")
+	case cfg.Metrics == metrics.KindGCP && cfg.Project == "":
+		err = errors.New("GOOGLE_CLOUD_PROJECT: required with CANARY_METRICS=gcp (the local runner does not ask the metadata server)")
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "local:", err)
-		return canary.ExitUsage
-	}
-	if cfg.APIKeySecret != "" {
-		fmt.Fprintln(stderr, "local: BACALHAU_API_KEY_SECRET is for the deployed job; set BACALHAU_API_KEY locally")
-		return canary.ExitUsage
-	}
-	if cfg.Metrics == "" {
-		cfg.Metrics = metrics.KindStdout
-	}
-	if cfg.Metrics == metrics.KindGCP && cfg.Project == "" {
-		fmt.Fprintln(stderr, "local: GOOGLE_CLOUD_PROJECT: required with CANARY_METRICS=gcp (the local runner does not ask the metadata server)")
 		return canary.ExitUsage
 	}
 	list := scenarios.All()
@@ -184,7 +177,8 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 		fmt.Fprintln(stderr, "local: no BACALHAU_API_HOST or --endpoint: using the embedded devnet")
 		net, err := devnet.Start(ctx, devnet.Options{Progress: func(msg string) { fmt.Fprintln(stderr, "local:", msg) }})
 		if err != nil {
-			fmt.Fprintln(stderr, "local: embedded devnet:", text.Quote(oneLine(err), maxErrorText))
+			first, _, _ := strings.Cut(err.Error(), "\n")
+			fmt.Fprintln(stderr, "local: embedded devnet:", text.Quote(first, maxErrorText))
 			return canary.ExitFail
 		}
 		defer func() {
@@ -288,9 +282,4 @@ func printResult(w io.Writer, r scenarios.Result) {
 		// carriage return in it reaches the terminal to forge a PASS.
 		fmt.Fprintf(w, "      error_class: %s\n      error: %s\n", r.Class, text.Quote(r.Error, maxErrorText))
 	}
-}
-
-func oneLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
 }

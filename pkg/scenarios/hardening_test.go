@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,8 @@ import (
 	"github.com/bacalhau-project/bacalhau/pkg/bacerrors"
 	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
+
+	"github.com/bacalhau-project/bacalhau-canary/pkg/gcp"
 )
 
 // panickyStop is a Jobs whose Stop panics, as the client's did on a null
@@ -214,25 +215,25 @@ func (r renamingJobs) Put(ctx context.Context, req *apimodels.PutJobRequest) (*a
 	return &apimodels.PutJobResponse{JobID: r.id}, nil
 }
 
-// FuzzRedact: no form of the secret survives in a text that carries it.
+// FuzzRedact: no form of a secret survives in a text that carries it. A
+// secret is what the configuration and Secret Manager admit: UTF-8 without
+// control characters or surrounding white space.
 func FuzzRedact(f *testing.F) {
-	for _, s := range []string{`k"ey`, `k\ey`, "key ", " key\n", "clé-ü", "a b+c/d=e", "tab\there", `{"x":1}`, "%41"} {
+	for _, s := range []string{`k"ey`, `k\ey`, "key k", "clé-ü", "a b+c/d=e", "nb\u00a0sp", "<a&b>", `{"x":1}`, "%41"} {
 		f.Add(s, "user")
 	}
 	f.Fuzz(func(t *testing.T, secret, user string) {
-		if len(strings.TrimSpace(secret)) < minPrefix+1 || strings.ContainsRune(secret, '\uFFFD') || !utf8Valid(secret) {
+		if len(secret) < minPrefix+1 || strings.TrimSpace(secret) != secret || gcp.HeaderValueProblem(secret) != "" || strings.ContainsRune(secret, '\uFFFD') {
 			return
 		}
 		basic := base64.StdEncoding.EncodeToString([]byte(user + ":" + secret))
 		r := NewRedactor(secret, basic)
-		q := strconv.Quote(secret)
 		j, _ := json.Marshal(secret)
-		forms := []string{secret, strings.TrimSpace(secret), q, string(j), url.QueryEscape(secret), url.PathEscape(secret), basic,
+		forms := []string{secret, string(j), url.QueryEscape(secret), url.PathEscape(secret), basic,
 			fmt.Sprintf("%q", secret), fmt.Sprintf("%+q", secret)}
 		text := "error: " + strings.Join(forms, " | ") + " end"
 		got := r.Redact(text)
-		trimmed := strings.TrimSpace(secret)
-		if strings.Contains(got, trimmed) && !strings.Contains(Redacted, trimmed) {
+		if strings.Contains(got, secret) && !strings.Contains(Redacted, secret) {
 			t.Fatalf("secret %q survives in %q", secret, got)
 		}
 		for _, form := range forms {
@@ -243,8 +244,6 @@ func FuzzRedact(f *testing.F) {
 		}
 	})
 }
-
-func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "") == s }
 
 func TestRedactURLs(t *testing.T) {
 	t.Parallel()

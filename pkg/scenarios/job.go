@@ -11,9 +11,6 @@ import (
 	dockermodels "github.com/bacalhau-project/bacalhau/pkg/executor/docker/models"
 	wasmmodels "github.com/bacalhau-project/bacalhau/pkg/executor/wasm/models"
 	"github.com/bacalhau-project/bacalhau/pkg/models"
-	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/selection"
 )
 
 // Engines the canary job can run on.
@@ -116,23 +113,9 @@ func newRunID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// runListRequest lists the jobs labelled with a run's ID.
-func runListRequest(runID string) (*apimodels.ListJobsRequest, error) {
-	req, err := labels.NewRequirement(LabelRun, selection.Equals, []string{runID})
-	if err != nil {
-		return nil, fmt.Errorf("label %s=%s: %v: %w", LabelRun, runID, err, ErrCanary)
-	}
-	r := &apimodels.ListJobsRequest{Labels: []labels.Requirement{*req}}
-	r.Limit = 10
-	return r, nil
-}
-
 // taskTimeouts keeps the job's own timeout below the run deadline, so a job
 // the canary could not stop still ends by itself soon after.
 func taskTimeouts(deadline time.Duration) *models.TimeoutConfig {
-	total := int64(deadline.Seconds() * 0.9)
-	if total < 1 {
-		total = 1
-	}
+	total := max(int64(deadline.Seconds()*0.9), 1)
 	return &models.TimeoutConfig{ExecutionTimeout: total, TotalTimeout: total}
 }

@@ -1,10 +1,10 @@
 package scenarios
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
@@ -35,13 +35,10 @@ var Nodes = Scenario{
 	Run: func(ctx context.Context, p *Probe) error {
 		return p.Phase("nodes", func() error {
 			c, err := p.Census(ctx)
-			if err != nil {
-				return err
+			if err == nil && c.Matching < concurrency {
+				err = fmt.Errorf("%s: %w", c, ErrConcurrency)
 			}
-			if c.Matching < concurrency {
-				return fmt.Errorf("%s: %w", c, ErrConcurrency)
-			}
-			return nil
+			return err
 		})
 	},
 }
@@ -66,10 +63,9 @@ type CensusGroup struct {
 }
 
 // String is the census in one line: "2 of 3 matching compute nodes
-// connected (v1.7.0 wasm: 2; 1 more connected compute node does not match)".
+// connected (v1.7.0 wasm: 2; 1 more connected compute node(s) do not match …)".
 func (c Census) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d of %d matching compute nodes connected", c.Matching, c.Needed)
+	s := fmt.Sprintf("%d of %d matching compute nodes connected", c.Matching, c.Needed)
 	var parts []string
 	for _, g := range c.Groups {
 		parts = append(parts, fmt.Sprintf("%s %s: %d", g.Version, g.Engine, g.Nodes))
@@ -78,9 +74,9 @@ func (c Census) String() string {
 		parts = append(parts, fmt.Sprintf("%d more connected compute node(s) do not match the selectors, engine or publisher", other))
 	}
 	if len(parts) > 0 {
-		fmt.Fprintf(&b, " (%s)", strings.Join(parts, "; "))
+		s += " (" + strings.Join(parts, "; ") + ")"
 	}
-	return b.String()
+	return s
 }
 
 // Census lists the network's nodes and counts those the canary's job
@@ -146,12 +142,7 @@ func censusGroups(byVersion map[string]int, engine string) []CensusGroup {
 	for v, n := range byVersion {
 		gs = append(gs, CensusGroup{Version: v, Engine: engine, Nodes: n})
 	}
-	sort.Slice(gs, func(i, j int) bool {
-		if gs[i].Nodes != gs[j].Nodes {
-			return gs[i].Nodes > gs[j].Nodes
-		}
-		return gs[i].Version < gs[j].Version
-	})
+	slices.SortFunc(gs, func(a, b CensusGroup) int { return cmp.Or(b.Nodes-a.Nodes, strings.Compare(a.Version, b.Version)) })
 	if len(gs) > maxCensusGroups {
 		other := CensusGroup{Version: "other", Engine: engine}
 		for _, g := range gs[maxCensusGroups-1:] {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
 	"github.com/bacalhau-project/bacalhau/pkg/publicapi/apimodels"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
@@ -76,22 +78,19 @@ type Probe struct {
 // Phase times fn as the named phase. Phases must be declared by the scenario.
 // A phase that fails or panics is the run's failed phase.
 func (p *Probe) Phase(name string, fn func() error) error {
-	phases := p.res.Phases
-	for i := range phases {
-		if phases[i].Name != name {
-			continue
-		}
-		start, before := time.Now(), p.res.FailedPhase
-		phases[i].Reached = true
-		p.res.FailedPhase = name // until fn returns nil: it may panic
-		defer func() { phases[i].Duration += time.Since(start) }()
-		if err := fn(); err != nil {
-			return err
-		}
-		p.res.FailedPhase = before
-		return nil
+	i := slices.IndexFunc(p.res.Phases, func(ph Phase) bool { return ph.Name == name })
+	if i < 0 {
+		return fmt.Errorf("phase %q is not declared by scenario %s: %w", name, p.res.Scenario, ErrCanary)
 	}
-	return fmt.Errorf("phase %q is not declared by scenario %s: %w", name, p.res.Scenario, ErrCanary)
+	ph, start, before := &p.res.Phases[i], time.Now(), p.res.FailedPhase
+	ph.Reached = true
+	p.res.FailedPhase = name // until fn returns nil: it may panic
+	defer func() { ph.Duration += time.Since(start) }()
+	if err := fn(); err != nil {
+		return err
+	}
+	p.res.FailedPhase = before
+	return nil
 }
 
 // Submit puts the canary job with count executions and remembers its ID so
@@ -103,12 +102,16 @@ func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
 	}
 	p.submitTried = true
 	resp, err := p.Jobs.Put(ctx, &apimodels.PutJobRequest{Job: job})
-	if err != nil && errors.Is(err, ErrReplyLost) {
+	if errors.Is(err, ErrReplyLost) {
 		// The server may have taken the job: go on with the one the
-		// run's label finds (never a second submit).
-		if id := p.findRunJob(ctx); id != "" {
-			p.res.JobID, p.res.SubmitReplyLost = id, true
-			return id, nil
+		// run's label finds (never a second submit). A list that fails
+		// leaves the submit's own error standing.
+		js, _ := runJobs(ctx, p.Jobs, p.res.RunID)
+		for _, j := range js {
+			if CheckJobID(j.ID) == nil {
+				p.res.JobID, p.res.SubmitReplyLost = j.ID, true
+				return j.ID, nil
+			}
 		}
 	}
 	if err != nil {
@@ -126,25 +129,15 @@ func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
 	return resp.JobID, nil
 }
 
-// findRunJob is the ID of the job labelled with the run's ID, "" when the
-// list finds none or fails (the submit's own error then stands).
-func (p *Probe) findRunJob(ctx context.Context) string {
-	js, _ := runJobs(ctx, p.Jobs, p.res.RunID)
-	for _, j := range js {
-		if CheckJobID(j.ID) == nil {
-			return j.ID
-		}
-	}
-	return ""
-}
-
 // runJobs lists the jobs labelled with the run's ID; a server that ignores
 // the filter gives others too, which are dropped.
 func runJobs(ctx context.Context, jobs Jobs, runID string) ([]*models.Job, error) {
-	req, err := runListRequest(runID)
+	label, err := labels.NewRequirement(LabelRun, selection.Equals, []string{runID})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("label %s=%s: %v: %w", LabelRun, runID, err, ErrCanary)
 	}
+	req := &apimodels.ListJobsRequest{Labels: []labels.Requirement{*label}}
+	req.Limit = 10
 	resp, err := jobs.List(ctx, req)
 	if err != nil || resp == nil {
 		return nil, err
@@ -167,14 +160,10 @@ const maxMessageText = 300
 // letter or digit (Bacalhau's are j-<uuid>). Nothing else — no '.', '/',
 // '%', '?', space or non-ASCII — so no ID can reach another path.
 func CheckJobID(id string) error {
-	if id == "" || len(id) > maxJobIDText || !isIDStart(id[0]) || strings.ContainsFunc(id, notIDRune) {
+	if id == "" || len(id) > maxJobIDText || id[0] == '-' || id[0] == '_' || strings.ContainsFunc(id, notIDRune) {
 		return fmt.Errorf("job ID %s is not an ID: %w", text.Quote(id, 64), ErrProtocol)
 	}
 	return nil
-}
-
-func isIDStart(b byte) bool {
-	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
 }
 
 // notIDRune says r cannot be in a job ID.
@@ -182,23 +171,35 @@ func notIDRune(r rune) bool {
 	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
 }
 
-// submitPhase submits the canary job with count executions, timed as the
-// "submit" phase.
-func submitPhase(ctx context.Context, p *Probe, count int) (string, error) {
-	var id string
-	err := p.Phase("submit", func() (err error) {
-		id, err = p.Submit(ctx, count)
+// step is one phase of a scenario's run: its name and what it does.
+type step struct {
+	phase string
+	run   func() error
+}
+
+// steps runs each step as its phase, in order, up to the first that fails.
+func (p *Probe) steps(steps ...step) error {
+	for _, s := range steps {
+		if err := p.Phase(s.phase, s.run); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// submitStep submits the canary job with count executions as the "submit"
+// phase and sets *id to its ID.
+func (p *Probe) submitStep(ctx context.Context, count int, id *string) step {
+	return step{"submit", func() (err error) {
+		*id, err = p.Submit(ctx, count)
 		return err
-	})
-	return id, err
+	}}
 }
 
 // Wait polls the job until it is terminal and returns it. A job that ended
 // other than Completed is an ErrJobFailed error.
 func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
-	started := time.Now()
-	nextNote := 2 * time.Second
-	var last models.JobStateType
+	started, nextNote := time.Now(), 2*time.Second
 	for {
 		resp, err := p.Jobs.Get(ctx, &apimodels.GetJobRequest{JobIDOrName: id})
 		if err != nil {
@@ -213,12 +214,9 @@ func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 		}
 		state := job.State.StateType
 		if id == p.res.JobID {
-			p.res.JobState = state.String()
+			p.res.JobState, p.terminal = state.String(), state.IsTerminal()
 		}
 		if state.IsTerminal() {
-			if id == p.res.JobID {
-				p.terminal = true
-			}
 			switch {
 			case state == models.JobStateTypeFailed && strings.Contains(strings.ToLower(job.State.Message), "timed out"):
 				// The job's own task timeout (set below the run's deadline) fired.
@@ -231,11 +229,10 @@ func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 		if state == models.JobStateTypeUndefined {
 			return nil, fmt.Errorf("getting job state: job has no state: %w", ErrProtocol)
 		}
-		if waited := time.Since(started); p.progress != nil && (waited >= nextNote || state != last && waited >= nextNote/2) {
+		if waited := time.Since(started); p.progress != nil && waited >= nextNote {
 			p.progress(fmt.Sprintf("job %s is %s after %s", id, state, waited.Round(100*time.Millisecond)))
 			nextNote = waited + 5*time.Second
 		}
-		last = state
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("waiting for job %s (last state %s): %w", id, state, ctx.Err())
@@ -264,8 +261,6 @@ func (p *Probe) Executions(ctx context.Context, id string) ([]*models.Execution,
 			// Else it would count as a node of its own (concurrency).
 			return nil, fmt.Errorf("listing executions: completed execution %s names no node: %w", text.Quote(e.ID, maxJobIDText), ErrProtocol)
 		}
-	}
-	for _, e := range resp.Items {
 		p.noteNode(e.NodeID)
 	}
 	return resp.Items, nil

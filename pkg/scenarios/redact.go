@@ -1,11 +1,11 @@
 package scenarios
 
 import (
-	"encoding/base64"
+	"cmp"
 	"encoding/json"
 	"net/url"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,60 +24,35 @@ var signedParam = regexp.MustCompile(`(?i)([?&;](?:x-amz-signature|x-amz-credent
 var userinfo = regexp.MustCompile(`(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s"'@\\]*@`)
 
 // SanitizeURL hides a URL's credentials (userinfo, signature and token
-// query parameters) so it can be logged.
-func SanitizeURL(u string) string {
-	return sanitizeURLs(u)
-}
-
-func sanitizeURLs(s string) string {
+// query parameters) so it can be logged; Redact does it to any text.
+func SanitizeURL(s string) string {
 	s = userinfo.ReplaceAllString(s, "${1}"+Redacted+"@")
 	return signedParam.ReplaceAllString(s, "${1}"+Redacted)
 }
 
 // Redactor hides secrets in every form a text may carry them: raw,
-// trimmed, Go-quoted (%q), JSON-escaped, URL-encoded, and what the caller
-// adds (the basic-auth header's base64), plus URL credentials.
+// Go-quoted (%q and %+q), JSON-escaped, URL-encoded, plus URL credentials.
+// A secret is the configuration's (pkg/config) or Secret Manager's (pkg/gcp):
+// UTF-8 without control characters or surrounding white space, so it needs
+// no trimmed form; the basic-auth header's base64 comes as a secret of its own.
 type Redactor struct {
 	forms []string // longest first
 }
 
 // NewRedactor returns a Redactor for secrets.
 func NewRedactor(secrets ...string) *Redactor {
-	seen := map[string]bool{}
 	var forms []string
-	add := func(f string) {
-		if f != "" && !seen[f] {
-			seen[f] = true
-			forms = append(forms, f)
+	inner := func(q string) string { return q[1 : len(q)-1] }
+	for _, v := range secrets {
+		if v == "" {
+			continue
 		}
+		j, _ := json.Marshal(v) // a string always marshals
+		forms = append(forms, v, inner(strconv.Quote(v)), inner(strconv.QuoteToASCII(v)), inner(string(j)),
+			url.QueryEscape(v), url.PathEscape(v))
 	}
-	for _, s := range secrets {
-		for _, v := range []string{s, strings.TrimSpace(s)} {
-			if v == "" {
-				continue
-			}
-			add(v)
-			q := strconv.Quote(v)
-			add(q[1 : len(q)-1])
-			q = strconv.QuoteToASCII(v)
-			add(q[1 : len(q)-1])
-			if j, err := json.Marshal(v); err == nil {
-				add(string(j[1 : len(j)-1]))
-			}
-			var jb strings.Builder
-			enc := json.NewEncoder(&jb)
-			enc.SetEscapeHTML(false)
-			if enc.Encode(v) == nil {
-				j := strings.TrimSuffix(jb.String(), "\n")
-				add(j[1 : len(j)-1])
-			}
-			add(url.QueryEscape(v))
-			add(url.PathEscape(v))
-			add(base64.StdEncoding.EncodeToString([]byte(v)))
-		}
-	}
-	sort.Slice(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
-	return &Redactor{forms: forms}
+	slices.SortFunc(forms, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+	return &Redactor{forms: slices.Compact(forms)}
 }
 
 // Redact returns s without any form of the secrets or URL credentials.
@@ -88,11 +63,11 @@ func (r *Redactor) Redact(s string) string {
 		}
 		// A text clipped in the middle of a secret keeps its start: hide
 		// that too, where a clip note follows it.
-		if strings.Contains(s, clipNote) {
+		if strings.Contains(s, text.ClipNote) {
 			s = r.redactClipped(s)
 		}
 	}
-	return sanitizeURLs(s)
+	return SanitizeURL(s)
 }
 
 // redactClipped replaces, before each clip note, the longest start of a
@@ -103,7 +78,7 @@ func (r *Redactor) Redact(s string) string {
 func (r *Redactor) redactClipped(s string) string {
 	var b strings.Builder
 	for {
-		i := strings.Index(s, clipNote)
+		i := strings.Index(s, text.ClipNote)
 		if i < 0 {
 			b.WriteString(s)
 			return b.String()
@@ -119,16 +94,16 @@ func (r *Redactor) redactClipped(s string) string {
 		if cut > 0 {
 			b.WriteString(Redacted)
 		}
-		b.WriteString(clipNote)
-		s = s[i+len(clipNote):]
+		b.WriteString(text.ClipNote)
+		s = s[i+len(text.ClipNote):]
 	}
 }
 
-// overlap is the length of the longest suffix of text that is a prefix of
+// overlap is the length of the longest suffix of s that is a prefix of
 // p, found with the Knuth-Morris-Pratt failure function in O(len(p)).
-func overlap(text, p string) int {
-	if len(text) > len(p) {
-		text = text[len(text)-len(p):]
+func overlap(s, p string) int {
+	if len(s) > len(p) {
+		s = s[len(s)-len(p):]
 	}
 	fail := make([]int, len(p))
 	for i, k := 1, 0; i < len(p); i++ {
@@ -141,19 +116,16 @@ func overlap(text, p string) int {
 		fail[i] = k
 	}
 	k := 0
-	for i := 0; i < len(text); i++ {
-		for k > 0 && (k == len(p) || text[i] != p[k]) {
+	for i := 0; i < len(s); i++ {
+		for k > 0 && (k == len(p) || s[i] != p[k]) {
 			k = fail[k-1]
 		}
-		if k < len(p) && text[i] == p[k] {
+		if k < len(p) && s[i] == p[k] {
 			k++
 		}
 	}
 	return k
 }
-
-// clipNote starts the note text.Clip leaves where it cut.
-const clipNote = text.ClipNote
 
 // minPrefix is the shortest start of a secret that Redact hides before a clip.
 const minPrefix = 4

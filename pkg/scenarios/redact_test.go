@@ -14,9 +14,9 @@ func TestRedactClippedSecret(t *testing.T) {
 	for _, n := range []int{8, 300, 64 << 10} {
 		key := strings.Repeat("k7", n/2)
 		for _, keep := range []int{minPrefix, n / 2, n - 1} {
-			text := text.Clip("token "+key+" rejected", 6+keep)
-			got := NewRedactor(key).Redact(text)
-			if strings.Contains(got, key[:minPrefix]) || !strings.Contains(got, Redacted+clipNote) {
+			clipped := text.Clip("token "+key+" rejected", 6+keep)
+			got := NewRedactor(key).Redact(clipped)
+			if strings.Contains(got, key[:minPrefix]) || !strings.Contains(got, Redacted+text.ClipNote) {
 				t.Errorf("key of %d bytes cut after %d: %.80q", n, keep, got)
 			}
 		}

@@ -76,17 +76,19 @@ func (r *Runner) Run(ctx context.Context, s Scenario) Result {
 		res.Phases = append(res.Phases, Phase{Name: name})
 	}
 	p := &Probe{Spec: r.Spec, res: res, deadline: r.Timeout, progress: r.Progress}
-	secrets := r.Secrets
-	var version func() string
+	var conn Conn
 	runCtx, cancel := context.WithTimeout(ctx, r.Timeout)
 	runCtx, retries := withRetryNote(runCtx)
 	err := safely(s.Name+" run", func() error {
-		if err := p.Phase(PhaseConnect, func() error {
-			c, err := r.connect(runCtx)
-			if c.Secret != "" {
-				secrets = append(slices.Clip(secrets), c.Secret)
+		if err := p.Phase(PhaseConnect, func() (err error) {
+			if r.Connect == nil {
+				return fmt.Errorf("runner has no Connect: %w", ErrCanary)
 			}
-			p.Jobs, p.Fetcher, version = c.Jobs, c.Fetcher, c.Version
+			conn, err = r.Connect(runCtx)
+			if err == nil && (conn.Jobs == nil || conn.Fetcher == nil) {
+				err = fmt.Errorf("connect gave no API client: %w", ErrCanary)
+			}
+			p.Jobs, p.Fetcher = conn.Jobs, conn.Fetcher
 			return err
 		}); err != nil {
 			return err
@@ -99,19 +101,11 @@ func (r *Runner) Run(ctx context.Context, s Scenario) Result {
 	deadlinePassed := errors.Is(runCtx.Err(), context.DeadlineExceeded)
 	cancel()
 	res.Duration = time.Since(res.Start)
+	redactor := NewRedactor(append(slices.Clip(r.Secrets), conn.Secret)...)
+	res.Success = err == nil
 	if err != nil {
 		err = r.cleanup(ctx, p, s.Name, err)
 		res.Cleanup = time.Since(res.Start) - res.Duration
-	}
-
-	redactor := NewRedactor(secrets...)
-	res.Retries, res.RetryFaults = retries.read()
-	res.JobID = redactor.Redact(res.JobID)
-	if version != nil {
-		res.ServerVersion = SanitizeVersion(version())
-	}
-	res.Success = err == nil
-	if err != nil {
 		res.Class = Classify(err)
 		switch {
 		case deadlinePassed && ctx.Err() == nil && res.FailedPhase != PhaseConnect:
@@ -131,7 +125,18 @@ func (r *Runner) Run(ctx context.Context, s Scenario) Result {
 	} else {
 		res.FailedPhase = ""
 	}
-	r.log(*res)
+	res.Retries, res.RetryFaults = retries.read()
+	res.JobID = redactor.Redact(res.JobID)
+	if conn.Version != nil {
+		res.ServerVersion = SanitizeVersion(conn.Version())
+	}
+	if r.Log != nil {
+		level, msg := slog.LevelInfo, "scenario passed"
+		if !res.Success {
+			level, msg = slog.LevelError, "scenario failed"
+		}
+		r.Log.LogAttrs(context.Background(), level, msg, res.LogAttrs()...)
+	}
 	return *res
 }
 
@@ -142,35 +147,27 @@ func (r *Runner) cleanup(ctx context.Context, p *Probe, scenario string, err err
 	interrupted := ctx.Err() != nil
 	cctx, cancel := r.cleanupContext(ctx, res.Start)
 	defer cancel()
+	if res.JobID != "" && !interrupted && (!p.terminal || errors.Is(err, ErrJobFailed) || errors.Is(err, ErrTimeout)) {
+		err = withWhere(cctx, p, err)
+	}
 	switch {
 	case res.JobID != "" && !p.terminal:
-		if !interrupted {
-			err = withWhere(cctx, p, err)
-		}
-		var state string
-		stopErr := safely("stopping job", func() (err error) {
-			state, err = r.stop(cctx, ctx, p.Jobs, res.JobID, scenario)
-			return err
-		})
-		if state != "" {
-			res.JobState = state
-		}
+		stopErr := safely("stopping job", func() error { return stop(cctx, ctx, p.Jobs, res, scenario) })
 		switch {
 		case stopErr == nil:
 			res.Stopped = true
 		case !errors.Is(stopErr, errAlreadyEnded):
 			res.JobLeftRunning = true
-			err = fmt.Errorf("%w (and stopping job %s failed: %v; the job is %s)", err, res.JobID, stopErr, jobStateText(res.JobState))
+			state := "in an unknown state"
+			if res.JobState != "" {
+				state = text.Quote(res.JobState, 40)
+			}
+			err = fmt.Errorf("%w (and stopping job %s failed: %v; the job is %s)", err, res.JobID, stopErr, state)
 		}
-	case res.JobID != "" && !interrupted && (errors.Is(err, ErrJobFailed) || errors.Is(err, ErrTimeout)):
-		err = withWhere(cctx, p, err)
 	case res.JobID == "" && p.submitTried && !errors.Is(err, ErrNotSent):
 		// The submit failed or its reply was lost: the job may
 		// exist all the same. Find it by the run's label.
-		stopErr := safely("stopping job", func() (err error) {
-			res.JobID, res.Stopped, res.JobLeftRunning, err = r.stopByRun(cctx, p.Jobs, res.RunID, scenario)
-			return err
-		})
+		stopErr := safely("stopping job", func() error { return stopByRun(cctx, p.Jobs, res, scenario) })
 		switch {
 		case stopErr != nil:
 			res.JobLeftRunning = true
@@ -180,18 +177,6 @@ func (r *Runner) cleanup(ctx context.Context, p *Probe, scenario string, err err
 		}
 	}
 	return err
-}
-
-// connect is the run's Connect step.
-func (r *Runner) connect(ctx context.Context) (Conn, error) {
-	if r.Connect == nil {
-		return Conn{}, fmt.Errorf("runner has no Connect: %w", ErrCanary)
-	}
-	c, err := r.Connect(ctx)
-	if err == nil && (c.Jobs == nil || c.Fetcher == nil) {
-		err = fmt.Errorf("connect gave no API client: %w", ErrCanary)
-	}
-	return c, err
 }
 
 // safely calls fn and turns a panic into an ErrCanary error naming where
@@ -239,23 +224,24 @@ func (r *Runner) cleanupContext(parent context.Context, start time.Time) (contex
 	return ctx, func() { stopWatch(); cancel() }
 }
 
-// stop stops a job the failed run left running and returns the job's
-// state when it knows it. A stop that failed (or timed out) is checked once
-// more with a get, in a moment of its own when the stop used up the
+// stop stops the job a failed run left running and notes the job's state
+// in res when it knows it. A stop that failed (or timed out) is checked
+// once more with a get, in a moment of its own when the stop used up the
 // cleanup's time: a stop that landed although its reply did not is a stop,
 // and a job that ended while the canary was not looking (its own task
 // timeout, or it completed during a hung poll) needs none.
 // parent is the run's own: once it is interrupted, no new moment is given.
-func (r *Runner) stop(ctx, parent context.Context, jobs Jobs, jobID, scenario string) (string, error) {
-	if err := CheckJobID(jobID); err != nil {
-		return "", err
+func stop(ctx, parent context.Context, jobs Jobs, res *Result, scenario string) error {
+	if err := CheckJobID(res.JobID); err != nil {
+		return err
 	}
 	_, err := jobs.Stop(ctx, &apimodels.StopJobRequest{
-		JobID:  jobID,
+		JobID:  res.JobID,
 		Reason: "bacalhau-canary: " + scenario + " run failed or timed out",
 	})
 	if err == nil {
-		return models.JobStateTypeStopped.String(), nil
+		res.JobState = models.JobStateTypeStopped.String()
+		return nil
 	}
 	check := ctx
 	if ctx.Err() != nil && parent.Err() == nil {
@@ -263,71 +249,54 @@ func (r *Runner) stop(ctx, parent context.Context, jobs Jobs, jobID, scenario st
 	}
 	check, cancel := context.WithTimeout(check, recheckBudget)
 	defer cancel()
-	resp, getErr := jobs.Get(check, &apimodels.GetJobRequest{JobIDOrName: jobID})
-	if getErr != nil || resp == nil || resp.Job == nil || resp.Job.ID != jobID {
-		return "", err
+	resp, getErr := jobs.Get(check, &apimodels.GetJobRequest{JobIDOrName: res.JobID})
+	if getErr != nil || resp == nil || resp.Job == nil || resp.Job.ID != res.JobID {
+		return err
 	}
 	state := resp.Job.State.StateType
+	res.JobState = state.String()
 	switch {
 	case state == models.JobStateTypeStopped:
-		return state.String(), nil
+		return nil
 	case state.IsTerminal():
-		return state.String(), errAlreadyEnded
+		return errAlreadyEnded
 	}
-	return state.String(), err
+	return err
 }
 
 // recheckBudget bounds the one check of a job after its stop timed out.
 const recheckBudget = 2 * time.Second
 
-// jobStateText names a job's state in an error text.
-func jobStateText(state string) string {
-	if state == "" {
-		return "in an unknown state"
-	}
-	return text.Quote(state, 40)
-}
-
-// withWhere notes in err where the run's job stood (whereJob), when it
-// can say (describing it may fail or panic: err stands as it is).
-func withWhere(ctx context.Context, p *Probe, err error) error {
-	var note string
-	if safely("describing job", func() error { note = whereJob(ctx, p); return nil }) != nil || note == "" {
+// stopByRun finds the job of a run whose submit failed or lost its reply,
+// by the run's label, and stops it when it is still running. It notes in
+// res the job's ID, whether it stopped it, and whether a job of the run is
+// left running because its ID breaks CheckJobID (it never goes into a
+// URL). Only called after a failed submit: a label-filtered list reads the
+// whole job store on v1.7 and v1.9.
+func stopByRun(ctx context.Context, jobs Jobs, res *Result, scenario string) error {
+	js, err := runJobs(ctx, jobs, res.RunID)
+	if err != nil {
 		return err
 	}
-	return fmt.Errorf("%w (%s)", err, note)
-}
-
-// stopByRun finds the job of a run whose submit failed or lost its reply,
-// by the run's label, and stops it when it is still running. It returns
-// the job's ID ("" when the run left no job, or its ID breaks CheckJobID),
-// whether it stopped it, and whether a job of the run is left running
-// because its ID breaks CheckJobID (it never goes into a URL). Only called
-// after a failed submit: a label-filtered list reads the whole job store
-// on v1.7 and v1.9.
-func (r *Runner) stopByRun(ctx context.Context, jobs Jobs, runID, scenario string) (found string, stopped, left bool, err error) {
-	js, err := runJobs(ctx, jobs, runID)
-	if err != nil {
-		return "", false, false, err
-	}
 	for _, j := range js {
+		running := !j.State.StateType.IsTerminal()
 		if CheckJobID(j.ID) != nil {
-			left = left || !j.State.StateType.IsTerminal()
+			res.JobLeftRunning = res.JobLeftRunning || running
 			continue
 		}
-		found = j.ID
-		if j.State.StateType.IsTerminal() {
+		res.JobID = j.ID
+		if !running {
 			continue
 		}
 		if _, err := jobs.Stop(ctx, &apimodels.StopJobRequest{
 			JobID:  j.ID,
 			Reason: "bacalhau-canary: " + scenario + " run failed at its submit",
 		}); err != nil {
-			return found, stopped, left, fmt.Errorf("stopping job %s: %w", j.ID, err)
+			return fmt.Errorf("stopping job %s: %w", j.ID, err)
 		}
-		stopped = true
+		res.Stopped = true
 	}
-	return found, stopped, left, nil
+	return nil
 }
 
 // maxJobIDText bounds a job ID in the result: Bacalhau's are ~40 bytes.
@@ -346,18 +315,7 @@ func clipMiddle(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	note := fmt.Sprintf(clipNote+"%d bytes cut]… ", len(s)-max)
+	note := fmt.Sprintf(text.ClipNote+"%d bytes cut]… ", len(s)-max)
 	head, tail := max*3/4, max/4
 	return strings.ToValidUTF8(s[:head]+note+s[len(s)-tail:], "")
-}
-
-func (r *Runner) log(res Result) {
-	if r.Log == nil {
-		return
-	}
-	level, msg := slog.LevelInfo, "scenario passed"
-	if !res.Success {
-		level, msg = slog.LevelError, "scenario failed"
-	}
-	r.Log.LogAttrs(context.Background(), level, msg, res.LogAttrs()...)
 }

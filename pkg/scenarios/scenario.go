@@ -66,12 +66,11 @@ var all = []Scenario{List, Submit, SubmitAndDescribe, SubmitAndGet, SubmitWithCo
 
 // Lookup returns the scenario named name.
 func Lookup(name string) (Scenario, bool) {
-	for _, s := range all {
-		if s.Name == name {
-			return s, true
-		}
+	i := slices.IndexFunc(all, func(s Scenario) bool { return s.Name == name })
+	if i < 0 {
+		return Scenario{}, false
 	}
-	return Scenario{}, false
+	return all[i], true
 }
 
 // Names lists the scenarios' names in order.

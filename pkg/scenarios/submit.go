@@ -12,13 +12,11 @@ var Submit = Scenario{
 	Doc:     "submit the canary job and wait for it: state Completed, exit code 0",
 	Phases:  []string{"submit", "wait"},
 	Run: func(ctx context.Context, p *Probe) error {
-		id, err := submitPhase(ctx, p, 1)
-		if err != nil {
-			return err
-		}
-		return p.Phase("wait", func() error {
-			return waitCompleted(ctx, p, id)
-		})
+		var id string
+		return p.steps(
+			p.submitStep(ctx, 1, &id),
+			step{"wait", func() error { return waitCompleted(ctx, p, id) }},
+		)
 	},
 }
 

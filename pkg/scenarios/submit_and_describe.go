@@ -21,43 +21,35 @@ var SubmitAndDescribe = Scenario{
 	Doc:     "submit, wait, then describe the job, list its executions and history; all three must agree",
 	Phases:  []string{"submit", "wait", "describe", "executions", "history"},
 	Run: func(ctx context.Context, p *Probe) error {
-		id, err := submitPhase(ctx, p, 1)
-		if err != nil {
-			return err
-		}
-		if err := p.Phase("wait", func() error {
-			_, err := p.Wait(ctx, id)
-			return err
-		}); err != nil {
-			return err
-		}
-		var described []string
-		if err := p.Phase("describe", func() (err error) {
-			described, err = describe(ctx, p, id)
-			return err
-		}); err != nil {
-			return err
-		}
-		var completed []string
-		if err := p.Phase("executions", func() error {
-			execs, err := p.Executions(ctx, id)
-			if err != nil {
+		var id string
+		var described, completed []string
+		return p.steps(
+			p.submitStep(ctx, 1, &id),
+			step{"wait", func() error {
+				_, err := p.Wait(ctx, id)
 				return err
-			}
-			if err := checkExitCodes(execs); err != nil {
+			}},
+			step{"describe", func() (err error) {
+				described, err = describe(ctx, p, id)
 				return err
-			}
-			completed = completedIDs(execs)
-			if !slices.Equal(completed, described) {
-				return fmt.Errorf("executions list completed %s, job description says %s: %w", quoteIDs(completed), quoteIDs(described), ErrProtocol)
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		return p.Phase("history", func() error {
-			return checkHistory(ctx, p, id, completed)
-		})
+			}},
+			step{"executions", func() error {
+				execs, err := p.Executions(ctx, id)
+				if err != nil {
+					return err
+				}
+				if err := checkExitCodes(execs); err != nil {
+					return err
+				}
+				completed = completedIDs(execs)
+				if !slices.Equal(completed, described) {
+					return fmt.Errorf("executions list completed %s, job description says %s: %w",
+						text.Quote(strings.Join(completed, " "), maxIDsText), text.Quote(strings.Join(described, " "), maxIDsText), ErrProtocol)
+				}
+				return nil
+			}},
+			step{"history", func() error { return checkHistory(ctx, p, id, completed) }},
+		)
 	},
 }
 
@@ -143,24 +135,14 @@ func checkHistory(ctx context.Context, p *Probe, id string, completed []string) 
 	return nil
 }
 
-// quoteIDs quotes a bounded number of IDs that came from the network.
-func quoteIDs(ids []string) string {
-	const most = 5
-	out := make([]string, 0, most+1)
-	for i, id := range ids {
-		if i == most {
-			out = append(out, fmt.Sprintf("and %d more", len(ids)-most))
-			break
-		}
-		out = append(out, text.Quote(id, maxJobIDText))
-	}
-	return "[" + strings.Join(out, " ") + "]"
-}
+// maxIDsText bounds a list of execution IDs quoted in an error text.
+const maxIDsText = 300
 
+// completedIDs are the IDs of the completed executions, sorted.
 func completedIDs(execs []*models.Execution) []string {
 	var ids []string
 	for _, e := range execs {
-		if e != nil && e.ComputeState.StateType == models.ExecutionStateCompleted {
+		if e.ComputeState.StateType == models.ExecutionStateCompleted {
 			ids = append(ids, e.ID)
 		}
 	}

@@ -27,32 +27,30 @@ var SubmitWithConcurrency = Scenario{
 	Doc:     "submit with Count=3 and wait; each partition 0..2 completed exactly once, on 3 distinct nodes (retried executions are reported, not failed)",
 	Phases:  []string{"submit", "wait", "executions"},
 	Run: func(ctx context.Context, p *Probe) error {
-		id, err := submitPhase(ctx, p, concurrency)
-		if err != nil {
-			return err
-		}
-		var waitErr error
-		if err := p.Phase("wait", func() error {
-			_, waitErr = p.Wait(ctx, id)
-			if waitErr != nil && !errors.Is(waitErr, ErrJobFailed) {
+		var id string
+		var waitErr error // a job that failed is judged by its executions
+		return p.steps(
+			p.submitStep(ctx, concurrency, &id),
+			step{"wait", func() error {
+				_, waitErr = p.Wait(ctx, id)
+				if errors.Is(waitErr, ErrJobFailed) {
+					return nil
+				}
 				return waitErr
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		return p.Phase("executions", func() error {
-			execs, err := p.Executions(ctx, id)
-			if err != nil {
+			}},
+			step{"executions", func() error {
+				execs, err := p.Executions(ctx, id)
+				if err != nil {
+					return err
+				}
+				extra, err := checkConcurrency(execs, concurrency, waitErr)
+				p.res.ExtraExecutions = extra
+				if errors.Is(err, ErrConcurrency) {
+					err = withCensus(ctx, p, err)
+				}
 				return err
-			}
-			extra, err := checkConcurrency(execs, concurrency, waitErr)
-			p.res.ExtraExecutions = extra
-			if errors.Is(err, ErrConcurrency) {
-				err = withCensus(ctx, p, err)
-			}
-			return err
-		})
+			}},
+		)
 	},
 }
 
@@ -67,9 +65,6 @@ func checkConcurrency(execs []*models.Execution, count int, waitErr error) (int,
 	extra, failed := 0, 0
 	var problem error
 	for _, e := range execs {
-		if e == nil {
-			return extra, fmt.Errorf("execution list holds a null entry: %w", ErrProtocol)
-		}
 		if e.ComputeState.StateType != models.ExecutionStateCompleted {
 			extra++
 			if e.ComputeState.StateType == models.ExecutionStateFailed {

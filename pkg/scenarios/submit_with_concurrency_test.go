@@ -45,7 +45,6 @@ func TestCheckConcurrencyByPartition(t *testing.T) {
 		{"negative partition", []*models.Execution{exec("a", "n0", 0, done), exec("b", "n1", 1, done), exec("c", "n2", -1, done)}, nil, ErrConcurrency, 0},
 		{"too few executions", []*models.Execution{exec("a", "n0", 0, done), exec("b", "n1", 1, done)}, nil, ErrConcurrency, 0},
 		{"no executions", nil, nil, ErrConcurrency, 0},
-		{"null entry", []*models.Execution{exec("a", "n0", 0, done), nil}, nil, ErrProtocol, 0},
 		{"failed job with failed executions", []*models.Execution{exec("a", "n0", 0, failed), exec("b", "n1", 1, done), exec("c", "n2", 2, done)}, jobFailed, ErrJobFailed, 1},
 		{"failed job without enough nodes", []*models.Execution{exec("a", "n0", 0, done), exec("b", "n1", 1, done)}, jobFailed, ErrConcurrency, 0},
 	}

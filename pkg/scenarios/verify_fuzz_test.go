@@ -21,7 +21,7 @@ func FuzzStdoutFromTarGz(f *testing.F) {
 		if asText {
 			archive = tarGz(map[string]string{"stdout": string(data)})
 		}
-		out, err := stdoutFromTarGz(bytes.NewReader(archive), minStdoutAllowed)
+		out, err := stdoutFromTarGz(bytes.NewReader(archive))
 		if err != nil {
 			if asText {
 				t.Fatalf("a well-formed archive was refused: %v", err)
@@ -52,7 +52,7 @@ func TestStdoutFromTarGz(t *testing.T) {
 		{"empty stdout", map[string]string{"stdout": ""}, "", false},
 	}
 	for _, tt := range tests {
-		got, err := stdoutFromTarGz(bytes.NewReader(tarGz(tt.files)), minStdoutAllowed)
+		got, err := stdoutFromTarGz(bytes.NewReader(tarGz(tt.files)))
 		if (err != nil) != tt.wantErr || got != tt.want {
 			t.Errorf("%s: got %q, %v", tt.name, got, err)
 		}

@@ -20,20 +20,20 @@ const describeBudget = 5 * time.Second
 // maxDescribed bounds the executions a description names.
 const maxDescribed = 6
 
-// whereJob says where a failed run's job stood: each execution's
+// withWhere notes in err where a failed run's job stood: each execution's
 // partition, state and node ("partition 0 Completed on node-1; partition 1
 // Running on node-2"), so a run that timed out on a partition names the
-// node that holds it. The nodes go into the result's node_ids. "" when the
-// executions cannot be listed.
-func whereJob(ctx context.Context, p *Probe) string {
-	if p.Jobs == nil || p.res.JobID == "" {
-		return ""
-	}
+// node that holds it. The nodes go into the result's node_ids. err stands
+// as it is when the executions cannot be listed (or listing them panics).
+func withWhere(ctx context.Context, p *Probe, err error) error {
 	ctx, cancel := context.WithTimeout(ctx, describeBudget)
 	defer cancel()
-	execs, err := p.Executions(ctx, p.res.JobID)
-	if err != nil || len(execs) == 0 {
-		return ""
+	var execs []*models.Execution
+	if safely("describing job", func() (lerr error) {
+		execs, lerr = p.Executions(ctx, p.res.JobID)
+		return lerr
+	}) != nil || len(execs) == 0 {
+		return err
 	}
 	execs = slices.Clone(execs)
 	slices.SortStableFunc(execs, func(a, b *models.Execution) int {
@@ -53,7 +53,7 @@ func whereJob(ctx context.Context, p *Probe) string {
 		parts = append(parts, fmt.Sprintf("partition %d %s on %s", e.PartitionIndex,
 			e.ComputeState.StateType, node))
 	}
-	return "executions at the end: " + strings.Join(parts, "; ")
+	return fmt.Errorf("%w (executions at the end: %s)", err, strings.Join(parts, "; "))
 }
 
 // stateRank puts a partition's completed execution first, then the ones
