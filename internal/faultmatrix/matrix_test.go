@@ -905,7 +905,8 @@ owners: ` + "`canary`" + ` and exit 3. Nobody pages the network for Google's fau
   ` + "`CANARY_ALLOW_PLAINTEXT_CREDENTIALS`" + `; a host ending in a dot is exit 2.
 - **HTTP framing.** Every error of an API exchange is classed by its type, never its text: a
   certificate that failed verification is ` + "`certificate`" + `; a deadline ` + "`timeout`" + `; a connection that carried
-  no answer (refused, DNS, reset, closed before a byte) ` + "`unavailable`" + `; any other — a server that answered
+  no usable answer (refused, DNS, reset or another socket error, closed before a byte, a TLS handshake
+  refused with an alert or answered without TLS) ` + "`unavailable`" + `; any other — a server that answered
   unusably: a garbage status line, malformed headers or more than 64 KiB of them, two Content-Lengths, an
   unknown transfer encoding, bad chunks, a body shorter than announced — ` + "`protocol`" + `.
 - **Job IDs.** Every ID from the network (the submit's, the label-found job's) must be 1–128 letters,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"log"
@@ -168,6 +169,31 @@ func TestCertificateFailuresHaveTheirOwnClass(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A TLS handshake that fails for a reason other than the certificate —
+// the endpoint answers without TLS, or refuses the TLS versions the canary
+// speaks — is unavailable: a port or version mismatch in front of the API.
+func TestFailedHandshakesAreUnavailable(t *testing.T) {
+	t.Parallel()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"Items":[]}`)) })
+	plain := httptest.NewServer(ok)
+	defer plain.Close()
+	old := httptest.NewUnstartedServer(ok)
+	old.TLS = &tls.Config{MaxVersion: tls.VersionTLS11}
+	old.StartTLS()
+	defer old.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(old.Certificate())
+	for name, srv := range map[string]*httptest.Server{"plain HTTP": plain, "TLS 1.1 only": old} {
+		host, p, _ := net.SplitHostPort(srv.Listener.Addr().String())
+		port, _ := strconv.Atoi(p)
+		jobs := New(Options{Host: host, Port: port, TLS: true, RootCAs: pool, Timeout: 5 * time.Second}).Jobs
+		_, err := jobs.List(context.Background(), &apimodels.ListJobsRequest{})
+		if c := scenarios.Classify(err); c != scenarios.ErrUnavailable {
+			t.Errorf("%s: class %q, want unavailable: %v", name, c, err)
+		}
 	}
 }
 

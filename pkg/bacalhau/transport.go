@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,6 +81,8 @@ func exchangeError(ctx context.Context, call string, err error) error {
 	var netErr net.Error
 	var opErr *net.OpError
 	var dnsErr *net.DNSError
+	var errno syscall.Errno
+	var notTLS tls.RecordHeaderError
 	var cause error
 	why, badCert := certificateProblem(err)
 	switch {
@@ -95,9 +98,13 @@ func exchangeError(ctx context.Context, call string, err error) error {
 		// The client's own timeout may cancel the request a moment
 		// before its context says why.
 		cause = scenarios.ErrTimeout
-	case errors.As(err, &opErr) && opErr.Op == "dial", errors.As(err, &dnsErr),
-		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.EOF): // net/http's io.EOF is a close before any byte (a cut reply is io.ErrUnexpectedEOF)
+	case errors.As(err, &opErr) && (opErr.Op == "dial" || opErr.Op == "remote error"), errors.As(err, &dnsErr),
+		errors.As(err, &errno), errors.As(err, &notTLS), errors.Is(err, io.EOF):
+		// Nothing usable answered: no connection, a socket error (refused,
+		// reset, unreachable), a close before any byte (net/http's io.EOF;
+		// a cut reply is io.ErrUnexpectedEOF), or a TLS handshake the
+		// endpoint refused with an alert or answered without TLS (a port
+		// or TLS version mismatch at the load balancer).
 		cause = scenarios.ErrUnavailable
 	default:
 		cause = scenarios.ErrProtocol

@@ -39,7 +39,7 @@ var Classes = []Class{
 // "network failing" page's runbook lines (generated into
 // terraform/scenarios.json by `go generate ./internal/catalogue`).
 var runbooks = map[Class]string{
-	ErrUnavailable:    "the API did not answer (DNS, refused connection): check the orchestrator's host, load balancer and DNS; other scenarios failing the same way confirm an outage.",
+	ErrUnavailable:    "the API did not answer (DNS, refused or reset connection, a TLS handshake refused or answered without TLS): check the orchestrator's host, load balancer (its port and TLS versions) and DNS; other scenarios failing the same way confirm an outage.",
 	ErrTimeout:        "a call or the whole scenario exceeded CANARY_TIMEOUT: look at which phase grew on the dashboard (wait = scheduling or compute nodes slow, submit = orchestrator slow).",
 	ErrCertificate:    "the API answered TLS with a certificate the canary could not verify (unknown authority, expired, not for the host, self-signed); nothing was sent. Check the orchestrator's certificate (expiry, the names it covers, the chain it serves) and, for a private CA, the CA file the canary trusts (BACALHAU_API_TLS_CAFILE, mounted from the bacalhau_api_tls_ca_secret_id secret). Not DNS or an outage.",
 	ErrAuth:           "the API refused the canary's credentials (401/403; Bacalhau v1.7 answers 500 with its authorizer's message): check the API key secret's latest version and the network's auth configuration.",
