@@ -265,35 +265,32 @@ func TestGCPRecordsFailure(t *testing.T) {
 	}
 }
 
+// Unavailable is retried WriteAttempts times; a budget that ends a pause
+// between two attempts still names the API's answer, not the deadline.
 func TestGCPRetriesUnavailable(t *testing.T) {
 	t.Parallel()
-	m := startFake(t)
-	m.Refuse(codes.Unavailable, "The service is currently unavailable.")
-	g := newSink(t, m, nil)
-	s, _ := scenarios.Lookup("list")
-	err := g.Record(context.Background(), result(s, true, time.Now()))
-	var we *metrics.WriteError
-	if !errors.As(err, &we) || !strings.Contains(err.Error(), "Unavailable") {
-		t.Fatalf("err = %v, want a WriteError saying Unavailable", err)
-	}
-	if n := m.Requests(); n != metrics.WriteAttempts {
-		t.Errorf("%d attempts, want %d", n, metrics.WriteAttempts)
-	}
-}
-
-// A budget that ends between two attempts still names the API's answer,
-// not the deadline that ended the pause.
-func TestGCPBudgetEndingAPauseKeepsTheCause(t *testing.T) {
-	t.Parallel()
-	m := startFake(t)
-	m.Refuse(codes.Unavailable, "The service is currently unavailable.")
-	g := newSink(t, m, nil)
-	s, _ := scenarios.Lookup("list")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	err := g.Record(ctx, result(s, true, time.Now()))
-	if err == nil || !strings.Contains(err.Error(), "Unavailable") || m.Requests() >= metrics.WriteAttempts {
-		t.Fatalf("err = %v after %d attempts, want the budget to end it saying Unavailable", err, m.Requests())
+	for _, tc := range []struct {
+		name     string
+		budget   time.Duration
+		attempts func(int) bool
+	}{
+		{"every attempt", time.Minute, func(n int) bool { return n == metrics.WriteAttempts }},
+		{"budget ends a pause", 20 * time.Millisecond, func(n int) bool { return n < metrics.WriteAttempts }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m := startFake(t)
+			m.Refuse(codes.Unavailable, "The service is currently unavailable.")
+			g := newSink(t, m, nil)
+			s, _ := scenarios.Lookup("list")
+			ctx, cancel := context.WithTimeout(context.Background(), tc.budget)
+			defer cancel()
+			err := g.Record(ctx, result(s, true, time.Now()))
+			var we *metrics.WriteError
+			if !errors.As(err, &we) || !strings.Contains(err.Error(), "Unavailable") || !tc.attempts(m.Requests()) {
+				t.Fatalf("err = %v after %d attempts, want a WriteError saying Unavailable", err, m.Requests())
+			}
+		})
 	}
 }
 
