@@ -194,7 +194,7 @@ func (c Config) Validate(needHost bool) error {
 	default:
 		return fmt.Errorf("CANARY_METRICS: unknown sink %s (gcp, stdout or none)", text.Quote(c.Metrics, maxValueText))
 	}
-	if c.Project != "" && !gcp.ValidProject(c.Project) {
+	if c.Project != "" && !gcp.ProjectID.MatchString(c.Project) {
 		return fmt.Errorf("GOOGLE_CLOUD_PROJECT: %s is not a project ID or number", text.Quote(c.Project, maxValueText))
 	}
 	for _, e := range []struct{ name, value string }{
