@@ -85,6 +85,7 @@ func exchangeError(ctx context.Context, call string, err error) error {
 	var notTLS tls.RecordHeaderError
 	var cause error
 	why, badCert := certificateProblem(err)
+	deadline, hasDeadline := ctx.Deadline()
 	switch {
 	case errors.As(err, &class):
 		return fmt.Errorf("%s: %w", call, err)
@@ -94,7 +95,7 @@ func exchangeError(ctx context.Context, call string, err error) error {
 		return fmt.Errorf("%s: the API's TLS certificate %s: %w", call, why, scenarios.ErrCertificate)
 	case errors.Is(ctx.Err(), context.Canceled):
 		cause = context.Canceled
-	case ctx.Err() != nil, pastDeadline(ctx), errors.As(err, &netErr) && netErr.Timeout():
+	case ctx.Err() != nil, hasDeadline && !time.Now().Before(deadline), errors.As(err, &netErr) && netErr.Timeout():
 		// The client's own timeout may cancel the request a moment
 		// before its context says why.
 		cause = scenarios.ErrTimeout
@@ -110,11 +111,6 @@ func exchangeError(ctx context.Context, call string, err error) error {
 		cause = scenarios.ErrProtocol
 	}
 	return fmt.Errorf("%s: %w: %w", call, clipped{err}, cause)
-}
-
-func pastDeadline(ctx context.Context) bool {
-	dl, ok := ctx.Deadline()
-	return ok && !time.Now().Before(dl)
 }
 
 // clipped bounds an error's text (net/http quotes what the server sent),

@@ -152,8 +152,14 @@ func (c Config) Validate(needHost bool) error {
 	if strings.Contains(c.APIUsername, ":") {
 		return fmt.Errorf("BACALHAU_API_USERNAME: holds a colon, which basic auth cannot carry")
 	}
-	if err := c.checkPlaintext(); err != nil {
-		return err
+	if !c.APITLS && !c.AllowPlaintextCredentials && c.APIHost != "" && !isLoopbackHost(c.APIHost) {
+		for _, v := range []struct{ name, value string }{
+			{"BACALHAU_API_KEY", c.APIKey}, {"BACALHAU_API_PASSWORD", c.APIPassword}, {"BACALHAU_API_KEY_SECRET", c.APIKeySecret},
+		} {
+			if v.value != "" {
+				return fmt.Errorf("%s: would go in clear text to %s; set BACALHAU_API_TLS=true (or CANARY_ALLOW_PLAINTEXT_CREDENTIALS=true to accept that)", v.name, text.Quote(c.APIHost, maxValueText))
+			}
+		}
 	}
 	if c.APICAFile != "" {
 		if !c.APITLS {
@@ -206,26 +212,6 @@ func (c Config) Validate(needHost bool) error {
 		}
 	}
 	return nil
-}
-
-// checkPlaintext refuses to send credentials in clear text to a host
-// that is not loopback, unless CANARY_ALLOW_PLAINTEXT_CREDENTIALS says so.
-func (c Config) checkPlaintext() error {
-	if c.APITLS || c.AllowPlaintextCredentials || c.APIHost == "" || isLoopbackHost(c.APIHost) {
-		return nil
-	}
-	name := ""
-	switch {
-	case c.APIKey != "":
-		name = "BACALHAU_API_KEY"
-	case c.APIPassword != "":
-		name = "BACALHAU_API_PASSWORD"
-	case c.APIKeySecret != "":
-		name = "BACALHAU_API_KEY_SECRET"
-	default:
-		return nil
-	}
-	return fmt.Errorf("%s: would go in clear text to %s; set BACALHAU_API_TLS=true (or CANARY_ALLOW_PLAINTEXT_CREDENTIALS=true to accept that)", name, text.Quote(c.APIHost, maxValueText))
 }
 
 // ParseHost checks a host for the API: a DNS name or an IP address (IPv6
