@@ -48,7 +48,7 @@ func dropLongStrings(r io.Reader) ([]byte, error) {
 	}
 	for {
 		if out.Len() > MaxReplyBytes {
-			return nil, &tooBigError{MaxReplyBytes}
+			return nil, fmt.Errorf("reply is over %d bytes: %w", MaxReplyBytes, errTooBig)
 		}
 		// A run of plain bytes, scanned in the reader's buffer.
 		if br.Buffered() == 0 {
