@@ -121,10 +121,8 @@ func (c Config) Validate(needHost bool) error {
 	if needHost && c.APIHost == "" {
 		return fmt.Errorf("BACALHAU_API_HOST: required")
 	}
-	if c.APIHost != "" {
-		if _, err := ParseHost(c.APIHost); err != nil {
-			return fmt.Errorf("BACALHAU_API_HOST: %v", err)
-		}
+	if _, err := ParseHost(c.APIHost); c.APIHost != "" && err != nil {
+		return fmt.Errorf("BACALHAU_API_HOST: %v", err)
 	}
 	if c.APIPort < 1 || c.APIPort > 65535 {
 		return fmt.Errorf("BACALHAU_API_PORT: %d is not a port (1-65535)", c.APIPort)
@@ -172,10 +170,8 @@ func (c Config) Validate(needHost bool) error {
 	if c.APIKeySecret != "" && !secretVersion.MatchString(c.APIKeySecret) {
 		return fmt.Errorf("BACALHAU_API_KEY_SECRET: %s is not a secret version name (projects/P/secrets/S/versions/V)", text.Quote(c.APIKeySecret, maxValueText))
 	}
-	if c.Scenario != "" {
-		if _, ok := scenarios.Lookup(c.Scenario); !ok {
-			return fmt.Errorf("CANARY_SCENARIO: unknown scenario %s (one of %s)", text.Quote(c.Scenario, maxValueText), strings.Join(scenarios.Names(), ", "))
-		}
+	if _, ok := scenarios.Lookup(c.Scenario); c.Scenario != "" && !ok {
+		return fmt.Errorf("CANARY_SCENARIO: unknown scenario %s (one of %s)", text.Quote(c.Scenario, maxValueText), strings.Join(scenarios.Names(), ", "))
 	}
 	if !envLabel.MatchString(c.Env) {
 		return fmt.Errorf("CANARY_ENV: %s must be a short lowercase label like prod, staging or dev", text.Quote(c.Env, maxValueText))
