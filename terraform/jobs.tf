@@ -97,7 +97,7 @@ resource "google_cloud_run_v2_job" "scenario" {
   }
 
   lifecycle {
-    # The job's own rule (pkg/config checkPlaintext): credentials never go
+    # The job's own rule (pkg/config Validate): credentials never go
     # in clear text to a host that is not loopback. Without it the job
     # would refuse every run (exit 2) and the env would only ever page
     # "canary broken".

@@ -28,7 +28,6 @@ import (
 	"github.com/bacalhau-project/bacalhau-canary/pkg/canary"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/logging"
-	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
@@ -51,12 +50,7 @@ func realMain(ctx context.Context, env envconfig.Lookuper, stdout, stderr io.Wri
 		return canary.ExitUsage
 	}
 	log := logging.New(stdout).With(taskAttrs(env)...)
-	c := canary.New(cfg, canary.Options{
-		DefaultEngine: scenarios.EngineDocker,
-		DefaultSink:   metrics.KindGCP,
-		Log:           log,
-		Stdout:        stdout,
-	})
+	c := canary.New(cfg, canary.Options{Log: log, Stdout: stdout}) // docker, gcp by default
 	defer func() {
 		if ctx.Err() == nil {
 			_ = c.Close()

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -67,12 +66,9 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (io.ReadCloser, erro
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			// Its text quotes the URL: signature and token parameters out.
-			return nil, fmt.Errorf("GET %s: %w", shown, uerr.Err)
-		}
-		return nil, err
+		// A *url.Error, whose text quotes the URL: signature and token
+		// parameters out.
+		return nil, fmt.Errorf("GET %s: %w", shown, errors.Unwrap(err))
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()

@@ -48,7 +48,7 @@ func dropLongStrings(r io.Reader) ([]byte, error) {
 	}
 	for {
 		if out.Len() > MaxReplyBytes {
-			return nil, &tooBigError{MaxReplyBytes}
+			return nil, fmt.Errorf("reply is over %d bytes: %w", MaxReplyBytes, errTooBig)
 		}
 		// A run of plain bytes, scanned in the reader's buffer.
 		if br.Buffered() == 0 {
@@ -120,7 +120,7 @@ func escape(br *bufio.Reader) ([]byte, error) {
 		seq := []byte{'\\', e}
 		for range 4 {
 			h, err := br.ReadByte()
-			if err != nil || !isHex(h) {
+			if err != nil || !strings.ContainsRune("0123456789abcdefABCDEF", rune(h)) {
 				return nil, fmt.Errorf("reply has a bad \\u escape: %w", scenarios.ErrProtocol)
 			}
 			seq = append(seq, h)
@@ -128,8 +128,4 @@ func escape(br *bufio.Reader) ([]byte, error) {
 		return seq, nil
 	}
 	return nil, fmt.Errorf("reply has a bad escape \\%s: %w", text.Quote(string(e), 8), scenarios.ErrProtocol)
-}
-
-func isHex(b byte) bool {
-	return b >= '0' && b <= '9' || b >= 'a' && b <= 'f' || b >= 'A' && b <= 'F'
 }

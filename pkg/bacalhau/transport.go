@@ -85,6 +85,7 @@ func exchangeError(ctx context.Context, call string, err error) error {
 	var notTLS tls.RecordHeaderError
 	var cause error
 	why, badCert := certificateProblem(err)
+	deadline, hasDeadline := ctx.Deadline()
 	switch {
 	case errors.As(err, &class):
 		return fmt.Errorf("%s: %w", call, err)
@@ -94,7 +95,7 @@ func exchangeError(ctx context.Context, call string, err error) error {
 		return fmt.Errorf("%s: the API's TLS certificate %s: %w", call, why, scenarios.ErrCertificate)
 	case errors.Is(ctx.Err(), context.Canceled):
 		cause = context.Canceled
-	case ctx.Err() != nil, pastDeadline(ctx), errors.As(err, &netErr) && netErr.Timeout():
+	case ctx.Err() != nil, hasDeadline && !time.Now().Before(deadline), errors.As(err, &netErr) && netErr.Timeout():
 		// The client's own timeout may cancel the request a moment
 		// before its context says why.
 		cause = scenarios.ErrTimeout
@@ -110,11 +111,6 @@ func exchangeError(ctx context.Context, call string, err error) error {
 		cause = scenarios.ErrProtocol
 	}
 	return fmt.Errorf("%s: %w: %w", call, clipped{err}, cause)
-}
-
-func pastDeadline(ctx context.Context) bool {
-	dl, ok := ctx.Deadline()
-	return ok && !time.Now().Before(dl)
 }
 
 // clipped bounds an error's text (net/http quotes what the server sent),
@@ -158,11 +154,10 @@ func (t *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	body, err := readReply(resp, limit, read)
 	resp.Body.Close()
 	if err != nil {
-		var tooBig *tooBigError
 		switch {
 		case resp.StatusCode == http.StatusOK || ctx.Err() != nil:
 			return nil, judge(ctx, exchangeError(ctx, call+": reading the reply", err))
-		case !errors.As(err, &tooBig):
+		case !errors.Is(err, errTooBig):
 			// The status is the answer; a body that cannot be read
 			// changes nothing about it.
 			return nil, judge(ctx, fmt.Errorf("%s: API answered %s (body unreadable: %v): %w",
@@ -215,14 +210,8 @@ func replyMessage(body []byte) string {
 	return ": " + text.Quote(string(body), 300)
 }
 
-// tooBigError is a reply over its bound.
-type tooBigError struct{ limit int64 }
-
-func (e *tooBigError) Error() string {
-	return fmt.Sprintf("reply is over %d bytes: %s", e.limit, scenarios.ErrProtocol)
-}
-
-func (e *tooBigError) Unwrap() error { return scenarios.ErrProtocol }
+// errTooBig marks a reply over its bound: a protocol error.
+var errTooBig = fmt.Errorf("%w", scenarios.ErrProtocol)
 
 // readReply reads the reply's body, inflated, through read: at most
 // limit bytes as sent and as inflated (the client asks for gzip and
@@ -248,7 +237,7 @@ func readReply(resp *http.Response, limit int64, read func(io.Reader) ([]byte, e
 }
 
 // bounded reads r to at most limit bytes: a longer reply is a
-// tooBigError, which comes with the first limit bytes.
+// errTooBig, which comes with the first limit bytes.
 func bounded(r io.Reader, limit int64) io.Reader { return &boundedReader{r, limit, limit} }
 
 type boundedReader struct {
@@ -259,7 +248,7 @@ type boundedReader struct {
 func (b *boundedReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p[:min(int64(len(p)), b.left+1)])
 	if int64(n) > b.left {
-		n, err = int(b.left), &tooBigError{b.limit}
+		n, err = int(b.left), fmt.Errorf("reply is over %d bytes: %w", b.limit, errTooBig)
 	}
 	b.left -= int64(n)
 	return n, err
@@ -270,7 +259,7 @@ type gzipErrReader struct{ r io.Reader }
 
 func (g *gzipErrReader) Read(p []byte) (int, error) {
 	n, err := g.r.Read(p)
-	if _, tooBig := errors.AsType[*tooBigError](err); err != nil && err != io.EOF && !tooBig {
+	if err != nil && err != io.EOF && !errors.Is(err, errTooBig) {
 		err = fmt.Errorf("reply labelled gzip is corrupt: %v: %w", err, scenarios.ErrProtocol)
 	}
 	return n, err

@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/bacalhau"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/config"
@@ -54,14 +53,6 @@ func New(cfg config.Config, o Options) *Canary {
 // Config is the configuration in use, defaults applied.
 func (c *Canary) Config() config.Config { return c.cfg }
 
-// Run runs s once (its result line is logged before anything is
-// recorded) and records it. A non-nil error means the result could not be
-// recorded.
-func (c *Canary) Run(ctx context.Context, s scenarios.Scenario) (scenarios.Result, error) {
-	res := c.Check(ctx, s)
-	return res, c.Record(ctx, res)
-}
-
 // Check runs s once and logs its result line, without recording it (the
 // local runner prints the result before its metric points).
 func (c *Canary) Check(ctx context.Context, s scenarios.Scenario) scenarios.Result {
@@ -81,23 +72,17 @@ func (c *Canary) Check(ctx context.Context, s scenarios.Scenario) scenarios.Resu
 	return r.Run(ctx, s)
 }
 
-// KeyBudget is the time a run gives the read of its API key: at most
-// gcp.SecretBudget and half the run's deadline, so a Secret Manager that
-// hangs fails the run as the canary's (class canary in connect) before the
-// deadline could make it a timeout.
-func KeyBudget(runTimeout time.Duration) time.Duration {
-	return min(gcp.SecretBudget, runTimeout/2)
-}
-
 // connect is a run's connect phase: the API key read from Secret Manager
 // when BACALHAU_API_KEY_SECRET names one (a key that cannot be read fails
 // the run as a canary error), then the run's own client and fetcher. The
 // key goes into the client and the runner's redaction list, never into a
-// log line or label.
+// log line or label. The read gets at most gcp.SecretBudget and half the
+// run's deadline, so a Secret Manager that hangs fails the run as the
+// canary's before the deadline could make it a timeout.
 func (c *Canary) connect(ctx context.Context) (scenarios.Conn, error) {
 	opts := c.cfg.Bacalhau()
 	if c.cfg.APIKeySecret != "" {
-		key, err := gcp.ReadSecret(ctx, c.cfg.APIKeySecret, c.cfg.SecretManagerEndpoint, KeyBudget(c.cfg.Timeout))
+		key, err := gcp.ReadSecret(ctx, c.cfg.APIKeySecret, c.cfg.SecretManagerEndpoint, min(gcp.SecretBudget, c.cfg.Timeout/2))
 		if err != nil {
 			return scenarios.Conn{}, fmt.Errorf("BACALHAU_API_KEY_SECRET: %v: %w", err, scenarios.ErrCanary)
 		}
@@ -138,7 +123,10 @@ func (c *Canary) Record(ctx context.Context, res scenarios.Result) error {
 func (c *Canary) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	err := metrics.Close(c.sink)
+	closer, ok := c.sink.(io.Closer)
 	c.sink = nil
-	return err
+	if !ok {
+		return nil
+	}
+	return closer.Close()
 }

@@ -121,10 +121,8 @@ func (c Config) Validate(needHost bool) error {
 	if needHost && c.APIHost == "" {
 		return fmt.Errorf("BACALHAU_API_HOST: required")
 	}
-	if c.APIHost != "" {
-		if _, err := ParseHost(c.APIHost); err != nil {
-			return fmt.Errorf("BACALHAU_API_HOST: %v", err)
-		}
+	if _, err := ParseHost(c.APIHost); c.APIHost != "" && err != nil {
+		return fmt.Errorf("BACALHAU_API_HOST: %v", err)
 	}
 	if c.APIPort < 1 || c.APIPort > 65535 {
 		return fmt.Errorf("BACALHAU_API_PORT: %d is not a port (1-65535)", c.APIPort)
@@ -152,8 +150,14 @@ func (c Config) Validate(needHost bool) error {
 	if strings.Contains(c.APIUsername, ":") {
 		return fmt.Errorf("BACALHAU_API_USERNAME: holds a colon, which basic auth cannot carry")
 	}
-	if err := c.checkPlaintext(); err != nil {
-		return err
+	if !c.APITLS && !c.AllowPlaintextCredentials && c.APIHost != "" && !isLoopbackHost(c.APIHost) {
+		for _, v := range []struct{ name, value string }{
+			{"BACALHAU_API_KEY", c.APIKey}, {"BACALHAU_API_PASSWORD", c.APIPassword}, {"BACALHAU_API_KEY_SECRET", c.APIKeySecret},
+		} {
+			if v.value != "" {
+				return fmt.Errorf("%s: would go in clear text to %s; set BACALHAU_API_TLS=true (or CANARY_ALLOW_PLAINTEXT_CREDENTIALS=true to accept that)", v.name, text.Quote(c.APIHost, maxValueText))
+			}
+		}
 	}
 	if c.APICAFile != "" {
 		if !c.APITLS {
@@ -166,10 +170,8 @@ func (c Config) Validate(needHost bool) error {
 	if c.APIKeySecret != "" && !secretVersion.MatchString(c.APIKeySecret) {
 		return fmt.Errorf("BACALHAU_API_KEY_SECRET: %s is not a secret version name (projects/P/secrets/S/versions/V)", text.Quote(c.APIKeySecret, maxValueText))
 	}
-	if c.Scenario != "" {
-		if _, ok := scenarios.Lookup(c.Scenario); !ok {
-			return fmt.Errorf("CANARY_SCENARIO: unknown scenario %s (one of %s)", text.Quote(c.Scenario, maxValueText), strings.Join(scenarios.Names(), ", "))
-		}
+	if _, ok := scenarios.Lookup(c.Scenario); c.Scenario != "" && !ok {
+		return fmt.Errorf("CANARY_SCENARIO: unknown scenario %s (one of %s)", text.Quote(c.Scenario, maxValueText), strings.Join(scenarios.Names(), ", "))
 	}
 	if !envLabel.MatchString(c.Env) {
 		return fmt.Errorf("CANARY_ENV: %s must be a short lowercase label like prod, staging or dev", text.Quote(c.Env, maxValueText))
@@ -194,7 +196,7 @@ func (c Config) Validate(needHost bool) error {
 	default:
 		return fmt.Errorf("CANARY_METRICS: unknown sink %s (gcp, stdout or none)", text.Quote(c.Metrics, maxValueText))
 	}
-	if c.Project != "" && !gcp.ValidProject(c.Project) {
+	if c.Project != "" && !gcp.ProjectID.MatchString(c.Project) {
 		return fmt.Errorf("GOOGLE_CLOUD_PROJECT: %s is not a project ID or number", text.Quote(c.Project, maxValueText))
 	}
 	for _, e := range []struct{ name, value string }{
@@ -206,26 +208,6 @@ func (c Config) Validate(needHost bool) error {
 		}
 	}
 	return nil
-}
-
-// checkPlaintext refuses to send credentials in clear text to a host
-// that is not loopback, unless CANARY_ALLOW_PLAINTEXT_CREDENTIALS says so.
-func (c Config) checkPlaintext() error {
-	if c.APITLS || c.AllowPlaintextCredentials || c.APIHost == "" || isLoopbackHost(c.APIHost) {
-		return nil
-	}
-	name := ""
-	switch {
-	case c.APIKey != "":
-		name = "BACALHAU_API_KEY"
-	case c.APIPassword != "":
-		name = "BACALHAU_API_PASSWORD"
-	case c.APIKeySecret != "":
-		name = "BACALHAU_API_KEY_SECRET"
-	default:
-		return nil
-	}
-	return fmt.Errorf("%s: would go in clear text to %s; set BACALHAU_API_TLS=true (or CANARY_ALLOW_PLAINTEXT_CREDENTIALS=true to accept that)", name, text.Quote(c.APIHost, maxValueText))
 }
 
 // ParseHost checks a host for the API: a DNS name or an IP address (IPv6

@@ -5,6 +5,7 @@
 package gcp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,8 +81,10 @@ func (t boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// metadataGet asks the metadata server for one value.
+// metadataGet asks the metadata server for one value, within metadataBudget.
 func metadataGet(ctx context.Context, path string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, metadataBudget)
+	defer cancel()
 	v, err := metadataClient.GetWithContext(ctx, path)
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return "", fmt.Errorf("the metadata server's reply is over %d bytes", maxMetadataReply)
@@ -99,24 +102,19 @@ func OnGCP(ctx context.Context) bool {
 
 // MetadataProject asks the metadata server for the project ID.
 func MetadataProject(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, metadataBudget)
-	defer cancel()
 	// Not metadata.ProjectID: that caches the first answer for the process.
 	p, err := metadataGet(ctx, "project/project-id")
 	if err != nil {
 		return "", fmt.Errorf("project from the metadata server: %w", err)
 	}
-	if p = strings.TrimSpace(p); !ValidProject(p) {
+	if p = strings.TrimSpace(p); !ProjectID.MatchString(p) {
 		return "", fmt.Errorf("project from the metadata server: %s is not a project ID", text.Quote(p, maxQuoted))
 	}
 	return p, nil
 }
 
-// ValidProject says whether s is a project ID (also domain-scoped,
-// example.com:p) or number.
-func ValidProject(s string) bool { return projectID.MatchString(s) }
-
-var projectID = regexp.MustCompile(`^[a-z0-9][a-z0-9.:-]{0,61}[a-z0-9]$`)
+// ProjectID matches a project ID (also domain-scoped, example.com:p) or number.
+var ProjectID = regexp.MustCompile(`^[a-z0-9][a-z0-9.:-]{0,61}[a-z0-9]$`)
 
 // location is a region (europe-west4) or a zone (europe-west4-a), alone or
 // as the metadata server's projects/N/regions/R or projects/N/zones/Z.
@@ -126,8 +124,6 @@ var location = regexp.MustCompile(`^(?:projects/[0-9]{1,20}/(?:regions|zones)/)?
 // (Cloud Run answers instance/region with projects/N/regions/R), or, on a
 // VM that has no region entry, its zone.
 func MetadataLocation(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, metadataBudget)
-	defer cancel()
 	what := "region"
 	v, err := metadataGet(ctx, "instance/region")
 	if _, undefined := errors.AsType[metadata.NotDefinedError](err); undefined {
@@ -199,7 +195,9 @@ func ReadSecret(ctx context.Context, name, endpoint string, budget time.Duration
 		if ctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded {
 			return "", fmt.Errorf("reading secret version %s: no answer from Secret Manager within %s: %w", name, budget, context.DeadlineExceeded)
 		}
-		return "", secretError(name, err)
+		st, _ := status.FromError(err)
+		hint := cmp.Or(secretHints[st.Code()], st.Code().String())
+		return "", fmt.Errorf("reading secret version %s: %s (Secret Manager: %s)", name, hint, text.Quote(st.Message(), maxQuoted))
 	}
 	data := resp.GetPayload().GetData()
 	if len(data) > maxSecretBytes {
@@ -233,21 +231,11 @@ func HeaderValueProblem(v string) string {
 	return ""
 }
 
-// secretError says what to fix for Secret Manager's refusal.
-func secretError(name string, err error) error {
-	st, ok := status.FromError(err)
-	if !ok {
-		return fmt.Errorf("reading secret version %s: %w", name, err)
-	}
-	switch st.Code() {
-	case codes.NotFound:
-		return fmt.Errorf("secret version %s does not exist or is not enabled (Secret Manager: %s)", name, text.Quote(st.Message(), maxQuoted))
-	case codes.PermissionDenied:
-		return fmt.Errorf("permission denied reading secret version %s: the service account needs roles/secretmanager.secretAccessor on the secret (Secret Manager: %s)", name, text.Quote(st.Message(), maxQuoted))
-	case codes.Unauthenticated:
-		return fmt.Errorf("reading secret version %s: no valid credentials (Secret Manager: %s)", name, text.Quote(st.Message(), maxQuoted))
-	}
-	return fmt.Errorf("reading secret version %s: %s: %s", name, st.Code(), text.Quote(st.Message(), maxQuoted))
+// secretHints say what to fix when Secret Manager refuses a read.
+var secretHints = map[codes.Code]string{
+	codes.NotFound:         "it does not exist or is not enabled",
+	codes.PermissionDenied: "permission denied: the service account needs roles/secretmanager.secretAccessor on the secret",
+	codes.Unauthenticated:  "no valid credentials",
 }
 
 // maxQuoted bounds a text from Google's side quoted in an error.

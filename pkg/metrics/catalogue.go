@@ -146,13 +146,3 @@ func Catalogue() Catalog {
 		},
 	}
 }
-
-// Lookup returns the descriptor of the named metric.
-func (c Catalog) Lookup(name string) (Descriptor, bool) {
-	for _, d := range c.Metrics {
-		if d.Name == name {
-			return d, true
-		}
-	}
-	return Descriptor{}, false
-}

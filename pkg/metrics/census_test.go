@@ -15,7 +15,7 @@ import (
 // writes one 0; a run without one writes none.
 func TestComputeNodesPoints(t *testing.T) {
 	t.Parallel()
-	d, ok := metrics.Catalogue().Lookup(metrics.ComputeNodes)
+	d, ok := lookup(metrics.Catalogue(), metrics.ComputeNodes)
 	if !ok {
 		t.Fatal("compute_nodes is not in the catalogue")
 	}

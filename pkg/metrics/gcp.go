@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,10 +9,8 @@ import (
 	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
 	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	"github.com/googleapis/gax-go/v2"
-	"google.golang.org/api/option"
 	metricpb "google.golang.org/genproto/googleapis/api/metric"
 	monitoredrespb "google.golang.org/genproto/googleapis/api/monitoredres"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -43,37 +40,7 @@ type GCP struct {
 	client *monitoring.MetricClient
 }
 
-// NewGCP returns g with a Monitoring client, for the real API, or for a
-// plaintext, unauthenticated endpoint (emulators, tests). It does not
-// connect yet.
-func NewGCP(ctx context.Context, g GCP, endpoint string) (*GCP, error) {
-	if g.Project == "" {
-		return nil, ErrNoProject
-	}
-	g.Location = cmp.Or(g.Location, defaultLocation)
-	g.Log = cmp.Or(g.Log, slog.New(slog.DiscardHandler))
-	// Each attempt has its own deadline, so a hung call leaves the
-	// budget to the next one.
-	perAttempt := grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		defer cancel()
-		return invoke(ctx, method, req, reply, cc, opts...)
-	})
-	client, err := monitoring.NewMetricClient(ctx, append(gcp.ClientOptions(endpoint), option.WithGRPCDialOption(perAttempt))...)
-	if err != nil {
-		return nil, fmt.Errorf("monitoring client: %w", err)
-	}
-	g.client = client
-	return &g, nil
-}
-
-// Close closes the client.
-func (g *GCP) Close() error {
-	if g.client == nil {
-		return nil
-	}
-	return g.client.Close()
-}
+func (g *GCP) Close() error { return g.client.Close() }
 
 // Request is the CreateTimeSeries request for r: every point of the run,
 // each a GAUGE with start = end = Stamp (the run's slot, or its end without
@@ -93,7 +60,7 @@ func (g *GCP) Request(r scenarios.Result) *monitoringpb.CreateTimeSeriesRequest 
 			v.Value = &monitoringpb.TypedValue_Int64Value{Int64Value: p.Int64}
 		}
 		series = append(series, &monitoringpb.TimeSeries{
-			Metric:     &metricpb.Metric{Type: p.Type(), Labels: p.Labels},
+			Metric:     &metricpb.Metric{Type: Prefix + p.Metric, Labels: p.Labels},
 			Resource:   resource,
 			MetricKind: metricpb.MetricDescriptor_GAUGE,
 			ValueType:  metricpb.MetricDescriptor_ValueType(metricpb.MetricDescriptor_ValueType_value[p.ValueType]),
@@ -129,11 +96,42 @@ func (g *GCP) Record(ctx context.Context, r scenarios.Result) error {
 	if last != nil && status.Code(err) != status.Code(last) && ctx.Err() != nil {
 		err = last // the budget ended a pause: the last attempt's error says why
 	}
-	if g.Interval > 0 && slotTaken(err) {
-		g.logNotInWindow(r, err)
+	s := Summary(err)
+	log := g.Log.With("scenario", r.Scenario, "env", r.Env, "error", describe(err))
+	if g.Interval > 0 && slotTaken(s) {
+		slot := Slot(r.Start, g.Interval)
+		log.LogAttrs(ctx, slog.LevelWarn, "run not in the alert window: its slot or a newer one was already recorded",
+			slog.Time("slot", slot),
+			slog.Float64("start_after_slot_seconds", r.Start.Sub(slot).Seconds()),
+			slog.Float64("interval_seconds", g.Interval.Seconds()),
+			slog.Int("success_point_count", int(s.GetSuccessPointCount())),
+		)
 		return nil
 	}
-	g.logSummary(r, req, err)
+	if s != nil {
+		// The server's per-series summary: how many points it took, and
+		// why it refused the others.
+		var errs []any
+		for i, e := range s.GetErrors()[:min(len(s.GetErrors()), maxSummaryErrors)] {
+			errs = append(errs, slog.Group(fmt.Sprint(i),
+				slog.String("code", codes.Code(e.GetStatus().GetCode()).String()),
+				slog.String("message", text.Clip(e.GetStatus().GetMessage(), maxMessageText)),
+				slog.Int("point_count", int(e.GetPointCount())),
+			))
+		}
+		msg := "metric write partly failed"
+		if s.GetSuccessPointCount() == 0 {
+			msg = "metric write failed"
+		}
+		log.LogAttrs(ctx, slog.LevelError, msg,
+			slog.String("project", g.Project),
+			slog.Int("time_series", len(req.TimeSeries)),
+			slog.Int("total_point_count", int(s.GetTotalPointCount())),
+			slog.Int("success_point_count", int(s.GetSuccessPointCount())),
+			slog.Int("error_count", len(s.GetErrors())),
+			slog.Group("errors", errs...),
+		)
+	}
 	return &WriteError{Project: g.Project, Series: len(req.TimeSeries), Err: err}
 }
 
@@ -181,53 +179,4 @@ func Summary(err error) *monitoringpb.CreateTimeSeriesSummary {
 		}
 	}
 	return nil
-}
-
-// logNotInWindow notes a run whose slot was already recorded.
-func (g *GCP) logNotInWindow(r scenarios.Result, err error) {
-	slot := Slot(r.Start, g.Interval)
-	g.Log.LogAttrs(context.Background(), slog.LevelWarn, "run not in the alert window: its slot or a newer one was already recorded",
-		slog.String("scenario", r.Scenario),
-		slog.String("env", r.Env),
-		slog.Time("slot", slot),
-		slog.Float64("start_after_slot_seconds", r.Start.Sub(slot).Seconds()),
-		slog.Float64("interval_seconds", g.Interval.Seconds()),
-		slog.Int("success_point_count", int(Summary(err).GetSuccessPointCount())),
-		slog.String("error", describe(err)),
-	)
-}
-
-// logSummary logs the server's per-series summary of a failed write: how
-// many points it took, and why it refused the others.
-func (g *GCP) logSummary(r scenarios.Result, req *monitoringpb.CreateTimeSeriesRequest, err error) {
-	s := Summary(err)
-	if s == nil {
-		return
-	}
-	errs := make([]any, 0, min(len(s.GetErrors()), maxSummaryErrors))
-	for i, e := range s.GetErrors() {
-		if i == maxSummaryErrors {
-			break
-		}
-		errs = append(errs, slog.Group(fmt.Sprint(i),
-			slog.String("code", codes.Code(e.GetStatus().GetCode()).String()),
-			slog.String("message", text.Clip(e.GetStatus().GetMessage(), maxMessageText)),
-			slog.Int("point_count", int(e.GetPointCount())),
-		))
-	}
-	msg := "metric write partly failed"
-	if s.GetSuccessPointCount() == 0 {
-		msg = "metric write failed"
-	}
-	g.Log.LogAttrs(context.Background(), slog.LevelError, msg,
-		slog.String("scenario", r.Scenario),
-		slog.String("env", r.Env),
-		slog.String("project", g.Project),
-		slog.Int("time_series", len(req.TimeSeries)),
-		slog.Int("total_point_count", int(s.GetTotalPointCount())),
-		slog.Int("success_point_count", int(s.GetSuccessPointCount())),
-		slog.Int("error_count", len(s.GetErrors())),
-		slog.Group("errors", errs...),
-		slog.String("error", describe(err)),
-	)
 }

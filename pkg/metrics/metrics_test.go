@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -50,7 +52,7 @@ func TestPoints(t *testing.T) {
 			count := map[string]int{}
 			phases := map[string]bool{}
 			for _, p := range pts {
-				d, found := cat.Lookup(p.Metric)
+				d, found := lookup(cat, p.Metric)
 				if !found {
 					t.Fatalf("%s: point of %q, not in the catalogue", s.Name, p.Metric)
 				}
@@ -145,12 +147,22 @@ func startFake(t *testing.T) *fakegcp.Monitoring {
 	return m
 }
 
+// lookup returns the descriptor of the named metric.
+func lookup(c metrics.Catalog, name string) (metrics.Descriptor, bool) {
+	i := slices.IndexFunc(c.Metrics, func(d metrics.Descriptor) bool { return d.Name == name })
+	if i < 0 {
+		return metrics.Descriptor{}, false
+	}
+	return c.Metrics[i], true
+}
+
 func newSink(t *testing.T, m *fakegcp.Monitoring, log *slog.Logger) *metrics.GCP {
 	t.Helper()
-	g, err := metrics.NewGCP(context.Background(), metrics.GCP{Project: "demo", Location: "europe-west4", Log: log}, m.Addr())
+	s, err := metrics.New(context.Background(), metrics.Options{Kind: metrics.KindGCP, Project: "demo", Location: "europe-west4", Log: log, Endpoint: m.Addr()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	g := s.(*metrics.GCP)
 	t.Cleanup(func() { g.Close() })
 	return g
 }
@@ -170,7 +182,7 @@ func byMetric(t *testing.T, ws []fakegcp.Write, scenario string, at time.Time) m
 	for _, w := range ws {
 		ts := w.Series
 		name := strings.TrimPrefix(ts.GetMetric().GetType(), metrics.Prefix)
-		d, ok := cat.Lookup(name)
+		d, ok := lookup(cat, name)
 		if !ok {
 			t.Errorf("wrote %s, not in the catalogue", ts.GetMetric().GetType())
 			continue
@@ -326,11 +338,11 @@ func TestGCPDoesNotRetryOtherErrors(t *testing.T) {
 func TestGCPWriteTimeout(t *testing.T) {
 	t.Parallel()
 	silent := fakegcp.Silent(t)
-	g, err := metrics.NewGCP(context.Background(), metrics.GCP{Project: "demo", Location: "x"}, silent)
+	g, err := metrics.New(context.Background(), metrics.Options{Kind: metrics.KindGCP, Project: "demo", Location: "x", Endpoint: silent})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer g.Close()
+	defer g.(io.Closer).Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	s, _ := scenarios.Lookup("list")
@@ -449,7 +461,7 @@ func TestNewFromMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer metrics.Close(sink)
+	defer sink.(io.Closer).Close()
 	s, _ := scenarios.Lookup("list")
 	end := time.Now()
 	if err := sink.Record(context.Background(), result(s, true, end)); err != nil {
@@ -466,7 +478,7 @@ func TestNewFromMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	metrics.Close(sink2)
+	sink2.(io.Closer).Close()
 	if got := md.Requests()[before:]; len(got) != 1 || got[0] != "project/project-id" {
 		t.Errorf("with a location set, metadata requests %v", got)
 	}

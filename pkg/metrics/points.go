@@ -19,17 +19,6 @@ type Point struct {
 	Labels    map[string]string // metric labels
 }
 
-// Type is the point's full metric type.
-func (p Point) Type() string { return Prefix + p.Metric }
-
-// Value is the point's value as a number, whatever its type.
-func (p Point) Value() any {
-	if p.ValueType == TypeInt64 {
-		return p.Int64
-	}
-	return p.Double
-}
-
 // Points are what one run writes: success (not for a canary-class run,
 // which says nothing about the network: it counts neither as a pass nor as
 // a failure), duration_seconds, one phase_duration_seconds per phase of the

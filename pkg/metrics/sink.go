@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,10 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/gcp"
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
@@ -51,7 +56,8 @@ const defaultLocation = "global"
 
 // New builds the sink o asks for. For gcp it resolves the project and the
 // location first (the metadata server only when o.Metadata allows it) and
-// creates the Monitoring client; call Close on the result when done.
+// creates the Monitoring client (it does not connect yet), a *GCP to Close
+// when done.
 func New(ctx context.Context, o Options) (Sink, error) {
 	switch o.Kind {
 	case KindNone:
@@ -81,21 +87,29 @@ func New(ctx context.Context, o Options) (Sink, error) {
 		}
 		g.Location = l
 	}
-	return NewGCP(ctx, g, o.Endpoint)
-}
-
-// Close closes s if it holds a connection.
-func Close(s Sink) error {
-	if c, ok := s.(io.Closer); ok {
-		return c.Close()
+	if g.Project == "" {
+		return nil, ErrNoProject
 	}
-	return nil
+	g.Location = cmp.Or(g.Location, defaultLocation)
+	g.Log = cmp.Or(g.Log, slog.New(slog.DiscardHandler))
+	// Each attempt has its own deadline, so a hung call leaves the
+	// budget to the next one.
+	perAttempt := grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		defer cancel()
+		return invoke(ctx, method, req, reply, cc, opts...)
+	})
+	client, err := monitoring.NewMetricClient(ctx, append(gcp.ClientOptions(o.Endpoint), option.WithGRPCDialOption(perAttempt))...)
+	if err != nil {
+		return nil, fmt.Errorf("monitoring client: %w", err)
+	}
+	g.client = client
+	return &g, nil
 }
 
 // None drops every result.
 type None struct{}
 
-// Record does nothing.
 func (None) Record(context.Context, scenarios.Result) error { return nil }
 
 // Stdout writes a run's points as JSON lines, one per point: what the gcp
@@ -132,7 +146,10 @@ func (s *Stdout) Record(_ context.Context, r scenarios.Result) error {
 	defer s.mu.Unlock()
 	enc := json.NewEncoder(s.W)
 	for _, p := range Points(r, at) {
-		line.Metric, line.ValueType, line.Value, line.Labels = p.Type(), p.ValueType, p.Value(), p.Labels
+		line.Metric, line.ValueType, line.Value, line.Labels = Prefix+p.Metric, p.ValueType, p.Double, p.Labels
+		if p.ValueType == TypeInt64 {
+			line.Value = p.Int64
+		}
 		if err := enc.Encode(line); err != nil {
 			return fmt.Errorf("writing metrics to stdout: %w", err)
 		}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"time"
 
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
+
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
@@ -58,12 +60,11 @@ func Stamp(r scenarios.Result, interval time.Duration) time.Time {
 	return Slot(r.Start, interval)
 }
 
-// slotTaken reports whether every per-series error of a refused write says
-// the series already holds this or a newer point: the run's slot was taken
-// by another run, or a newer slot was recorded first. Those are Cloud
-// Monitoring's in-order and sampling-period refusals.
-func slotTaken(err error) bool {
-	s := Summary(err)
+// slotTaken reports whether every per-series error of a refused write's
+// summary says the series already holds this or a newer point: the run's
+// slot was taken by another run, or a newer slot was recorded first. Those
+// are Cloud Monitoring's in-order and sampling-period refusals.
+func slotTaken(s *monitoringpb.CreateTimeSeriesSummary) bool {
 	if s == nil || len(s.GetErrors()) == 0 {
 		return false
 	}
