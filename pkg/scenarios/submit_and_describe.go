@@ -103,10 +103,7 @@ func checkHistory(ctx context.Context, p *Probe, id string, completed []string) 
 	// reply's order.
 	events := slices.Clone(resp.Items)
 	slices.SortStableFunc(events, func(a, b *models.JobHistory) int {
-		if c := cmp.Compare(a.SeqNum, b.SeqNum); c != 0 {
-			return c
-		}
-		return a.Time.Compare(b.Time)
+		return cmp.Or(cmp.Compare(a.SeqNum, b.SeqNum), a.Time.Compare(b.Time))
 	})
 	var states []models.JobStateType
 	execEvents := map[string]int{}
