@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -124,18 +125,10 @@ func (f flags) apply(c *config.Config) error {
 		}
 		c.Timeout = f.timeout
 	}
-	if f.engine != "" {
-		c.Engine = f.engine
-	}
-	if f.env != "" {
-		c.Env = f.env
-	}
-	if f.metrics != "" {
-		c.Metrics = f.metrics
-	}
-	if f.scenario != "" {
-		c.Scenario = f.scenario
-	}
+	c.Engine = cmp.Or(f.engine, c.Engine)
+	c.Env = cmp.Or(f.env, c.Env)
+	c.Metrics = cmp.Or(f.metrics, c.Metrics)
+	c.Scenario = cmp.Or(f.scenario, c.Scenario)
 	return nil
 }
 
