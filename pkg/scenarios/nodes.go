@@ -23,7 +23,7 @@ type NodeLister interface {
 const (
 	nodesPageSize   = 500
 	maxNodePages    = 20 // at most 10,000 nodes
-	maxCensusGroups = 8  // version × engine groups in the result; the rest are summed as "other"
+	maxCensusGroups = 8  // version groups in the result; the rest are summed as "other"
 )
 
 // Nodes counts the network's compute nodes that could run the canary's

@@ -48,16 +48,13 @@ type Conn struct {
 type Runner struct {
 	// Connect builds the run's API client, within the run's deadline and
 	// timed as the connect phase.
-	Connect func(ctx context.Context) (Conn, error)
-	Spec    JobSpec
-	Env     string
-	Timeout time.Duration // whole-run deadline
-	// CleanupGrace is how long past the deadline a failed run's cleanup
-	// may go (0: CleanupGrace); after an interrupt it gets 600 ms.
-	CleanupGrace time.Duration
-	Log          *slog.Logger // gets the result line; nil: no line
-	Progress     func(string) // notes on long waits; nil: none
-	Secrets      []string     // values never to appear in an error text
+	Connect  func(ctx context.Context) (Conn, error)
+	Spec     JobSpec
+	Env      string
+	Timeout  time.Duration // whole-run deadline
+	Log      *slog.Logger  // gets the result line; nil: no line
+	Progress func(string)  // notes on long waits; nil: none
+	Secrets  []string      // values never to appear in an error text
 	// Endpoint, CanaryVersion and CanaryImage go into the result as they
 	// are: where the API is and which canary ran.
 	Endpoint      string
@@ -206,11 +203,7 @@ func (r *Runner) cleanupContext(parent context.Context, start time.Time) (contex
 	if parent.Err() != nil {
 		return context.WithTimeout(base, stopBudget)
 	}
-	grace := r.CleanupGrace
-	if grace <= 0 {
-		grace = CleanupGrace
-	}
-	ctx, cancel := context.WithDeadline(base, start.Add(r.Timeout+grace))
+	ctx, cancel := context.WithDeadline(base, start.Add(r.Timeout+CleanupGrace))
 	stopWatch := context.AfterFunc(parent, func() { time.AfterFunc(stopBudget, cancel) })
 	return ctx, func() { stopWatch(); cancel() }
 }
