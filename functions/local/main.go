@@ -262,11 +262,11 @@ func printResult(w io.Writer, r scenarios.Result) {
 	fmt.Fprintln(w)
 	var phases []string
 	for _, p := range r.Phases {
+		took := "-"
 		if p.Reached {
-			phases = append(phases, fmt.Sprintf("%s %.3fs", p.Name, p.Duration.Seconds()))
-		} else {
-			phases = append(phases, p.Name+" -")
+			took = fmt.Sprintf("%.3fs", p.Duration.Seconds())
 		}
+		phases = append(phases, p.Name+" "+took)
 	}
 	fmt.Fprintf(w, "      phases: %s\n", strings.Join(phases, ", "))
 	if !r.Success {

@@ -94,8 +94,7 @@ func (p *Probe) Census(ctx context.Context) (Census, error) {
 	}
 	selector := labels.NewSelector().Add(reqs...)
 	byVersion := map[string]int{}
-	req := &apimodels.ListNodesRequest{}
-	req.Limit = nodesPageSize
+	req := &apimodels.ListNodesRequest{BaseListRequest: apimodels.BaseListRequest{Limit: nodesPageSize}}
 	for page := 0; ; page++ {
 		if page == maxNodePages {
 			return c, fmt.Errorf("listing nodes: more than %d pages of %d: %w", maxNodePages, nodesPageSize, ErrProtocol)

@@ -194,8 +194,8 @@ func (p *Probe) submitStep(ctx context.Context, count int, id *string) step {
 	}}
 }
 
-// Wait polls the job until it is terminal and returns it. A job that ended
-// other than Completed is an ErrJobFailed error.
+// Wait polls the submitted job until it is terminal and returns it. A job
+// that ended other than Completed is an ErrJobFailed error.
 func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 	started, nextNote := time.Now(), 2*time.Second
 	for {
@@ -211,9 +211,7 @@ func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 			return nil, fmt.Errorf("getting job state: asked for job %s, got %s: %w", id, text.Quote(job.ID, maxJobIDText), ErrProtocol)
 		}
 		state := job.State.StateType
-		if id == p.res.JobID {
-			p.res.JobState, p.terminal = state.String(), state.IsTerminal()
-		}
+		p.res.JobState, p.terminal = state.String(), state.IsTerminal()
 		if state == models.JobStateTypeCompleted {
 			return job, nil
 		}

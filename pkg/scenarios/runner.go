@@ -78,9 +78,6 @@ func (r *Runner) Run(ctx context.Context, s Scenario) Result {
 	runCtx, cancel := context.WithTimeout(context.WithValue(ctx, retryNoteKey{}, retries), r.Timeout)
 	err := safely(s.Name+" run", func() error {
 		if err := p.Phase(PhaseConnect, func() (err error) {
-			if r.Connect == nil {
-				return fmt.Errorf("runner has no Connect: %w", ErrCanary)
-			}
 			conn, err = r.Connect(runCtx)
 			if err == nil && (conn.Jobs == nil || conn.Fetcher == nil) {
 				err = fmt.Errorf("connect gave no API client: %w", ErrCanary)
@@ -89,9 +86,6 @@ func (r *Runner) Run(ctx context.Context, s Scenario) Result {
 			return err
 		}); err != nil {
 			return err
-		}
-		if s.Run == nil {
-			return fmt.Errorf("scenario %s has no Run: %w", s.Name, ErrCanary)
 		}
 		return s.Run(runCtx, p)
 	})
