@@ -99,29 +99,34 @@ scenarios:
 	return f, nil
 }
 
-// apply lets the flags override the environment.
-func (f flags) apply(c *config.Config) error {
+// config reads the environment, lets the flags override it and checks
+// the result.
+func (f flags) config(ctx context.Context, env envconfig.Lookuper) (config.Config, error) {
+	c, err := config.Load(ctx, env)
+	if err != nil {
+		return c, err
+	}
 	if f.endpoint != "" {
 		host, port, err := net.SplitHostPort(f.endpoint)
 		if err != nil {
-			return fmt.Errorf("--endpoint: %q is not host:port", f.endpoint)
+			return c, fmt.Errorf("--endpoint: %q is not host:port", f.endpoint)
 		}
 		if host == "" {
 			// ":1234" must not quietly mean "start the embedded devnet".
-			return fmt.Errorf("--endpoint: %q has no host (say 127.0.0.1:%s for this machine)", f.endpoint, port)
+			return c, fmt.Errorf("--endpoint: %q has no host (say 127.0.0.1:%s for this machine)", f.endpoint, port)
 		}
 		if _, err := config.ParseHost(host); err != nil {
-			return fmt.Errorf("--endpoint: %v", err)
+			return c, fmt.Errorf("--endpoint: %v", err)
 		}
 		p, err := strconv.Atoi(port)
 		if err != nil || p < 1 || p > 65535 {
-			return fmt.Errorf("--endpoint: port %q is not a port (1-65535)", port)
+			return c, fmt.Errorf("--endpoint: port %q is not a port (1-65535)", port)
 		}
 		c.APIHost, c.APIPort = host, p
 	}
 	if f.timeoutSet {
 		if f.timeout <= 0 {
-			return fmt.Errorf("--timeout: %s is not a deadline (more than 0)", f.timeout)
+			return c, fmt.Errorf("--timeout: %s is not a deadline (more than 0)", f.timeout)
 		}
 		c.Timeout = f.timeout
 	}
@@ -129,7 +134,15 @@ func (f flags) apply(c *config.Config) error {
 	c.Env = cmp.Or(f.env, c.Env)
 	c.Metrics = cmp.Or(f.metrics, c.Metrics)
 	c.Scenario = cmp.Or(f.scenario, c.Scenario)
-	return nil
+	switch err := c.Validate(false); {
+	case err != nil:
+		return c, err
+	case c.APIKeySecret != "":
+		return c, errors.New("BACALHAU_API_KEY_SECRET is for the deployed job; set BACALHAU_API_KEY locally")
+	case c.Metrics == metrics.KindGCP && c.Project == "":
+		return c, errors.New("GOOGLE_CLOUD_PROJECT: required with CANARY_METRICS=gcp (the local runner does not ask the metadata server)")
+	}
+	return c, nil
 }
 
 func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout, stderr io.Writer) int {
@@ -137,23 +150,9 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 	if errors.Is(err, flag.ErrHelp) {
 		return canary.ExitPass
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, "local:", err)
-		return canary.ExitUsage
-	}
-	cfg, err := config.Load(ctx, env)
+	var cfg config.Config
 	if err == nil {
-		err = f.apply(&cfg)
-	}
-	if err == nil {
-		err = cfg.Validate(false)
-	}
-	switch {
-	case err != nil:
-	case cfg.APIKeySecret != "":
-		err = errors.New("BACALHAU_API_KEY_SECRET is for the deployed job; set BACALHAU_API_KEY locally")
-	case cfg.Metrics == metrics.KindGCP && cfg.Project == "":
-		err = errors.New("GOOGLE_CLOUD_PROJECT: required with CANARY_METRICS=gcp (the local runner does not ask the metadata server)")
+		cfg, err = f.config(ctx, env)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "local:", err)

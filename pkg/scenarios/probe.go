@@ -154,20 +154,19 @@ func runJobs(ctx context.Context, jobs Jobs, runID string) ([]*models.Job, error
 // maxMessageText bounds a server's message quoted in an error text.
 const maxMessageText = 300
 
-// jobIDRE is the one rule for a job ID that came from the network,
+// checkJobID is the one rule for a job ID that came from the network,
 // applied before the ID goes into any URL (poll, describe, results, stop)
 // or log line: 1 to maxJobIDText letters, digits, '-' and '_', starting
 // with a letter or digit (Bacalhau's are j-<uuid>). Nothing else — no '.',
 // '/', '%', '?', space or non-ASCII — so no ID can reach another path.
-var jobIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
-
-// checkJobID applies jobIDRE.
 func checkJobID(id string) error {
 	if !jobIDRE.MatchString(id) {
 		return fmt.Errorf("job ID %s is not an ID: %w", text.Quote(id, 64), ErrProtocol)
 	}
 	return nil
 }
+
+var jobIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
 
 // step is one phase of a scenario's run: its name and what it does.
 type step struct {

@@ -9,11 +9,7 @@ import (
 	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
-// Result types as Bacalhau hands them out (models.StorageSource*).
 const (
-	resultURLType       = models.StorageSourceURL         // "urlDownload": the local publisher's plain URL
-	resultS3PreSigned   = models.StorageSourceS3PreSigned // "s3PreSigned": an S3 result the orchestrator signed
-	resultS3Unsigned    = models.StorageSourceS3          // "s3": published to S3, handed out unsigned
 	maxResultTypeText   = 40
 	maxResultParamsText = 200
 )
@@ -40,7 +36,7 @@ func downloadableURL(jobID string, items []*models.SpecConfig) (string, error) {
 		}
 		types = append(types, text.Quote(r.Type, maxResultTypeText))
 		field := "URL"
-		if r.Type == resultS3PreSigned {
+		if r.Type == models.StorageSourceS3PreSigned {
 			field = "PreSignedURL"
 		}
 		switch u := r.Params[field].(type) {
@@ -53,7 +49,7 @@ func downloadableURL(jobID string, items []*models.SpecConfig) (string, error) {
 			return "", fmt.Errorf("listing results: result of type %s has a %s that is a %T, not a string: %w",
 				text.Quote(r.Type, maxResultTypeText), field, u, ErrProtocol)
 		}
-		if r.Type == resultS3Unsigned && s3Where == "" {
+		if r.Type == models.StorageSourceS3 && s3Where == "" {
 			key, _ := r.Params["Key"].(string)
 			bucket, _ := r.Params["Bucket"].(string)
 			s3Where = fmt.Sprintf("s3://%s/%s", text.Clip(bucket, maxResultParamsText), text.Clip(key, maxResultParamsText))
@@ -74,5 +70,5 @@ func downloadableURL(jobID string, items []*models.SpecConfig) (string, error) {
 			"(JobDefaults.Batch.Task.Publisher, e.g. S3) or the canary CANARY_PUBLISHER=local: %w", text.Quote(jobID, maxJobIDText), ErrPublisher)
 	}
 	return "", fmt.Errorf("listing results: job %s published no downloadable result (types %s; the canary downloads %q with a URL and %q): %w",
-		text.Quote(jobID, maxJobIDText), strings.Join(types, ", "), resultURLType, resultS3PreSigned, ErrPublisher)
+		text.Quote(jobID, maxJobIDText), strings.Join(types, ", "), models.StorageSourceURL, models.StorageSourceS3PreSigned, ErrPublisher)
 }

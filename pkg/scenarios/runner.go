@@ -135,10 +135,9 @@ func (r *Runner) Run(ctx context.Context, s Scenario) Result {
 // stood; it returns the run's error with what it found noted.
 func (r *Runner) cleanup(ctx context.Context, p *Probe, err error) error {
 	res := p.res
-	interrupted := ctx.Err() != nil
 	cctx, cancel := r.cleanupContext(ctx, res.Start)
 	defer cancel()
-	if res.JobID != "" && !interrupted && (!p.terminal || errors.Is(err, ErrJobFailed) || errors.Is(err, ErrTimeout)) {
+	if res.JobID != "" && ctx.Err() == nil && (!p.terminal || errors.Is(err, ErrJobFailed) || errors.Is(err, ErrTimeout)) {
 		err = withWhere(cctx, p, err)
 	}
 	switch {
