@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -98,45 +99,50 @@ scenarios:
 	return f, nil
 }
 
-// apply lets the flags override the environment.
-func (f flags) apply(c *config.Config) error {
+// config reads the environment, lets the flags override it and checks
+// the result.
+func (f flags) config(ctx context.Context, env envconfig.Lookuper) (config.Config, error) {
+	c, err := config.Load(ctx, env)
+	if err != nil {
+		return c, err
+	}
 	if f.endpoint != "" {
 		host, port, err := net.SplitHostPort(f.endpoint)
 		if err != nil {
-			return fmt.Errorf("--endpoint: %q is not host:port", f.endpoint)
+			return c, fmt.Errorf("--endpoint: %q is not host:port", f.endpoint)
 		}
 		if host == "" {
 			// ":1234" must not quietly mean "start the embedded devnet".
-			return fmt.Errorf("--endpoint: %q has no host (say 127.0.0.1:%s for this machine)", f.endpoint, port)
+			return c, fmt.Errorf("--endpoint: %q has no host (say 127.0.0.1:%s for this machine)", f.endpoint, port)
 		}
 		if _, err := config.ParseHost(host); err != nil {
-			return fmt.Errorf("--endpoint: %v", err)
+			return c, fmt.Errorf("--endpoint: %v", err)
 		}
 		p, err := strconv.Atoi(port)
 		if err != nil || p < 1 || p > 65535 {
-			return fmt.Errorf("--endpoint: port %q is not a port (1-65535)", port)
+			return c, fmt.Errorf("--endpoint: port %q is not a port (1-65535)", port)
 		}
 		c.APIHost, c.APIPort = host, p
 	}
 	if f.timeoutSet {
 		if f.timeout <= 0 {
-			return fmt.Errorf("--timeout: %s is not a deadline (more than 0)", f.timeout)
+			return c, fmt.Errorf("--timeout: %s is not a deadline (more than 0)", f.timeout)
 		}
 		c.Timeout = f.timeout
 	}
-	if f.engine != "" {
-		c.Engine = f.engine
+	c.Engine = cmp.Or(f.engine, c.Engine)
+	c.Env = cmp.Or(f.env, c.Env)
+	c.Metrics = cmp.Or(f.metrics, c.Metrics)
+	c.Scenario = cmp.Or(f.scenario, c.Scenario)
+	switch err := c.Validate(false); {
+	case err != nil:
+		return c, err
+	case c.APIKeySecret != "":
+		return c, errors.New("BACALHAU_API_KEY_SECRET is for the deployed job; set BACALHAU_API_KEY locally")
+	case c.Metrics == metrics.KindGCP && c.Project == "":
+		return c, errors.New("GOOGLE_CLOUD_PROJECT: required with CANARY_METRICS=gcp (the local runner does not ask the metadata server)")
 	}
-	if f.env != "" {
-		c.Env = f.env
-	}
-	if f.metrics != "" {
-		c.Metrics = f.metrics
-	}
-	if f.scenario != "" {
-		c.Scenario = f.scenario
-	}
-	return nil
+	return c, nil
 }
 
 func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout, stderr io.Writer) int {
@@ -144,23 +150,9 @@ func realMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout
 	if errors.Is(err, flag.ErrHelp) {
 		return canary.ExitPass
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, "local:", err)
-		return canary.ExitUsage
-	}
-	cfg, err := config.Load(ctx, env)
+	var cfg config.Config
 	if err == nil {
-		err = f.apply(&cfg)
-	}
-	if err == nil {
-		err = cfg.Validate(false)
-	}
-	switch {
-	case err != nil:
-	case cfg.APIKeySecret != "":
-		err = errors.New("BACALHAU_API_KEY_SECRET is for the deployed job; set BACALHAU_API_KEY locally")
-	case cfg.Metrics == metrics.KindGCP && cfg.Project == "":
-		err = errors.New("GOOGLE_CLOUD_PROJECT: required with CANARY_METRICS=gcp (the local runner does not ask the metadata server)")
+		cfg, err = f.config(ctx, env)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "local:", err)
@@ -269,11 +261,11 @@ func printResult(w io.Writer, r scenarios.Result) {
 	fmt.Fprintln(w)
 	var phases []string
 	for _, p := range r.Phases {
+		took := "-"
 		if p.Reached {
-			phases = append(phases, fmt.Sprintf("%s %.3fs", p.Name, p.Duration.Seconds()))
-		} else {
-			phases = append(phases, p.Name+" -")
+			took = fmt.Sprintf("%.3fs", p.Duration.Seconds())
 		}
+		phases = append(phases, p.Name+" "+took)
 	}
 	fmt.Fprintf(w, "      phases: %s\n", strings.Join(phases, ", "))
 	if !r.Success {

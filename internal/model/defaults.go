@@ -86,7 +86,7 @@ func passingPoints(s scenarios.Scenario) int {
 	if s.Name == scenarios.Nodes.Name {
 		// its census: one point per Bacalhau version, one on a network
 		// that runs one release
-		r.Census = &scenarios.Census{Groups: []scenarios.CensusGroup{{Version: "v1.7.0", Engine: scenarios.EngineDocker, Nodes: 3}}}
+		r.Census = &scenarios.Census{Groups: []scenarios.CensusGroup{{Version: "v1.7.0", Nodes: 3}}, Engine: scenarios.EngineDocker}
 	}
 	return len(metrics.Points(r, time.Time{}))
 }

@@ -30,7 +30,7 @@ func TestComputeNodesPoints(t *testing.T) {
 	}{
 		{"no census", nil, map[string]int64{}},
 		{"two versions", &scenarios.Census{Engine: "docker", Groups: []scenarios.CensusGroup{
-			{Version: "v1.7.0", Engine: "docker", Nodes: 2}, {Version: "v1.9.4", Engine: "docker", Nodes: 1},
+			{Version: "v1.7.0", Nodes: 2}, {Version: "v1.9.4", Nodes: 1},
 		}}, map[string]int64{"v1.7.0": 2, "v1.9.4": 1}},
 		{"none match", &scenarios.Census{Engine: "docker"}, map[string]int64{scenarios.UnknownVersion: 0}},
 	}

@@ -61,7 +61,7 @@ func Points(r scenarios.Result, at time.Time) []Point {
 	integer(Retries, int64(r.Retries))
 	if c := r.Census; c != nil {
 		for _, g := range c.Groups {
-			integer(ComputeNodes, int64(g.Nodes), LabelVersion, g.Version, LabelEngine, g.Engine)
+			integer(ComputeNodes, int64(g.Nodes), LabelVersion, g.Version, LabelEngine, c.Engine)
 		}
 		if len(c.Groups) == 0 { // none match: say so, rather than write nothing
 			integer(ComputeNodes, 0, LabelVersion, scenarios.UnknownVersion, LabelEngine, c.Engine)

@@ -269,7 +269,7 @@ func (f *fakeJobs) History(ctx context.Context, r *apimodels.ListJobHistoryReque
 	if err != nil {
 		return nil, err
 	}
-	return &apimodels.ListJobHistoryResponse{Items: fj.hist}, nil
+	return &apimodels.ListJobHistoryResponse{Items: slices.Clone(fj.hist)}, nil
 }
 
 func (f *fakeJobs) Executions(ctx context.Context, r *apimodels.ListJobExecutionsRequest) (*apimodels.ListJobExecutionsResponse, error) {
@@ -282,7 +282,7 @@ func (f *fakeJobs) Executions(ctx context.Context, r *apimodels.ListJobExecution
 	if err != nil {
 		return nil, err
 	}
-	return &apimodels.ListJobExecutionsResponse{Items: fj.execs}, nil
+	return &apimodels.ListJobExecutionsResponse{Items: slices.Clone(fj.execs)}, nil
 }
 
 func (f *fakeJobs) Results(ctx context.Context, r *apimodels.ListJobResultsRequest) (*apimodels.ListJobResultsResponse, error) {

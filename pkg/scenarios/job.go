@@ -58,30 +58,23 @@ type JobSpec struct {
 }
 
 // Build returns the job to submit for scenario, with count executions and
-// a task timeout safely below the run's deadline.
+// a task timeout below the run's deadline, so a job the canary could not
+// stop still ends by itself soon after.
 func (s JobSpec) Build(scenario, env, runID string, count int, deadline time.Duration) (*models.Job, error) {
+	timeout := max(int64(deadline.Seconds()*0.9), 1)
 	task := &models.Task{
 		Name:     "canary",
-		Timeouts: taskTimeouts(deadline),
+		Timeouts: &models.TimeoutConfig{ExecutionTimeout: timeout, TotalTimeout: timeout},
 	}
 	if s.Publisher != "" {
 		task.Publisher = &models.SpecConfig{Type: s.Publisher}
 	}
+	var err error
 	switch s.Engine {
 	case EngineDocker:
-		engine, err := dockermodels.NewDockerEngineBuilder(DockerImage).
-			WithEntrypoint("printf", "%s", DefaultText).
-			Build()
-		if err != nil {
-			return nil, fmt.Errorf("building docker engine spec: %w", err)
-		}
-		task.Engine = engine
+		task.Engine, err = dockermodels.NewDockerEngineBuilder(DockerImage).WithEntrypoint("printf", "%s", DefaultText).Build()
 	case EngineWasm:
-		engine, err := wasmmodels.NewWasmEngineBuilder(wasmTarget).WithEntrypoint("_start").Build()
-		if err != nil {
-			return nil, fmt.Errorf("building wasm engine spec: %w", err)
-		}
-		task.Engine = engine
+		task.Engine, err = wasmmodels.NewWasmEngineBuilder(wasmTarget).WithEntrypoint("_start").Build()
 		task.InputSources = []*models.InputSource{{
 			Source: &models.SpecConfig{
 				Type:   models.StorageSourceInline,
@@ -91,6 +84,9 @@ func (s JobSpec) Build(scenario, env, runID string, count int, deadline time.Dur
 		}}
 	default:
 		return nil, fmt.Errorf("unknown engine %q (want %s or %s)", s.Engine, EngineDocker, EngineWasm)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("building %s engine spec: %w", s.Engine, err)
 	}
 	return &models.Job{
 		Type:  models.JobTypeBatch,
@@ -111,11 +107,4 @@ func newRunID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// taskTimeouts keeps the job's own timeout below the run deadline, so a job
-// the canary could not stop still ends by itself soon after.
-func taskTimeouts(deadline time.Duration) *models.TimeoutConfig {
-	total := max(int64(deadline.Seconds()*0.9), 1)
-	return &models.TimeoutConfig{ExecutionTimeout: total, TotalTimeout: total}
 }

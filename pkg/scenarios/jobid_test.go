@@ -30,9 +30,9 @@ func TestCheckJobID(t *testing.T) {
 		{"j-1\n", false},
 		{strings.Repeat("a", maxJobIDText+1), false},
 	} {
-		err := CheckJobID(tc.id)
+		err := checkJobID(tc.id)
 		if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrProtocol) {
-			t.Errorf("CheckJobID(%.40q) = %v, want ok=%v", tc.id, err, tc.ok)
+			t.Errorf("checkJobID(%.40q) = %v, want ok=%v", tc.id, err, tc.ok)
 		}
 	}
 }

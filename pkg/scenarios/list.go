@@ -18,11 +18,9 @@ var List = Scenario{
 	Phases: []string{"list"},
 	Run: func(ctx context.Context, p *Probe) error {
 		return p.Phase("list", func() error {
-			req := &apimodels.ListJobsRequest{}
-			req.Limit = listLimit
-			req.OrderBy = "created_at"
-			req.Reverse = true
-			resp, err := p.Jobs.List(ctx, req)
+			resp, err := p.Jobs.List(ctx, &apimodels.ListJobsRequest{
+				BaseListRequest: apimodels.BaseListRequest{Limit: listLimit, OrderBy: "created_at", Reverse: true},
+			})
 			if err != nil {
 				return fmt.Errorf("listing jobs: %w", err)
 			}

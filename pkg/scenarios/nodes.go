@@ -23,7 +23,7 @@ type NodeLister interface {
 const (
 	nodesPageSize   = 500
 	maxNodePages    = 20 // at most 10,000 nodes
-	maxCensusGroups = 8  // version × engine groups in the result; the rest are summed as "other"
+	maxCensusGroups = 8  // version groups in the result; the rest are summed as "other"
 )
 
 // Nodes counts the network's compute nodes that could run the canary's
@@ -58,7 +58,6 @@ type Census struct {
 // CensusGroup is a count of matching nodes of one Bacalhau version.
 type CensusGroup struct {
 	Version string
-	Engine  string
 	Nodes   int
 }
 
@@ -68,7 +67,7 @@ func (c Census) String() string {
 	s := fmt.Sprintf("%d of %d matching compute nodes connected", c.Matching, c.Needed)
 	var parts []string
 	for _, g := range c.Groups {
-		parts = append(parts, fmt.Sprintf("%s %s: %d", g.Version, g.Engine, g.Nodes))
+		parts = append(parts, fmt.Sprintf("%s %s: %d", g.Version, c.Engine, g.Nodes))
 	}
 	if other := c.Connected - c.Matching; other > 0 {
 		parts = append(parts, fmt.Sprintf("%d more connected compute node(s) do not match the selectors, engine or publisher", other))
@@ -95,8 +94,7 @@ func (p *Probe) Census(ctx context.Context) (Census, error) {
 	}
 	selector := labels.NewSelector().Add(reqs...)
 	byVersion := map[string]int{}
-	req := &apimodels.ListNodesRequest{}
-	req.Limit = nodesPageSize
+	req := &apimodels.ListNodesRequest{BaseListRequest: apimodels.BaseListRequest{Limit: nodesPageSize}}
 	for page := 0; ; page++ {
 		if page == maxNodePages {
 			return c, fmt.Errorf("listing nodes: more than %d pages of %d: %w", maxNodePages, nodesPageSize, ErrProtocol)
@@ -130,25 +128,18 @@ func (p *Probe) Census(ctx context.Context) (Census, error) {
 		}
 		req.NextToken = resp.NextToken
 	}
-	c.Groups = censusGroups(byVersion, p.Spec.Engine)
-	p.res.Census = &c
-	return c, nil
-}
-
-// censusGroups orders the counts, largest first, and sums all beyond
-// maxCensusGroups-1 as version "other".
-func censusGroups(byVersion map[string]int, engine string) []CensusGroup {
-	var gs []CensusGroup
+	// Largest first; all beyond maxCensusGroups-1 are summed as "other".
 	for v, n := range byVersion {
-		gs = append(gs, CensusGroup{Version: v, Engine: engine, Nodes: n})
+		c.Groups = append(c.Groups, CensusGroup{Version: v, Nodes: n})
 	}
-	slices.SortFunc(gs, func(a, b CensusGroup) int { return cmp.Or(b.Nodes-a.Nodes, strings.Compare(a.Version, b.Version)) })
-	if len(gs) > maxCensusGroups {
-		other := CensusGroup{Version: "other", Engine: engine}
-		for _, g := range gs[maxCensusGroups-1:] {
+	slices.SortFunc(c.Groups, func(a, b CensusGroup) int { return cmp.Or(b.Nodes-a.Nodes, strings.Compare(a.Version, b.Version)) })
+	if len(c.Groups) > maxCensusGroups {
+		other := CensusGroup{Version: "other"}
+		for _, g := range c.Groups[maxCensusGroups-1:] {
 			other.Nodes += g.Nodes
 		}
-		gs = append(gs[:maxCensusGroups-1], other)
+		c.Groups = append(c.Groups[:maxCensusGroups-1], other)
 	}
-	return gs
+	p.res.Census = &c
+	return c, nil
 }

@@ -25,7 +25,7 @@ func TestNodesCensusWhenANodeLeaves(t *testing.T) {
 			t.Fatalf("3 nodes: %s: %s", res.Class, res.Error)
 		}
 		c := res.Census
-		if c == nil || c.Matching != 3 || len(c.Groups) != 1 || c.Groups[0].Version != string(v) || c.Groups[0].Nodes != 3 || c.Groups[0].Engine != scenarios.EngineWasm {
+		if c == nil || c.Matching != 3 || len(c.Groups) != 1 || c.Groups[0].Version != string(v) || c.Groups[0].Nodes != 3 || c.Engine != scenarios.EngineWasm {
 			t.Fatalf("census %+v, want 3 %s wasm nodes", c, v)
 		}
 		if res.JobID != "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -27,8 +28,7 @@ type Fetcher interface {
 // share of the time waited so far (pollShareFast in the first second,
 // pollShare after it, at most pollMax), so a job is seen at most 15%, and
 // later 30%, of its run time late, whatever the round trip: a 10 s job
-// takes 15 GETs at 100 ms round trip (was 34 at 5 ms × 1.2), and a job of
-// a few hundred ms on loopback is seen sooner than before (bench/).
+// takes 15 GETs at 100 ms round trip.
 const (
 	pollFirst     = 5 * time.Millisecond
 	pollMax       = 3 * time.Second
@@ -108,7 +108,7 @@ func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
 		// leaves the submit's own error standing.
 		js, _ := runJobs(ctx, p.Jobs, p.res.RunID)
 		for _, j := range js {
-			if CheckJobID(j.ID) == nil {
+			if checkJobID(j.ID) == nil {
 				p.res.JobID, p.res.SubmitReplyLost = j.ID, true
 				return j.ID, nil
 			}
@@ -120,7 +120,7 @@ func (p *Probe) Submit(ctx context.Context, count int) (string, error) {
 	if resp == nil || resp.JobID == "" {
 		return "", fmt.Errorf("submitting job: reply has no job ID: %w", ErrProtocol)
 	}
-	if err := CheckJobID(resp.JobID); err != nil {
+	if err := checkJobID(resp.JobID); err != nil {
 		// Not a job ID this canary could put in a URL or a log line;
 		// the job is found by its run label and stopped.
 		return "", fmt.Errorf("submitting job: reply's %w", err)
@@ -154,22 +154,19 @@ func runJobs(ctx context.Context, jobs Jobs, runID string) ([]*models.Job, error
 // maxMessageText bounds a server's message quoted in an error text.
 const maxMessageText = 300
 
-// CheckJobID is the one rule for a job ID that came from the network,
+// checkJobID is the one rule for a job ID that came from the network,
 // applied before the ID goes into any URL (poll, describe, results, stop)
-// or log line: 1 to 128 letters, digits, '-' and '_', starting with a
-// letter or digit (Bacalhau's are j-<uuid>). Nothing else — no '.', '/',
-// '%', '?', space or non-ASCII — so no ID can reach another path.
-func CheckJobID(id string) error {
-	if id == "" || len(id) > maxJobIDText || id[0] == '-' || id[0] == '_' || strings.ContainsFunc(id, notIDRune) {
+// or log line: 1 to maxJobIDText letters, digits, '-' and '_', starting
+// with a letter or digit (Bacalhau's are j-<uuid>). Nothing else — no '.',
+// '/', '%', '?', space or non-ASCII — so no ID can reach another path.
+func checkJobID(id string) error {
+	if !jobIDRE.MatchString(id) {
 		return fmt.Errorf("job ID %s is not an ID: %w", text.Quote(id, 64), ErrProtocol)
 	}
 	return nil
 }
 
-// notIDRune says r cannot be in a job ID.
-func notIDRune(r rune) bool {
-	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
-}
+var jobIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
 
 // step is one phase of a scenario's run: its name and what it does.
 type step struct {
@@ -196,8 +193,8 @@ func (p *Probe) submitStep(ctx context.Context, count int, id *string) step {
 	}}
 }
 
-// Wait polls the job until it is terminal and returns it. A job that ended
-// other than Completed is an ErrJobFailed error.
+// Wait polls the submitted job until it is terminal and returns it. A job
+// that ended other than Completed is an ErrJobFailed error.
 func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 	started, nextNote := time.Now(), 2*time.Second
 	for {
@@ -213,18 +210,16 @@ func (p *Probe) Wait(ctx context.Context, id string) (*models.Job, error) {
 			return nil, fmt.Errorf("getting job state: asked for job %s, got %s: %w", id, text.Quote(job.ID, maxJobIDText), ErrProtocol)
 		}
 		state := job.State.StateType
-		if id == p.res.JobID {
-			p.res.JobState, p.terminal = state.String(), state.IsTerminal()
+		p.res.JobState, p.terminal = state.String(), state.IsTerminal()
+		if state == models.JobStateTypeCompleted {
+			return job, nil
 		}
 		if state.IsTerminal() {
-			switch {
-			case state == models.JobStateTypeFailed && strings.Contains(strings.ToLower(job.State.Message), "timed out"):
-				// The job's own task timeout (set below the run's deadline) fired.
-				return job, fmt.Errorf("job ended %s: %s: %w", state, text.Quote(job.State.Message, maxMessageText), ErrTimeout)
-			case state != models.JobStateTypeCompleted:
-				return job, fmt.Errorf("job ended %s: %s: %w", text.Quote(state.String(), 40), text.Quote(job.State.Message, maxMessageText), ErrJobFailed)
+			class := ErrJobFailed
+			if state == models.JobStateTypeFailed && strings.Contains(strings.ToLower(job.State.Message), "timed out") {
+				class = ErrTimeout // the job's own task timeout (below the run's deadline) fired
 			}
-			return job, nil
+			return job, fmt.Errorf("job ended %s: %s: %w", state, text.Quote(job.State.Message, maxMessageText), class)
 		}
 		if state == models.JobStateTypeUndefined {
 			return nil, fmt.Errorf("getting job state: job has no state: %w", ErrProtocol)

@@ -61,11 +61,7 @@ func (r *Redactor) Redact(s string) string {
 		for _, f := range r.forms {
 			s = strings.ReplaceAll(s, f, Redacted)
 		}
-		// A text clipped in the middle of a secret keeps its start: hide
-		// that too, where a clip note follows it.
-		if strings.Contains(s, text.ClipNote) {
-			s = r.redactClipped(s)
-		}
+		s = r.redactClipped(s)
 	}
 	return SanitizeURL(s)
 }
@@ -76,27 +72,19 @@ func (r *Redactor) Redact(s string) string {
 // (The runner clips the whole error only after redacting it.) Linear in
 // the text and the forms' length.
 func (r *Redactor) redactClipped(s string) string {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, text.ClipNote)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		before := s[:i]
+	parts := strings.Split(s, text.ClipNote)
+	for i, before := range parts[:len(parts)-1] {
 		cut := 0
 		for _, f := range r.forms {
 			if k := overlap(before, f[:len(f)-1]); k >= minPrefix && k > cut {
 				cut = k
 			}
 		}
-		b.WriteString(before[:len(before)-cut])
 		if cut > 0 {
-			b.WriteString(Redacted)
+			parts[i] = before[:len(before)-cut] + Redacted
 		}
-		b.WriteString(text.ClipNote)
-		s = s[i+len(text.ClipNote):]
 	}
+	return strings.Join(parts, text.ClipNote)
 }
 
 // overlap is the length of the longest suffix of s that is a prefix of

@@ -124,16 +124,12 @@ func TestCleanupTime(t *testing.T) {
 	})
 	t.Run("bounded", func(t *testing.T) {
 		t.Parallel()
-		f := newFake()
-		f.polls = 1 << 20
-		f.stopDelay = time.Hour
-		r := newRunner(f, nil)
-		r.Timeout = 200 * time.Millisecond
-		r.CleanupGrace = 500 * time.Millisecond
+		r := newRunner(newFake(), nil)
 		start := time.Now()
-		res := r.Run(t.Context(), Submit)
-		if res.Stopped || time.Since(start) > r.Timeout+r.CleanupGrace+recheckBudget+2*time.Second {
-			t.Errorf("stopped %v after %s: want a stop given up within the grace", res.Stopped, time.Since(start))
+		ctx, cancel := r.cleanupContext(t.Context(), start)
+		defer cancel()
+		if d, ok := ctx.Deadline(); !ok || !d.Equal(start.Add(r.Timeout+CleanupGrace)) {
+			t.Errorf("cleanup deadline %s (%v), want the run's deadline + %s", d, ok, CleanupGrace)
 		}
 	})
 	t.Run("interrupted-during-cleanup", func(t *testing.T) {

@@ -17,7 +17,7 @@ type Result struct {
 	Stopped  bool   // the runner stopped that job after a failure
 	// JobLeftRunning says a failed run's job may still run: its stop
 	// failed, or the job found by the run's label has an ID the canary
-	// does not put in a URL (CheckJobID).
+	// does not put in a URL (checkJobID).
 	JobLeftRunning bool
 	Start          time.Time
 	Duration       time.Duration
@@ -66,7 +66,7 @@ type Phase struct {
 
 // LogAttrs are the result as slog attributes, for the one line per run.
 func (r Result) LogAttrs() []slog.Attr {
-	phases := make([]any, 0, len(r.Phases))
+	var phases []any
 	for _, p := range r.Phases {
 		phases = append(phases, slog.Float64(p.Name, p.Duration.Seconds()))
 	}
@@ -89,15 +89,15 @@ func (r Result) LogAttrs() []slog.Attr {
 		slog.String("canary_version", r.CanaryVersion),
 		slog.String("canary_image", r.CanaryImage),
 		slog.String("endpoint", r.Endpoint),
-		slog.Any("node_ids", orEmpty(r.NodeIDs)),
+		slog.Any("node_ids", append([]string{}, r.NodeIDs...)), // [] rather than null
 		slog.Int("retries", r.Retries),
-		slog.Any("retry_faults", orEmpty(r.RetryFaults)),
+		slog.Any("retry_faults", append([]string{}, r.RetryFaults...)),
 		slog.Bool("submit_reply_lost", r.SubmitReplyLost),
 		slog.String("job_state", r.JobState),
 		slog.Float64("cleanup_seconds", r.Cleanup.Seconds()),
 	}
 	if c := r.Census; c != nil {
-		groups := make([]any, 0, len(c.Groups))
+		var groups []any
 		for _, g := range c.Groups {
 			groups = append(groups, slog.Int(g.Version, g.Nodes))
 		}
@@ -106,12 +106,4 @@ func (r Result) LogAttrs() []slog.Attr {
 			slog.String("engine", c.Engine), slog.Group("by_version", groups...)))
 	}
 	return attrs
-}
-
-// orEmpty keeps a list field of the log line from being null.
-func orEmpty(ids []string) []string {
-	if ids == nil {
-		return []string{}
-	}
-	return ids
 }

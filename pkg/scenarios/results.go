@@ -9,11 +9,7 @@ import (
 	"github.com/bacalhau-project/bacalhau-canary/pkg/text"
 )
 
-// Result types as Bacalhau hands them out (models.StorageSource*).
 const (
-	resultURLType       = models.StorageSourceURL         // "urlDownload": the local publisher's plain URL
-	resultS3PreSigned   = models.StorageSourceS3PreSigned // "s3PreSigned": an S3 result the orchestrator signed
-	resultS3Unsigned    = models.StorageSourceS3          // "s3": published to S3, handed out unsigned
 	maxResultTypeText   = 40
 	maxResultParamsText = 200
 )
@@ -33,14 +29,14 @@ const (
 // the wrong JSON type is a reply that makes no sense: protocol.
 func downloadableURL(jobID string, items []*models.SpecConfig) (string, error) {
 	var types []string
-	unsigned := ""
+	s3Where, s3Fix := "", "" // the first unsigned S3 result, and what would sign it
 	for _, r := range items {
 		if r == nil {
 			continue
 		}
 		types = append(types, text.Quote(r.Type, maxResultTypeText))
 		field := "URL"
-		if r.Type == resultS3PreSigned {
+		if r.Type == models.StorageSourceS3PreSigned {
 			field = "PreSignedURL"
 		}
 		switch u := r.Params[field].(type) {
@@ -53,32 +49,26 @@ func downloadableURL(jobID string, items []*models.SpecConfig) (string, error) {
 			return "", fmt.Errorf("listing results: result of type %s has a %s that is a %T, not a string: %w",
 				text.Quote(r.Type, maxResultTypeText), field, u, ErrProtocol)
 		}
-		if r.Type == resultS3Unsigned && unsigned == "" {
-			unsigned = s3Unsigned(r.Params)
+		if r.Type == models.StorageSourceS3 && s3Where == "" {
+			key, _ := r.Params["Key"].(string)
+			bucket, _ := r.Params["Bucket"].(string)
+			s3Where = fmt.Sprintf("s3://%s/%s", text.Clip(bucket, maxResultParamsText), text.Clip(key, maxResultParamsText))
+			s3Fix = "the network's operator must give the orchestrator S3 credentials " +
+				"(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a role with s3:GetObject on the bucket) so it hands results out as pre-signed URLs, " +
+				"and keep Publishers.Types.S3.PreSignedURLDisabled off"
+			if key != "" && !strings.HasSuffix(key, ".tar.gz") {
+				s3Fix = "the orchestrator signs only .tar.gz keys, so the network's S3 publisher key must end in .tar.gz"
+			}
 		}
 	}
 	switch {
-	case unsigned != "":
-		return "", fmt.Errorf("listing results: job %s's result %s: %w", text.Quote(jobID, maxJobIDText), unsigned, ErrPublisher)
+	case s3Where != "":
+		return "", fmt.Errorf("listing results: job %s's result is in S3 at %s, unsigned: %s: %w",
+			text.Quote(jobID, maxJobIDText), text.Quote(s3Where, 2*maxResultParamsText+10), s3Fix, ErrPublisher)
 	case len(types) == 0:
 		return "", fmt.Errorf("listing results: job %s published nothing: the network's operator must give jobs a default publisher "+
 			"(JobDefaults.Batch.Task.Publisher, e.g. S3) or the canary CANARY_PUBLISHER=local: %w", text.Quote(jobID, maxJobIDText), ErrPublisher)
 	}
 	return "", fmt.Errorf("listing results: job %s published no downloadable result (types %s; the canary downloads %q with a URL and %q): %w",
-		text.Quote(jobID, maxJobIDText), strings.Join(types, ", "), resultURLType, resultS3PreSigned, ErrPublisher)
-}
-
-// s3Unsigned says why an S3 result came back unsigned and what the
-// network's operator must configure.
-func s3Unsigned(params map[string]any) string {
-	key, _ := params["Key"].(string)
-	bucket, _ := params["Bucket"].(string)
-	where := fmt.Sprintf("s3://%s/%s", text.Clip(bucket, maxResultParamsText), text.Clip(key, maxResultParamsText))
-	if key != "" && !strings.HasSuffix(key, ".tar.gz") {
-		return fmt.Sprintf("is in S3 at %s, unsigned: the orchestrator signs only .tar.gz keys, so the network's S3 publisher key must end in .tar.gz",
-			text.Quote(where, 2*maxResultParamsText+10))
-	}
-	return fmt.Sprintf("is in S3 at %s, unsigned: the network's operator must give the orchestrator S3 credentials "+
-		"(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a role with s3:GetObject on the bucket) so it hands results out as pre-signed URLs, "+
-		"and keep Publishers.Types.S3.PreSignedURLDisabled off", text.Quote(where, 2*maxResultParamsText+10))
+		text.Quote(jobID, maxJobIDText), strings.Join(types, ", "), models.StorageSourceURL, models.StorageSourceS3PreSigned, ErrPublisher)
 }

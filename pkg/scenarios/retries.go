@@ -38,11 +38,6 @@ type retryNote struct {
 
 type retryNoteKey struct{}
 
-func withRetryNote(ctx context.Context) (context.Context, *retryNote) {
-	n := &retryNote{}
-	return context.WithValue(ctx, retryNoteKey{}, n), n
-}
-
 // NoteRetry records in the run of ctx that a call is repeated after fault
 // (one of the Fault constants). Outside a run it does nothing.
 func NoteRetry(ctx context.Context, fault string) {

@@ -48,16 +48,13 @@ type Conn struct {
 type Runner struct {
 	// Connect builds the run's API client, within the run's deadline and
 	// timed as the connect phase.
-	Connect func(ctx context.Context) (Conn, error)
-	Spec    JobSpec
-	Env     string
-	Timeout time.Duration // whole-run deadline
-	// CleanupGrace is how long past the deadline a failed run's cleanup
-	// may go (0: CleanupGrace); after an interrupt it gets 600 ms.
-	CleanupGrace time.Duration
-	Log          *slog.Logger // gets the result line; nil: no line
-	Progress     func(string) // notes on long waits; nil: none
-	Secrets      []string     // values never to appear in an error text
+	Connect  func(ctx context.Context) (Conn, error)
+	Spec     JobSpec
+	Env      string
+	Timeout  time.Duration // whole-run deadline
+	Log      *slog.Logger  // gets the result line; nil: no line
+	Progress func(string)  // notes on long waits; nil: none
+	Secrets  []string      // values never to appear in an error text
 	// Endpoint, CanaryVersion and CanaryImage go into the result as they
 	// are: where the API is and which canary ran.
 	Endpoint      string
@@ -77,13 +74,10 @@ func (r *Runner) Run(ctx context.Context, s Scenario) Result {
 	}
 	p := &Probe{Spec: r.Spec, res: res, deadline: r.Timeout, progress: r.Progress}
 	var conn Conn
-	runCtx, cancel := context.WithTimeout(ctx, r.Timeout)
-	runCtx, retries := withRetryNote(runCtx)
+	retries := &retryNote{}
+	runCtx, cancel := context.WithTimeout(context.WithValue(ctx, retryNoteKey{}, retries), r.Timeout)
 	err := safely(s.Name+" run", func() error {
 		if err := p.Phase(PhaseConnect, func() (err error) {
-			if r.Connect == nil {
-				return fmt.Errorf("runner has no Connect: %w", ErrCanary)
-			}
 			conn, err = r.Connect(runCtx)
 			if err == nil && (conn.Jobs == nil || conn.Fetcher == nil) {
 				err = fmt.Errorf("connect gave no API client: %w", ErrCanary)
@@ -93,9 +87,6 @@ func (r *Runner) Run(ctx context.Context, s Scenario) Result {
 		}); err != nil {
 			return err
 		}
-		if s.Run == nil {
-			return fmt.Errorf("scenario %s has no Run: %w", s.Name, ErrCanary)
-		}
 		return s.Run(runCtx, p)
 	})
 	deadlinePassed := errors.Is(runCtx.Err(), context.DeadlineExceeded)
@@ -104,7 +95,7 @@ func (r *Runner) Run(ctx context.Context, s Scenario) Result {
 	redactor := NewRedactor(append(slices.Clip(r.Secrets), conn.Secret)...)
 	res.Success = err == nil
 	if err != nil {
-		err = r.cleanup(ctx, p, s.Name, err)
+		err = r.cleanup(ctx, p, err)
 		res.Cleanup = time.Since(res.Start) - res.Duration
 		res.Class = Classify(err)
 		switch {
@@ -142,21 +133,16 @@ func (r *Runner) Run(ctx context.Context, s Scenario) Result {
 
 // cleanup stops what a failed run left running and says where its job
 // stood; it returns the run's error with what it found noted.
-func (r *Runner) cleanup(ctx context.Context, p *Probe, scenario string, err error) error {
+func (r *Runner) cleanup(ctx context.Context, p *Probe, err error) error {
 	res := p.res
-	interrupted := ctx.Err() != nil
 	cctx, cancel := r.cleanupContext(ctx, res.Start)
 	defer cancel()
-	if res.JobID != "" && !interrupted && (!p.terminal || errors.Is(err, ErrJobFailed) || errors.Is(err, ErrTimeout)) {
+	if res.JobID != "" && ctx.Err() == nil && (!p.terminal || errors.Is(err, ErrJobFailed) || errors.Is(err, ErrTimeout)) {
 		err = withWhere(cctx, p, err)
 	}
 	switch {
 	case res.JobID != "" && !p.terminal:
-		stopErr := safely("stopping job", func() error { return stop(cctx, ctx, p.Jobs, res, scenario) })
-		switch {
-		case stopErr == nil:
-			res.Stopped = true
-		case !errors.Is(stopErr, errAlreadyEnded):
+		if stopErr := safely("stopping job", func() error { return stop(cctx, ctx, p.Jobs, res) }); stopErr != nil {
 			res.JobLeftRunning = true
 			state := "in an unknown state"
 			if res.JobState != "" {
@@ -167,7 +153,7 @@ func (r *Runner) cleanup(ctx context.Context, p *Probe, scenario string, err err
 	case res.JobID == "" && p.submitTried && !errors.Is(err, ErrNotSent):
 		// The submit failed or its reply was lost: the job may
 		// exist all the same. Find it by the run's label.
-		stopErr := safely("stopping job", func() error { return stopByRun(cctx, p.Jobs, res, scenario) })
+		stopErr := safely("stopping job", func() error { return stopByRun(cctx, p.Jobs, res) })
 		switch {
 		case stopErr != nil:
 			res.JobLeftRunning = true
@@ -179,31 +165,26 @@ func (r *Runner) cleanup(ctx context.Context, p *Probe, scenario string, err err
 	return err
 }
 
-// safely calls fn and turns a panic into an ErrCanary error naming where
-// it happened (no stack: the error text is a log field).
+// safely calls fn and turns a panic into an ErrCanary error naming the
+// frame that panicked (no stack: the error text is a log field).
 func safely(what string, fn func() error) (err error) {
 	defer func() {
-		if v := recover(); v != nil {
-			err = fmt.Errorf("%s panicked: %s%s: %w", what, text.Quote(fmt.Sprint(v), 300), panicSite(), ErrCanary)
+		v := recover()
+		if v == nil {
+			return
 		}
+		site, pcs := "", make([]uintptr, 32)
+		frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+		for more := true; more && site == ""; {
+			var f runtime.Frame
+			f, more = frames.Next()
+			if f.Function != "" && !strings.HasPrefix(f.Function, "runtime.") {
+				site = fmt.Sprintf(" at %s (%s:%d)", f.Function, path.Base(f.File), f.Line)
+			}
+		}
+		err = fmt.Errorf("%s panicked: %s%s: %w", what, text.Quote(fmt.Sprint(v), 300), site, ErrCanary)
 	}()
 	return fn()
-}
-
-// panicSite is " at func (file:line)" of the frame that panicked.
-func panicSite() string {
-	pcs := make([]uintptr, 32)
-	n := runtime.Callers(3, pcs)
-	frames := runtime.CallersFrames(pcs[:n])
-	for {
-		f, more := frames.Next()
-		if !strings.HasPrefix(f.Function, "runtime.") && f.Function != "" {
-			return fmt.Sprintf(" at %s (%s:%d)", f.Function, path.Base(f.File), f.Line)
-		}
-		if !more {
-			return ""
-		}
-	}
 }
 
 // cleanupContext bounds a failed run's cleanup: CleanupGrace past the
@@ -215,32 +196,29 @@ func (r *Runner) cleanupContext(parent context.Context, start time.Time) (contex
 	if parent.Err() != nil {
 		return context.WithTimeout(base, stopBudget)
 	}
-	grace := r.CleanupGrace
-	if grace <= 0 {
-		grace = CleanupGrace
-	}
-	ctx, cancel := context.WithDeadline(base, start.Add(r.Timeout+grace))
+	ctx, cancel := context.WithDeadline(base, start.Add(r.Timeout+CleanupGrace))
 	stopWatch := context.AfterFunc(parent, func() { time.AfterFunc(stopBudget, cancel) })
 	return ctx, func() { stopWatch(); cancel() }
 }
 
-// stop stops the job a failed run left running and notes the job's state
-// in res when it knows it. A stop that failed (or timed out) is checked
-// once more with a get, in a moment of its own when the stop used up the
-// cleanup's time: a stop that landed although its reply did not is a stop,
-// and a job that ended while the canary was not looking (its own task
-// timeout, or it completed during a hung poll) needs none.
-// parent is the run's own: once it is interrupted, no new moment is given.
-func stop(ctx, parent context.Context, jobs Jobs, res *Result, scenario string) error {
-	if err := CheckJobID(res.JobID); err != nil {
+// stop stops the job a failed run left running and notes in res the job's
+// state when it knows it and whether it stopped it. A stop that failed (or
+// timed out) is checked once more with a get, in a moment of its own when
+// the stop used up the cleanup's time: a stop that landed although its
+// reply did not is a stop, and a job that ended while the canary was not
+// looking (its own task timeout, or it completed during a hung poll) needs
+// none. parent is the run's own: once it is interrupted, no new moment is
+// given.
+func stop(ctx, parent context.Context, jobs Jobs, res *Result) error {
+	if err := checkJobID(res.JobID); err != nil {
 		return err
 	}
 	_, err := jobs.Stop(ctx, &apimodels.StopJobRequest{
 		JobID:  res.JobID,
-		Reason: "bacalhau-canary: " + scenario + " run failed or timed out",
+		Reason: "bacalhau-canary: " + res.Scenario + " run failed or timed out",
 	})
 	if err == nil {
-		res.JobState = models.JobStateTypeStopped.String()
+		res.JobState, res.Stopped = models.JobStateTypeStopped.String(), true
 		return nil
 	}
 	check := ctx
@@ -254,12 +232,9 @@ func stop(ctx, parent context.Context, jobs Jobs, res *Result, scenario string) 
 		return err
 	}
 	state := resp.Job.State.StateType
-	res.JobState = state.String()
-	switch {
-	case state == models.JobStateTypeStopped:
+	res.JobState, res.Stopped = state.String(), state == models.JobStateTypeStopped
+	if state.IsTerminal() {
 		return nil
-	case state.IsTerminal():
-		return errAlreadyEnded
 	}
 	return err
 }
@@ -270,17 +245,17 @@ const recheckBudget = 2 * time.Second
 // stopByRun finds the job of a run whose submit failed or lost its reply,
 // by the run's label, and stops it when it is still running. It notes in
 // res the job's ID, whether it stopped it, and whether a job of the run is
-// left running because its ID breaks CheckJobID (it never goes into a
+// left running because its ID breaks checkJobID (it never goes into a
 // URL). Only called after a failed submit: a label-filtered list reads the
 // whole job store on v1.7 and v1.9.
-func stopByRun(ctx context.Context, jobs Jobs, res *Result, scenario string) error {
+func stopByRun(ctx context.Context, jobs Jobs, res *Result) error {
 	js, err := runJobs(ctx, jobs, res.RunID)
 	if err != nil {
 		return err
 	}
 	for _, j := range js {
 		running := !j.State.StateType.IsTerminal()
-		if CheckJobID(j.ID) != nil {
+		if checkJobID(j.ID) != nil {
 			res.JobLeftRunning = res.JobLeftRunning || running
 			continue
 		}
@@ -290,7 +265,7 @@ func stopByRun(ctx context.Context, jobs Jobs, res *Result, scenario string) err
 		}
 		if _, err := jobs.Stop(ctx, &apimodels.StopJobRequest{
 			JobID:  j.ID,
-			Reason: "bacalhau-canary: " + scenario + " run failed at its submit",
+			Reason: "bacalhau-canary: " + res.Scenario + " run failed at its submit",
 		}); err != nil {
 			return fmt.Errorf("stopping job %s: %w", j.ID, err)
 		}
@@ -301,9 +276,6 @@ func stopByRun(ctx context.Context, jobs Jobs, res *Result, scenario string) err
 
 // maxJobIDText bounds a job ID in the result: Bacalhau's are ~40 bytes.
 const maxJobIDText = 128
-
-// errAlreadyEnded says the failed run's job had ended by itself.
-var errAlreadyEnded = errors.New("job already ended")
 
 // maxErrorText bounds a result's error text: the client quotes a server's
 // reply in it whole, and Cloud Logging drops entries over 256 KB.

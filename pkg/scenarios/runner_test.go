@@ -439,7 +439,11 @@ func TestJobSpec(t *testing.T) {
 	if _, err := (JobSpec{Engine: "podman"}).Build("submit", "dev", "r1", 1, time.Second); err == nil {
 		t.Error("unknown engine accepted")
 	}
-	if to := taskTimeouts(300 * time.Millisecond); to.TotalTimeout != 1 {
+	job, err := JobSpec{Engine: EngineWasm}.Build("submit", "dev", "r1", 1, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if to := job.Tasks[0].Timeouts; to.TotalTimeout != 1 {
 		t.Errorf("a sub-second deadline gives TotalTimeout %d, want the 1s minimum", to.TotalTimeout)
 	}
 }

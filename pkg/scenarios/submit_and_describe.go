@@ -101,16 +101,12 @@ func checkHistory(ctx context.Context, p *Probe, id string, completed []string) 
 	}
 	// The order of events is their sequence number (then time), not the
 	// reply's order.
-	events := slices.Clone(resp.Items)
-	slices.SortStableFunc(events, func(a, b *models.JobHistory) int {
-		if c := cmp.Compare(a.SeqNum, b.SeqNum); c != 0 {
-			return c
-		}
-		return a.Time.Compare(b.Time)
+	slices.SortStableFunc(resp.Items, func(a, b *models.JobHistory) int {
+		return cmp.Or(cmp.Compare(a.SeqNum, b.SeqNum), a.Time.Compare(b.Time))
 	})
 	var states []models.JobStateType
 	execEvents := map[string]int{}
-	for _, h := range events {
+	for _, h := range resp.Items {
 		switch h.Type {
 		case models.JobHistoryTypeJobLevel:
 			state, err := h.Event.GetJobStateIfPresent()

@@ -43,12 +43,18 @@ var SubmitWithConcurrency = Scenario{
 				if err != nil {
 					return err
 				}
-				extra, err := checkConcurrency(execs, concurrency, waitErr)
-				p.res.ExtraExecutions = extra
-				if errors.Is(err, ErrConcurrency) {
-					err = withCensus(ctx, p, err)
+				p.res.ExtraExecutions, err = checkConcurrency(execs, concurrency, waitErr)
+				if !errors.Is(err, ErrConcurrency) {
+					return err
 				}
-				return err
+				// Say how many of the nodes it needs were there, by version.
+				ctx, cancel := context.WithTimeout(ctx, censusBudget)
+				defer cancel()
+				c, cerr := p.Census(ctx)
+				if cerr != nil {
+					return fmt.Errorf("%w (node census failed: %v)", err, cerr)
+				}
+				return fmt.Errorf("%w; node census: %s", err, c)
 			}},
 		)
 	},
@@ -111,15 +117,3 @@ func checkConcurrency(execs []*models.Execution, count int, waitErr error) (int,
 // censusBudget bounds the node census a concurrency failure takes to say
 // how many nodes could have run the job.
 const censusBudget = 2 * time.Second
-
-// withCensus adds the node census to a concurrency failure: how many of the
-// nodes it needs were there, by version.
-func withCensus(ctx context.Context, p *Probe, err error) error {
-	ctx, cancel := context.WithTimeout(ctx, censusBudget)
-	defer cancel()
-	c, cerr := p.Census(ctx)
-	if cerr != nil {
-		return fmt.Errorf("%w (node census failed: %v)", err, cerr)
-	}
-	return fmt.Errorf("%w; node census: %s", err, c)
-}

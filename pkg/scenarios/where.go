@@ -35,7 +35,6 @@ func withWhere(ctx context.Context, p *Probe, err error) error {
 	}) != nil || len(execs) == 0 {
 		return err
 	}
-	execs = slices.Clone(execs)
 	slices.SortStableFunc(execs, func(a, b *models.Execution) int {
 		return cmp.Or(cmp.Compare(a.PartitionIndex, b.PartitionIndex),
 			cmp.Compare(stateRank(a), stateRank(b)))
@@ -50,8 +49,7 @@ func withWhere(ctx context.Context, p *Probe, err error) error {
 		if e.NodeID != "" {
 			node = text.Quote(e.NodeID, maxNodeIDLen)
 		}
-		parts = append(parts, fmt.Sprintf("partition %d %s on %s", e.PartitionIndex,
-			e.ComputeState.StateType, node))
+		parts = append(parts, fmt.Sprintf("partition %d %s on %s", e.PartitionIndex, e.ComputeState.StateType, node))
 	}
 	return fmt.Errorf("%w (executions at the end: %s)", err, strings.Join(parts, "; "))
 }
