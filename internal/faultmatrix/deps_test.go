@@ -171,25 +171,17 @@ func hugeSummary() *grpcstatus.Status {
 	return st
 }
 
-// sigintAfterList interrupts the local runner once its list was answered
-// (the run is over; the metric write hangs).
+// sigintAfterList interrupts the local runner once its metric write is in
+// flight (the run is over; the write hangs).
 func sigintAfterList(ctx context.Context, fx *fixture) error {
 	ctx, cancel := context.WithTimeout(ctx, fx.c.deadline+5*time.Second)
 	defer cancel()
-	for {
-		answered := false
-		for _, r := range fx.proxy.Requests() {
-			answered = answered || r.Method == "GET" && r.Status != 0
-		}
-		if answered && fx.process() != nil {
-			break
-		}
+	for fx.mon.called() == 0 || fx.process() == nil {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the list was never answered: %w", ctx.Err())
+			return fmt.Errorf("the metric write never began: %w", ctx.Err())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	time.Sleep(500 * time.Millisecond)
 	return fx.process().Signal(syscall.SIGINT)
 }

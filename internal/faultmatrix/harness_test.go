@@ -337,6 +337,13 @@ func (m *monitor) CreateTimeSeries(ctx context.Context, req *monitoringpb.Create
 	return m.Monitoring.CreateTimeSeries(ctx, req)
 }
 
+// called is how many writes reached the fake.
+func (m *monitor) called() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.calls
+}
+
 // --- running a case ------------------------------------------------------
 
 type fixture struct {

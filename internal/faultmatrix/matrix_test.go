@@ -556,22 +556,21 @@ func sigtermOnDownload(ctx context.Context, fx *fixture) error {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
 	return fx.process().Signal(syscall.SIGTERM)
 }
 
-// sigterm interrupts the job process once its job is submitted.
+// sigterm interrupts the job process once it waits for its job (its
+// first poll is in flight).
 func sigterm(ctx context.Context, fx *fixture) error {
 	ctx, cancel := context.WithTimeout(ctx, fx.c.deadline)
 	defer cancel()
-	for fx.proxy.Count("PUT", jobsPath) == 0 || fx.process() == nil {
+	for fx.proxy.Count("GET", jobPath) == 0 || fx.process() == nil {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the job was never submitted: %w", ctx.Err())
+			return fmt.Errorf("the job was never polled: %w", ctx.Err())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
 	return fx.process().Signal(syscall.SIGTERM)
 }
 
