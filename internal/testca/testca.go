@@ -64,6 +64,12 @@ type Leaf struct {
 // Issue makes a server certificate for hosts (IP addresses or DNS names),
 // valid between notBefore and notAfter; a zero notAfter means a day from now.
 func (ca *CA) Issue(hosts []string, notBefore, notAfter time.Time) (Leaf, error) {
+	return leaf(hosts, notBefore, notAfter, ca)
+}
+
+// leaf makes a server certificate for hosts signed by ca, or by itself
+// when ca is nil.
+func leaf(hosts []string, notBefore, notAfter time.Time, ca *CA) (Leaf, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return Leaf{}, err
@@ -89,7 +95,13 @@ func (ca *CA) Issue(hosts []string, notBefore, notAfter time.Time) (Leaf, error)
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	parent, signer := tmpl, any(key)
+	if ca == nil {
+		tmpl.KeyUsage |= x509.KeyUsageCertSign
+	} else {
+		parent, signer = ca.cert, ca.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
 	if err != nil {
 		return Leaf{}, fmt.Errorf("issuing certificate: %w", err)
 	}
@@ -125,36 +137,4 @@ func serial() *big.Int {
 }
 
 // SelfSigned makes a server certificate for hosts that signs itself.
-func SelfSigned(hosts []string) (Leaf, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return Leaf{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: hosts[0]},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return Leaf{}, err
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return Leaf{}, err
-	}
-	return Leaf{
-		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}),
-	}, nil
-}
+func SelfSigned(hosts []string) (Leaf, error) { return leaf(hosts, time.Time{}, time.Time{}, nil) }
