@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,7 +64,7 @@ const (
 const taskTimeoutFirst = "the job's task timeout, below the deadline, ends it first; the canary's stop finds it terminal"
 
 // cases is the matrix; docs/reliability.md is generated from it.
-var cases = []tcase{
+var cases = slices.Concat([]tcase{
 	// The API misbehaves while the canary's job runs: the fault hits the
 	// state poll (GET /jobs/{id}) after the job was submitted for real;
 	// the stop (DELETE) passes, so the canary must stop its job.
@@ -301,51 +302,7 @@ var cases = []tcase{
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath, After: 1, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Close}})
 		}},
-	{name: "executions-502-once", fault: "GET executions answers 502 with an HTML page, once", scenario: "submit", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
-		note: "retried: retries 1", expect: once(scenarios.FaultHTTP502),
-		proxy: func(p *faultproxy.Proxy) {
-			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/executions", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Status, Code: 502, Body: badGateway}})
-		}},
-	{name: "executions-reset-once", fault: "GET executions is reset mid-body, once", scenario: "submit", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
-		note: "retried: retries 1", expect: once(scenarios.FaultReset),
-		proxy: func(p *faultproxy.Proxy) {
-			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/executions", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Reset}})
-		}},
-	{name: "executions-eof-once", fault: "GET executions closes without an answer (EOF), once", scenario: "submit", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
-		note: "retried: retries 1", expect: once(scenarios.FaultEOF),
-		proxy: func(p *faultproxy.Proxy) {
-			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/executions", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Close}})
-		}},
-	{name: "history-502-once", fault: "GET history answers 502 with an HTML page, once", scenario: "submitAndDescribe", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
-		note: "retried: retries 1", expect: once(scenarios.FaultHTTP502),
-		proxy: func(p *faultproxy.Proxy) {
-			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/history", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Status, Code: 502, Body: badGateway}})
-		}},
-	{name: "history-reset-once", fault: "GET history is reset mid-body, once", scenario: "submitAndDescribe", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
-		note: "retried: retries 1", expect: once(scenarios.FaultReset),
-		proxy: func(p *faultproxy.Proxy) {
-			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/history", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Reset}})
-		}},
-	{name: "history-eof-once", fault: "GET history closes without an answer (EOF), once", scenario: "submitAndDescribe", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
-		note: "retried: retries 1", expect: once(scenarios.FaultEOF),
-		proxy: func(p *faultproxy.Proxy) {
-			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/history", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Close}})
-		}},
-	{name: "results-502-once", fault: "GET results answers 502 with an HTML page, once", scenario: "submitAndGet", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
-		note: "retried: retries 1", expect: once(scenarios.FaultHTTP502),
-		proxy: func(p *faultproxy.Proxy) {
-			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/results", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Status, Code: 502, Body: badGateway}})
-		}},
-	{name: "results-reset-once", fault: "GET results is reset mid-body, once", scenario: "submitAndGet", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
-		note: "retried: retries 1", expect: once(scenarios.FaultReset),
-		proxy: func(p *faultproxy.Proxy) {
-			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/results", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Reset}})
-		}},
-	{name: "results-eof-once", fault: "GET results closes without an answer (EOF), once", scenario: "submitAndGet", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
-		note: "retried: retries 1", expect: once(scenarios.FaultEOF),
-		proxy: func(p *faultproxy.Proxy) {
-			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath + "/results", After: 0, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Close}})
-		}},
+}, readOnce(), []tcase{
 	{name: "restart-mid-wait", fault: "the API refuses connections for 2 s while the job runs (an orchestrator restarting), then answers again", scenario: "submit", via: viaRunner, net: netShared, everyVersion: true, deadline: 10 * time.Second, cleanup: cleanTerminal, job: sleeper,
 		note: "refused reads are tried again for up to 5 s", during: restartAfterSubmit,
 		expect: retriedThroughRestart},
@@ -442,7 +399,7 @@ var cases = []tcase{
 	usage("local-scenario", "--scenario unknown", "CANARY_SCENARIO", viaLocal, nil, "--scenario", "submitAndPray"),
 	usage("local-port", "BACALHAU_API_PORT not a number (local runner)", "BACALHAU_API_PORT", viaLocal, env("BACALHAU_API_PORT", "x")),
 	usage("local-timeout", "--timeout not a duration", "-timeout", viaLocal, nil, "--scenario", "list", "--timeout", "soon"),
-}
+})
 
 // usage is a bad-input case: exit 2 naming the variable, nothing sent.
 func usage(name, fault, naming string, v via, e map[string]string, args ...string) tcase {
@@ -599,6 +556,29 @@ const badGateway = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 // once expects exactly one retry, after fault.
 func once(fault string) func(*fixture, map[string]any) error {
 	return func(_ *fixture, l map[string]any) error { return retried(l, 1, fault) }
+}
+
+// readOnce is one 502, one reset and one EOF on each of the job's other
+// reads (executions, history, results): each is retried once and the run
+// passes.
+func readOnce() []tcase {
+	var out []tcase
+	for _, r := range []struct{ read, scenario string }{{"executions", "submit"}, {"history", "submitAndDescribe"}, {"results", "submitAndGet"}} {
+		for _, f := range []struct {
+			name, what, retry string
+			fault             faultproxy.Fault
+		}{
+			{"502", "answers 502 with an HTML page", scenarios.FaultHTTP502, faultproxy.Fault{Kind: faultproxy.Status, Code: 502, Body: badGateway}},
+			{"reset", "is reset mid-body", scenarios.FaultReset, faultproxy.Fault{Kind: faultproxy.Reset}},
+			{"eof", "closes without an answer (EOF)", scenarios.FaultEOF, faultproxy.Fault{Kind: faultproxy.Close}},
+		} {
+			rule := faultproxy.Rule{Method: "GET", Path: jobPath + "/" + r.read, Times: 1, Fault: f.fault}
+			out = append(out, tcase{name: r.read + "-" + f.name + "-once", fault: "GET " + r.read + " " + f.what + ", once",
+				scenario: r.scenario, via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
+				note: "retried: retries 1", expect: once(f.retry), proxy: func(p *faultproxy.Proxy) { p.Add(rule) }})
+		}
+	}
+	return out
 }
 
 // retried checks the line counts n retries (-1: at least one), all after fault.
