@@ -129,7 +129,7 @@ resource "google_cloud_run_v2_job" "scenario" {
 }
 
 locals {
-  # pkg/config IsLoopbackHost: bare localhost or a loopback IP literal (a
+  # pkg/config isLoopbackHost: bare localhost or a loopback IP literal (a
   # name under .localhost, or one ending in a dot, goes to DNS: not known
   # to be loopback).
   api_host_norm = trim(lower(local.settings.bacalhau_api_host), "[]")
