@@ -4,10 +4,23 @@
 // until SIGINT/SIGTERM or until its standard input ends (so it dies with the
 // process that started it, also through `ip netns exec`).
 //
+// The nodes are Bacalhau's own (node.NewNode, as its devstack makes them),
+// each with its own cleanup, so that one can be stopped and started again.
+// Compute-only nodes reach the orchestrator's NATS port through a relay of
+// their own, which stop-node cuts without a word to either side.
+//
 // Commands, one per line on standard input, answered on stdout:
 //
-//	stop-node           stop the last compute-only node still running (a node
-//	                    lost mid-job) → "stopped NODE" ("stopped none")
+//	stop-node           the last compute-only node still running goes away as
+//	                    a machine does: its link to the orchestrator goes
+//	                    silent (no goodbye; the orchestrator counts it
+//	                    connected until its heartbeats are missed) and the
+//	                    node stops → "stopped NODE" ("stopped none")
+//	restart-orchestrator DOWN
+//	                    stop the orchestrator node (API server, NATS server,
+//	                    job store closed) and start it again on the same
+//	                    ports and data directory, DOWN (a Go duration) after
+//	                    it began to stop → "restarted NODE after DURATION"
 //	running EXECUTION   is the execution still running in a compute node's
 //	                    wasm executor? → "running EXECUTION yes|no|unknown"
 //
@@ -42,11 +55,9 @@ import (
 
 	"github.com/bacalhau-project/bacalhau/pkg/bacerrors"
 	"github.com/bacalhau-project/bacalhau/pkg/config/types"
-	"github.com/bacalhau-project/bacalhau/pkg/devstack"
 	"github.com/bacalhau-project/bacalhau/pkg/executor"
 	"github.com/bacalhau-project/bacalhau/pkg/logger"
 	"github.com/bacalhau-project/bacalhau/pkg/models"
-	"github.com/bacalhau-project/bacalhau/pkg/system"
 )
 
 func main() {
@@ -63,12 +74,12 @@ func main() {
 }
 
 type options struct {
-	hybrid, compute, bad int
-	apiHost, orchHost    string
-	publisher            string
-	apiKey, noCapKey     string
-	ready                time.Duration
-	logLevel             string
+	compute, bad      int
+	apiHost, orchHost string
+	publisher         string
+	apiKey, noCapKey  string
+	ready             time.Duration
+	logLevel          string
 
 	docker                      bool
 	s3Endpoint, s3Bucket, s3Reg string
@@ -84,8 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("devnet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&o.hybrid, "hybrid", 1, "hybrid nodes (orchestrator + compute); the first one serves the API")
-	fs.IntVar(&o.compute, "compute", 2, "compute-only nodes")
+	fs.IntVar(&o.compute, "compute", 2, "compute-only nodes, besides node-0 (orchestrator, API and compute)")
 	fs.IntVar(&o.bad, "bad-compute", 0, "compute nodes that are bad actors (their executions fail); the last nodes")
 	fs.StringVar(&o.apiHost, "api-host", "127.0.0.1", "address the API listens on and reports")
 	fs.StringVar(&o.orchHost, "orchestrator-host", "127.0.0.1", "address the orchestrator listens on; compute nodes dial 127.0.0.1, so a loopback or unspecified address")
@@ -116,11 +126,9 @@ func checkOptions(o options, fs *flag.FlagSet) error {
 	switch {
 	case fs.NArg() > 0:
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case o.hybrid < 1:
-		return fmt.Errorf("-hybrid must be at least 1 (the first hybrid node serves the API), got %d", o.hybrid)
 	case o.compute < 0:
 		return fmt.Errorf("-compute must not be negative, got %d", o.compute)
-	case o.bad < 0 || o.bad >= o.hybrid+o.compute:
+	case o.bad < 0 || o.bad > o.compute:
 		return fmt.Errorf("-bad-compute must be between 0 and the compute node count minus one, got %d", o.bad)
 	case net.ParseIP(o.apiHost) == nil:
 		return fmt.Errorf("-api-host %q is not an IP address", o.apiHost)
@@ -188,32 +196,26 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stderr io.Wri
 	logger.ConfigureLogging(logger.LogModeJSON, level)
 
 	// The nodes live as long as this context; it is cancelled only after
-	// the cleanup manager has stopped them.
+	// they have stopped.
 	nodeCtx, cancelNodes := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelNodes()
-	cm := system.NewCleanupManager()
-	defer cm.Cleanup(nodeCtx)
 
 	if o.jobStore != "" {
 		if err := linkJobStore(tmp, o.jobStore); err != nil {
 			return err
 		}
 	}
-	stack, err := devstack.Setup(nodeCtx, cm,
-		devstack.WithBasePath(tmp),
-		devstack.WithNumberOfHybridNodes(o.hybrid),
-		devstack.WithNumberOfRequesterOnlyNodes(0),
-		devstack.WithNumberOfComputeOnlyNodes(o.compute),
-		devstack.WithNumberOfBadComputeActors(o.bad),
-		devstack.WithBacalhauConfigOverride(overrides(o)),
-	)
+	stack, err := startNodes(nodeCtx, o, tmp)
+	if stack != nil {
+		defer stack.close(nodeCtx)
+	}
 	if err != nil {
 		return fmt.Errorf("starting nodes: %w", err)
 	}
 	if err := waitJoined(ctx, stack, o.ready); err != nil {
 		return err
 	}
-	api := stack.Nodes[0].APIServer
+	api := stack.nodes()[0].APIServer
 	fmt.Fprintf(ready, "%s:%d\n", api.Address, api.Port)
 	return serve(ctx, stdin, ready, commands(nodeCtx, stack))
 }
@@ -242,12 +244,21 @@ func serve(ctx context.Context, in io.Reader, out io.Writer, run func(cmd, arg s
 	}
 }
 
-func commands(ctx context.Context, stack *devstack.DevStack) func(cmd, arg string) string {
-	stopped := map[string]bool{}
+func commands(ctx context.Context, stack *stack) func(cmd, arg string) string {
 	return func(cmd, arg string) string {
 		switch cmd {
 		case "stop-node":
-			return "stopped " + stopComputeNode(ctx, stack, stopped)
+			return "stopped " + stack.stopComputeNode(ctx)
+		case "restart-orchestrator":
+			down, err := time.ParseDuration(arg)
+			if err != nil || down < 0 || down > time.Minute {
+				return fmt.Sprintf("error restart-orchestrator wants a duration of at most 1m, got %q", arg)
+			}
+			got, err := stack.restartOrchestrator(ctx, down)
+			if err != nil {
+				return "error " + err.Error()
+			}
+			return "restarted " + got
 		case "running":
 			return fmt.Sprintf("running %s %s", arg, executionRunning(ctx, stack, arg))
 		default:
@@ -256,28 +267,11 @@ func commands(ctx context.Context, stack *devstack.DevStack) func(cmd, arg strin
 	}
 }
 
-// stopComputeNode stops the last compute-only node still running: it
-// stops heartbeating and reporting, as if its machine had gone away. Its
-// cleanup runs again, harmlessly, at exit. It returns the node's ID, or
-// "none".
-func stopComputeNode(ctx context.Context, stack *devstack.DevStack, stopped map[string]bool) string {
-	for i := len(stack.Nodes) - 1; i >= 0; i-- {
-		n := stack.Nodes[i]
-		if n.IsRequesterNode() || n.ComputeNode == nil || stopped[n.ID] {
-			continue
-		}
-		stopped[n.ID] = true
-		n.ComputeNode.Cleanup(ctx)
-		return n.ID
-	}
-	return "none"
-}
-
 // executionRunning asks each compute node's wasm executor whether the
 // execution has ended: "yes" while it still runs, "no" once it has ended,
 // "unknown" when no executor has it.
-func executionRunning(ctx context.Context, stack *devstack.DevStack, id string) string {
-	for _, n := range stack.Nodes {
+func executionRunning(ctx context.Context, stack *stack, id string) string {
+	for _, n := range stack.nodes() {
 		if n.ComputeNode == nil {
 			continue
 		}
@@ -311,8 +305,8 @@ func executionRunning(ctx context.Context, stack *devstack.DevStack, id string) 
 	return "unknown"
 }
 
-// linkJobStore points the first node's job store (devstack's data dir
-// BASE/node-0, Bacalhau's orchestrator/state_boltdb.db in it) at file.
+// linkJobStore points node-0's job store (its data dir BASE/node-0,
+// Bacalhau's orchestrator/state_boltdb.db in it) at file.
 func linkJobStore(base, file string) error {
 	abs, err := filepath.Abs(file)
 	if err != nil {
@@ -389,13 +383,13 @@ func overrides(o options) types.Bacalhau {
 
 // waitJoined waits until the orchestrator knows every node and every compute
 // node is connected.
-func waitJoined(ctx context.Context, stack *devstack.DevStack, limit time.Duration) error {
+func waitJoined(ctx context.Context, stack *stack, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	want := len(stack.Nodes)
+	want := len(stack.nodes())
 	for {
 		got := 0
-		for _, n := range stack.Nodes {
+		for _, n := range stack.nodes() {
 			if !n.IsRequesterNode() || n.RequesterNode == nil {
 				continue
 			}

@@ -166,7 +166,7 @@ func TestFailingScenarioExitsOne(t *testing.T) {
 	}
 	t.Parallel()
 	// One compute node cannot run three executions.
-	n, err := devnet.Start(t.Context(), devnet.Options{Hybrid: 1, Compute: -1, Stderr: os.Stderr})
+	n, err := devnet.Start(t.Context(), devnet.Options{Compute: -1, Stderr: os.Stderr})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,8 +60,7 @@ func (v Version) dir() (string, error) {
 // Options shape the network.
 type Options struct {
 	Version    Version          // Bacalhau release (default V1_7)
-	Hybrid     int              // orchestrator+compute nodes (default 1)
-	Compute    int              // compute-only nodes (default 2; -1 for none)
+	Compute    int              // compute-only nodes besides node-0, which orchestrates and computes (default 2; -1 for none)
 	BadCompute int              // compute nodes that are bad actors: their executions fail (the last nodes)
 	Auth       bool             // API-key auth on: Network.APIKey passes, Network.NoCapKey lacks the job capabilities
 	TwoHost    bool             // run in a namespace of its own across a veth link (falls back to loopback, see Network.Fallback)
@@ -129,10 +128,7 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	hybrid, compute := o.Hybrid, o.Compute
-	if hybrid == 0 {
-		hybrid = 1
-	}
+	compute := o.Compute
 	switch {
 	case compute == 0:
 		compute = 2
@@ -158,7 +154,7 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 		n.Publisher = host
 	}
 	args := []string{
-		"-hybrid", strconv.Itoa(hybrid), "-compute", strconv.Itoa(compute), "-bad-compute", strconv.Itoa(o.BadCompute),
+		"-compute", strconv.Itoa(compute), "-bad-compute", strconv.Itoa(o.BadCompute),
 		"-api-host", host, "-orchestrator-host", orch, "-publisher-address", n.Publisher,
 	}
 	if o.JobStore != "" {
@@ -180,7 +176,7 @@ func Start(ctx context.Context, o Options) (*Network, error) {
 		}
 		args = append(args, extra...)
 	}
-	note(o.Progress, fmt.Sprintf("starting Bacalhau %s devnet (%d hybrid + %d compute nodes, API on %s)", o.Version, hybrid, compute, host))
+	note(o.Progress, fmt.Sprintf("starting Bacalhau %s devnet (node-0 and %d compute nodes, API on %s)", o.Version, compute, host))
 	cmd := exec.Command(bin, args...)
 	if n.Link != nil {
 		cmd = exec.Command("ip", append([]string{"netns", "exec", n.Link.Namespace, bin}, args...)...)
@@ -283,11 +279,31 @@ func (n *Network) command(ctx context.Context, line, prefix string) (string, err
 	}
 }
 
-// StopComputeNode stops one compute-only node of the running network (the
-// last one still up), as if its machine had gone away mid-job, and returns
-// its node ID ("none" when none is left).
+// StopComputeNode makes one compute-only node of the running network (the
+// last one still up) go away as its machine would: its link to the
+// orchestrator goes silent, with no goodbye, so the orchestrator counts it
+// connected until its heartbeats are missed (30 s on the devnet, Bacalhau's
+// test setting). It returns the node's ID ("none" when none is left).
 func (n *Network) StopComputeNode(ctx context.Context) (string, error) {
 	return n.command(ctx, "stop-node", "stopped ")
+}
+
+// RestartOrchestrator stops the orchestrator node (node-0: its API and NATS
+// servers close, its job store is closed) and starts it again on the same
+// ports and data directory down after it began to stop, as a restarted
+// process comes back. It returns once the API listens again, with how long
+// the orchestrator was away.
+func (n *Network) RestartOrchestrator(ctx context.Context, down time.Duration) (time.Duration, error) {
+	got, err := n.command(ctx, "restart-orchestrator "+down.String(), "restarted ")
+	if err != nil {
+		return 0, err
+	}
+	_, took, _ := strings.Cut(got, " after ")
+	d, err := time.ParseDuration(took)
+	if err != nil {
+		return 0, fmt.Errorf("devnet answered %q to a restart", got)
+	}
+	return d, nil
 }
 
 // ExecutionRunning asks the compute nodes themselves (their wasm executor,

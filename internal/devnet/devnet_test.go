@@ -35,7 +35,7 @@ func TestDevnetRunsJobsAndLeavesNothingBehind(t *testing.T) {
 			tmp := t.TempDir()
 			// A BACALHAU_* variable in the caller's environment must not reach the nodes.
 			t.Setenv("BACALHAU_API_PORT", "1")
-			n, err := devnet.Start(t.Context(), devnet.Options{Version: v, Hybrid: 1, Compute: 2, TempDir: tmp, Stderr: os.Stderr})
+			n, err := devnet.Start(t.Context(), devnet.Options{Version: v, Compute: 2, TempDir: tmp, Stderr: os.Stderr})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,8 +98,7 @@ func TestDevnetRejectsBadOptions(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
 	for name, o := range map[string]devnet.Options{
-		"negative hybrid":         {Hybrid: -1},
-		"all compute nodes bad":   {Hybrid: 1, Compute: 1, BadCompute: 2},
+		"all compute nodes bad":   {Compute: 1, BadCompute: 2},
 		"publisher not an IP":     {Publisher: "localhost"},
 		"unsupported version":     {Version: "v1.8.0"},
 		"publisher not an IP 1.9": {Version: devnet.V1_9, Publisher: "x"},
@@ -117,7 +116,7 @@ func TestDevnetRejectsBadOptions(t *testing.T) {
 func TestStopComputeNode(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
-	n, err := devnet.Start(t.Context(), devnet.Options{Hybrid: 1, Compute: 2, Stderr: os.Stderr})
+	n, err := devnet.Start(t.Context(), devnet.Options{Compute: 2, Stderr: os.Stderr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,10 +127,11 @@ func TestStopComputeNode(t *testing.T) {
 			t.Fatalf("StopComputeNode = %q, %v; want %q", got, err, want)
 		}
 	}
-	// The orchestrator (a hybrid node) still answers.
-	jobs := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 5 * time.Second}).Jobs
-	if _, err := jobs.List(t.Context(), &apimodels.ListJobsRequest{}); err != nil {
-		t.Errorf("API after stopping the compute nodes: %v", err)
+	// The orchestrator still answers, and still counts the silent nodes
+	// connected: nothing told it they went (it notices missed heartbeats
+	// after 30 s).
+	if got := connectedNodes(t, clientv2.New(fmt.Sprintf("http://%s", n.Addr()))); got != 3 {
+		t.Errorf("%d nodes counted connected, want 3: the stopped node-1 and node-2 too", got)
 	}
 	if _, err := n.ExecutionRunning(t.Context(), "e-no-such-execution"); err == nil {
 		t.Error("ExecutionRunning of an unknown execution: no error")
@@ -139,6 +139,86 @@ func TestStopComputeNode(t *testing.T) {
 	if err := n.Stop(); err != nil {
 		t.Errorf("stop after stopping compute nodes: %v", err)
 	}
+}
+
+// A restarted orchestrator refuses connections while it is down, comes back
+// on the same address with its job store, and its compute nodes join again.
+func TestRestartOrchestrator(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	for _, v := range devnet.Versions {
+		t.Run(string(v), func(t *testing.T) {
+			t.Parallel()
+			n, err := devnet.Start(t.Context(), devnet.Options{Version: v, Compute: 2, Stderr: os.Stderr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.Stop()
+			conn := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 20 * time.Second})
+			r := &scenarios.Runner{Connect: func(context.Context) (scenarios.Conn, error) {
+				return conn, nil
+			}, Spec: scenarios.JobSpec{Engine: scenarios.EngineWasm}, Env: "test", Timeout: 20 * time.Second}
+			before := r.Run(t.Context(), scenarios.Submit)
+			if !before.Success {
+				t.Fatalf("submit before the restart: %s: %s", before.Class, before.Error)
+			}
+
+			refused := make(chan error, 1)
+			go func() {
+				time.Sleep(time.Second) // inside the 3 s the orchestrator is away
+				c, err := net.DialTimeout("tcp", n.Addr(), time.Second)
+				if err == nil {
+					c.Close()
+				}
+				refused <- err
+			}()
+			away, err := n.RestartOrchestrator(t.Context(), 3*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back := time.Now()
+			if away < 3*time.Second {
+				t.Errorf("away %s, want at least the 3 s asked", away)
+			}
+			if err := <-refused; !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Errorf("dial while the orchestrator is away: %v, want connection refused", err)
+			}
+
+			got, err := conn.Jobs.Get(t.Context(), &apimodels.GetJobRequest{JobIDOrName: before.JobID})
+			if err != nil || got.Job == nil || got.Job.State.StateType.String() != "Completed" {
+				t.Fatalf("the job of before the restart: %+v, %v; want it kept, Completed", got, err)
+			}
+			// The compute nodes dial the restarted NATS server again: three
+			// partitions run on three nodes.
+			api := clientv2.New(fmt.Sprintf("http://%s", n.Addr()))
+			for start := time.Now(); connectedNodes(t, api) < 3; time.Sleep(100 * time.Millisecond) {
+				if time.Since(start) > 30*time.Second {
+					t.Fatalf("%d of 3 nodes connected 30 s after the restart", connectedNodes(t, api))
+				}
+			}
+			t.Logf("orchestrator away %s; its compute nodes connected again %s after it came back", away, time.Since(back).Round(time.Millisecond))
+			after := r.Run(t.Context(), scenarios.SubmitWithConcurrency)
+			if !after.Success {
+				t.Fatalf("three partitions after the restart: %s: %s", after.Class, after.Error)
+			}
+		})
+	}
+}
+
+// connectedNodes counts the nodes the orchestrator says are connected.
+func connectedNodes(t *testing.T, api clientv2.API) int {
+	t.Helper()
+	nodes, err := api.Nodes().List(t.Context(), &apimodels.ListNodesRequest{})
+	if err != nil {
+		t.Fatalf("listing nodes: %v", err)
+	}
+	n := 0
+	for _, s := range nodes.Nodes {
+		if s.ConnectionState.Status.String() == "CONNECTED" {
+			n++
+		}
+	}
+	return n
 }
 
 // The devnet ends when its standard input does, so it cannot outlive the

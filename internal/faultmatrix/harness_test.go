@@ -51,7 +51,7 @@ type network string
 
 const (
 	netNone   network = "none"   // no Bacalhau network: the canary must not send anything
-	netShared network = "shared" // the shared devnet (1 hybrid + 2 compute nodes), through the proxy
+	netShared network = "shared" // the shared devnet (node-0, which orchestrates and computes, + 2 compute nodes), through the proxy
 	netDirect network = "direct" // the shared devnet, no proxy unless the case swaps its job (faults of the network itself; every version)
 	netOwn    network = "own"    // a devnet of its own (it gets broken), no proxy unless the case swaps its job (every version)
 )
@@ -415,7 +415,7 @@ func runCase(t *testing.T, c tcase) {
 	if fx.net != nil {
 		upstream = fx.net.Addr()
 	}
-	po := faultproxy.Options{Auth: c.auth.want, MaxHold: c.deadline + 5*time.Second}
+	po := faultproxy.Options{Auth: c.auth.want, MaxHold: c.deadline + 5*time.Second, FollowTarget: c.net == netOwn}
 	if fx.net != nil && fx.net.Link != nil {
 		po.LinkHost = fx.net.Link.Remote
 	}

@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/bacalhau-project/bacalhau/pkg/models"
@@ -139,6 +140,12 @@ type Options struct {
 	// EditJob, when set, changes the job of every submit the proxy
 	// forwards (PUT SubmitPath); an error answers 400 instead.
 	EditJob func(*models.Job) error
+	// FollowTarget makes the proxy go down and come back with its target,
+	// so that its client sees a restarting server as it is: a request the
+	// target does not answer (its connection closed or reset) is closed
+	// unanswered, and while the target refuses connections so does the
+	// proxy, until a dial to the target succeeds again.
+	FollowTarget bool
 }
 
 // SubmitPath is where Bacalhau's API takes a job (apimodels.PutJobRequest).
@@ -218,6 +225,11 @@ func (p *Proxy) Add(rules ...Rule) {
 func (p *Proxy) Refuse() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.refuse()
+}
+
+// refuse is Refuse under p.mu.
+func (p *Proxy) refuse() error {
 	p.refused = true
 	for c := range p.conns {
 		c.Close()
@@ -248,6 +260,30 @@ func (p *Proxy) Accept() error {
 	p.mu.Unlock()
 	go func() { _ = p.srv.Serve(lis) }()
 	return nil
+}
+
+// down refuses connections, as the target does, until the target takes a
+// connection again.
+func (p *Proxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.refused || p.refuse() != nil {
+		return
+	}
+	go func() {
+		for {
+			select {
+			case <-p.done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if c, err := net.DialTimeout("tcp", p.target.Host, time.Second); err == nil {
+				c.Close()
+				_ = p.Accept()
+				return
+			}
+		}
+	}()
 }
 
 // Requests lists the requests seen so far, in order.
@@ -416,7 +452,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, i int, f *Fault)
 		FlushInterval:  -1, // every byte on the wire before the reply counts as answered, or is reset
 		ModifyResponse: func(resp *http.Response) error { return modify(resp, f) },
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
-			writeError(w, http.StatusBadGateway, "faultproxy: "+err.Error())
+			if !p.opts.FollowTarget || errors.Is(err, context.DeadlineExceeded) {
+				writeError(w, http.StatusBadGateway, "faultproxy: "+err.Error())
+				return
+			}
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				p.down()
+			}
+			p.hijack(w, Close)
 		},
 	}
 	rp.ServeHTTP(w, r.WithContext(ctx))

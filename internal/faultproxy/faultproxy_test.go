@@ -405,3 +405,56 @@ func TestEditJob(t *testing.T) {
 		})
 	}
 }
+
+// With FollowTarget the proxy is down while its target is: a request the
+// target refuses is closed unanswered, new connections are refused, and
+// once the target listens again so does the proxy.
+func TestFollowTarget(t *testing.T) {
+	t.Parallel()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	serve := func(l net.Listener) *http.Server {
+		s := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, upBody) })}
+		go s.Serve(l)
+		return s
+	}
+	up := serve(lis)
+	p, err := Start(addr, Options{FollowTarget: true, MaxHold: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	if code, body, err := get(t, c, p, "GET", "/"); err != nil || code != 200 || body != upBody {
+		t.Fatalf("target up: %d %q %v", code, body, err)
+	}
+
+	up.Close() // the target stops: its port refuses
+	if _, _, err := get(t, c, p, "GET", "/"); err == nil || !errors.Is(err, io.EOF) {
+		t.Errorf("request the target refused: %v, want the connection closed unanswered (EOF)", err)
+	}
+	if _, _, err := get(t, c, p, "GET", "/"); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("while the target is down: %v, want connection refused", err)
+	}
+
+	lis, err = net.Listen("tcp", addr) // the target is back on its port
+	if err != nil {
+		t.Fatal(err)
+	}
+	up = serve(lis)
+	t.Cleanup(func() { up.Close() })
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, body, err := get(t, c, p, "GET", "/")
+		if err == nil && code == 200 && body == upBody {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("target back, proxy still answers %d %q %v", code, body, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

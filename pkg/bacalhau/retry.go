@@ -15,8 +15,9 @@ import (
 
 // Retries of the idempotent reads (get, list, executions, history,
 // results): a transient fault of one request — a load balancer's 502, 503
-// or 504, a reset, an EOF before the reply is whole — is repeated after a
-// backoff, at most maxRetries times a call; a refused connection (an
+// or 504, a server's 500 (a Bacalhau v1.9 orchestrator answers 500 while
+// it shuts down: its job store closes before its API), a reset, an EOF
+// before the reply is whole — is repeated after a backoff, at most maxRetries times a call; a refused connection (an
 // orchestrator restarting) is tried again for up to refusedFor. Never past
 // the run's deadline: a retry starts only when its wait leaves retryMargin
 // before it, so a persistent fault ends the call with its own class (a
@@ -37,11 +38,17 @@ const (
 const ReadTries = 5
 
 // fault names the transient fault the try met, "" when it met none: a
+// 500 of class server (not v1.7's 500 refusing a credential), a
 // 502/503/504, or a reset, EOF or refusal of the connection before the
 // reply was whole (the call's error holds the round trip's, or the
 // checking transport's verdict on a reply cut while it read it).
 func (v *verdict) fault(err error) string {
 	switch v.status {
+	case http.StatusInternalServerError:
+		if scenarios.Classify(err) == scenarios.ErrServer {
+			return scenarios.FaultHTTP500
+		}
+		return ""
 	case http.StatusBadGateway:
 		return scenarios.FaultHTTP502
 	case http.StatusServiceUnavailable:

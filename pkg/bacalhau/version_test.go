@@ -52,7 +52,7 @@ func TestServerVersionFromReplies(t *testing.T) {
 		want     string
 	}{
 		{"v1.9.3 header", http.StatusOK, []string{"v1.9.3"}, 1, "v1.9.3"},
-		{"v1.7.0 header on an error reply", http.StatusInternalServerError, []string{"v1.7.0"}, 1, "v1.7.0"},
+		{"v1.7.0 header on an error reply", http.StatusBadRequest, []string{"v1.7.0"}, 1, "v1.7.0"},
 		{"no header", http.StatusOK, nil, 2, scenarios.UnknownVersion},
 		{"not a version", http.StatusOK, []string{"v1.9.3 <b>"}, 1, scenarios.UnknownVersion},
 		{"first reply with one wins", http.StatusOK, []string{"", "v1.9.3", "v1.7.0"}, 3, "v1.9.3"},

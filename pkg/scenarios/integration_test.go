@@ -22,7 +22,7 @@ import (
 )
 
 // The real-network tests share one devnet per Bacalhau version per package
-// run: 1 hybrid + 2 compute nodes on a second "host" (a network namespace
+// run: node-0 (orchestrator and compute) + 2 compute nodes on a second "host" (a network namespace
 // reached over a veth link; loopback where the machine cannot make one),
 // API-key auth on, the local publisher advertising its routable link
 // address.
@@ -424,7 +424,7 @@ func waitHalted(t *testing.T, n *devnet.Network, exec string, limit time.Duratio
 func TestRetriedExecutionsPassConcurrency(t *testing.T) {
 	skipShort(t)
 	forEachVersion(t, func(t *testing.T, v devnet.Version) {
-		n := ownNetwork(t, devnet.Options{Version: v, Hybrid: 1, Compute: 3, BadCompute: 1})
+		n := ownNetwork(t, devnet.Options{Version: v, Compute: 3, BadCompute: 1})
 		jobs := api(n)
 		for attempt := 1; attempt <= 10; attempt++ {
 			res := runner(n, "", scenarios.JobSpec{}, 30*time.Second).Run(t.Context(), scenarios.SubmitWithConcurrency)
@@ -457,7 +457,7 @@ func TestRetriedExecutionsPassConcurrency(t *testing.T) {
 func TestSingleComputeNodeFailsConcurrency(t *testing.T) {
 	skipShort(t)
 	forEachVersion(t, func(t *testing.T, v devnet.Version) {
-		n := ownNetwork(t, devnet.Options{Version: v, Hybrid: 1, Compute: -1})
+		n := ownNetwork(t, devnet.Options{Version: v, Compute: -1})
 		res := runner(n, "", scenarios.JobSpec{}, 30*time.Second).Run(t.Context(), scenarios.SubmitWithConcurrency)
 		if res.Success || res.Class != scenarios.ErrConcurrency {
 			t.Fatalf("got success=%v class=%q (%s), want concurrency", res.Success, res.Class, res.Error)

@@ -9,10 +9,11 @@ import (
 	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 )
 
-// The census on a real network of 3 compute-capable nodes (1 hybrid + 2
-// compute) passes; when one compute node leaves (stops, as if its machine
-// had gone away), the orchestrator marks it disconnected and the scenario
-// fails, saying 2 of 3.
+// The census on a real network of 3 compute-capable nodes (node-0, which
+// also orchestrates, + 2 compute) passes; when one compute node leaves (goes
+// silent, as if its machine had gone away), the orchestrator marks it
+// disconnected once its heartbeats are missed and the scenario fails,
+// saying 2 of 3.
 func TestNodesCensusWhenANodeLeaves(t *testing.T) {
 	skipShort(t)
 	forEachVersion(t, func(t *testing.T, v devnet.Version) {

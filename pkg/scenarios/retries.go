@@ -19,6 +19,7 @@ var ErrNotSent = errors.New("the request was never sent")
 // Faults a read is repeated after (the values of the result line's
 // retry_faults): each names the kind of fault, never text from the network.
 const (
+	FaultHTTP500 = "http_500"
 	FaultHTTP502 = "http_502"
 	FaultHTTP503 = "http_503"
 	FaultHTTP504 = "http_504"
