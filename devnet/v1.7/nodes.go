@@ -70,9 +70,10 @@ func startNodes(ctx context.Context, o options, base string) (*stack, error) {
 		m := &member{cm: system.NewCleanupManager()}
 		if i == 0 {
 			if c.Orchestrator.Port, err = network.GetFreePort(); err != nil {
-				return nil, fmt.Errorf("nats port: %w", err)
+				return s, fmt.Errorf("nats port: %w", err)
 			}
 			nats = fmt.Sprintf("127.0.0.1:%d", c.Orchestrator.Port)
+			c.Compute.Orchestrators = []string{nats}
 		} else {
 			if m.relay, err = newRelay(nats); err != nil {
 				return s, err
@@ -80,19 +81,19 @@ func startNodes(ctx context.Context, o options, base string) (*stack, error) {
 			c.Compute.Orchestrators = []string{m.relay.addr()}
 		}
 		if c.API.Port, err = network.GetFreePort(); err != nil {
-			return nil, fmt.Errorf("api port: %w", err)
+			return s, fmt.Errorf("api port: %w", err)
 		}
 		if c.Publishers.Types.Local.Port, err = network.GetFreePort(); err != nil {
-			return nil, fmt.Errorf("publisher port: %w", err)
+			return s, fmt.Errorf("publisher port: %w", err)
 		}
 		if c, err = c.MergeNew(types.Bacalhau{
 			DataDir: filepath.Join(base, id),
 			Labels:  map[string]string{"id": id, "name": id, "env": "devstack"},
 		}); err != nil {
-			return nil, fmt.Errorf("config of %s: %w", id, err)
+			return s, fmt.Errorf("config of %s: %w", id, err)
 		}
 		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("data dir of %s: %w", id, err)
+			return s, fmt.Errorf("data dir of %s: %w", id, err)
 		}
 		m.cfg = node.NodeConfig{
 			NodeID:                 id,

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -341,7 +342,7 @@ var cases = slices.Concat([]tcase{
 		job: sleeper, spec: scenarios.JobSpec{Selectors: mustSelectors("name=node-2")}, during: killNode, expect: namesKilledNode,
 		note: "the line names the node that holds the job"},
 	{name: "node-killed-first", fault: "a compute node dies just before submitWithConcurrency", scenario: "submitWithConcurrency", via: viaRunner, net: netOwn, class: scenarios.ErrTimeout, deadline: 8 * time.Second, cleanup: cleanStopped,
-		before: killNodeFirst, expect: namesKilledNode,
+		before: killNodeFirst, expect: namesStuckPartition,
 		note: "the orchestrator still counts the node connected and gives it a partition: the line names the partitions that completed and the node that holds the stuck one"},
 	{name: "network-stopped", fault: "the whole network is stopped", scenario: "submit", via: viaJob, net: netOwn, class: scenarios.ErrUnavailable, exit: 1, deadline: 3 * time.Second, cleanup: cleanUnknown,
 		before: func(fx *fixture) error { return fx.net.StopNodes() }},
@@ -638,6 +639,23 @@ func namesKilledNode(fx *fixture, l map[string]any) error {
 	msg, _ := l["error"].(string)
 	if node == "" || !strings.Contains(msg, node) {
 		return fmt.Errorf("error %q does not name the stopped node %q", msg, node)
+	}
+	fx.t.Logf("the line names %s: %s", node, msg)
+	return nil
+}
+
+// namesStuckPartition expects the line to name the partitions that
+// completed and the stopped node as the one holding the rest.
+func namesStuckPartition(fx *fixture, l map[string]any) error {
+	if err := namesKilledNode(fx, l); err != nil {
+		return err
+	}
+	fx.mu.Lock()
+	node := fx.killed
+	fx.mu.Unlock()
+	msg, _ := l["error"].(string)
+	if strings.Count(msg, "Completed on") != 2 || !regexp.MustCompile(`partition \d \w+ on "?`+regexp.QuoteMeta(node)).MatchString(msg) {
+		return fmt.Errorf("error %q does not name two completed partitions and the one %s holds", msg, node)
 	}
 	return nil
 }
