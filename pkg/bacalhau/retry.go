@@ -15,16 +15,17 @@ import (
 
 // Retries of the idempotent reads (get, list, executions, history,
 // results): a transient fault of one request — a load balancer's 502, 503
-// or 504, a server's 500 (a Bacalhau v1.9 orchestrator answers 500 while
-// it shuts down: its job store closes before its API), a reset, an EOF
-// before the reply is whole — is repeated after a backoff, at most maxRetries times a call; a refused connection (an
-// orchestrator restarting) is tried again for up to refusedFor. Never past
-// the run's deadline: a retry starts only when its wait leaves retryMargin
-// before it, so a persistent fault ends the call with its own class (a
-// 503 stays server) within the run's deadline. The submit is never
-// repeated: a lost reply is marked scenarios.ErrReplyLost and the run
-// looks for its job by label. A stop is not repeated either (the runner
-// checks the job once more instead).
+// or 504, a server's 500 (a Bacalhau orchestrator, v1.7 and v1.9, answers
+// 500 while it shuts down: its job store closes before its API), a reset,
+// an EOF before the reply is whole — is repeated after a backoff, at most
+// maxRetries times a call; a refused connection (an orchestrator
+// restarting) is tried again for up to refusedFor. Never past the run's
+// deadline: a retry starts only when its wait leaves retryMargin before
+// it, so a persistent fault ends the call with its own class (a 503 stays
+// server) within the run's deadline. The submit is never repeated: a lost
+// reply is marked scenarios.ErrReplyLost and the run looks for its job by
+// label. A stop is not repeated either (the runner checks the job once
+// more instead).
 const (
 	retryFirst  = 100 * time.Millisecond
 	retryMaxGap = time.Second
