@@ -68,12 +68,13 @@ func startNodes(ctx context.Context, o options, base string) (*stack, error) {
 		c := cfg
 		c.Orchestrator.Enabled, c.Compute.Enabled = i == 0, true
 		m := &member{cm: system.NewCleanupManager()}
+		s.members = append(s.members, m) // closed with the stack, whatever fails below
 		if i == 0 {
 			if c.Orchestrator.Port, err = network.GetFreePort(); err != nil {
 				return s, fmt.Errorf("nats port: %w", err)
 			}
 			nats = fmt.Sprintf("127.0.0.1:%d", c.Orchestrator.Port)
-			c.Compute.Orchestrators = []string{nats}
+			c.Compute.Orchestrators = []string{nats} // its own NATS server, as v1.7's devstack sets it
 		} else {
 			if m.relay, err = newRelay(nats); err != nil {
 				return s, err
@@ -102,7 +103,6 @@ func startNodes(ctx context.Context, o options, base string) (*stack, error) {
 			SystemConfig:           systemConfig(),
 			FailureInjectionConfig: models.FailureInjectionConfig{IsBadActor: o.bad > 0 && i >= total-o.bad},
 		}
-		s.members = append(s.members, m)
 		if err := m.start(ctx); err != nil {
 			return s, err
 		}
@@ -115,6 +115,7 @@ func (m *member) start(ctx context.Context) error {
 	ctx = logger.ContextWithNodeIDLogger(ctx, m.cfg.NodeID)
 	n, err := node.NewNode(ctx, m.cfg, devstack.NewMetadataStore())
 	if err != nil {
+		m.stop(ctx) // what it made before it failed
 		return fmt.Errorf("creating %s: %w", m.cfg.NodeID, err)
 	}
 	m.node = n
@@ -149,18 +150,21 @@ func (s *stack) close(ctx context.Context) {
 // restartOrchestrator stops node-0 and starts it again from the same
 // configuration (ports, data directory, job store) down after it began to
 // stop, as a restarted process would come back.
-func (s *stack) restartOrchestrator(ctx context.Context, down time.Duration) (string, error) {
+//
+// A signal (ctx) ends the downtime early and leaves the node stopped, so the
+// process can exit; the node itself lives on nodeCtx.
+func (s *stack) restartOrchestrator(ctx, nodeCtx context.Context, down time.Duration) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := s.members[0]
 	began := time.Now()
-	m.stop(ctx)
+	m.stop(nodeCtx)
 	select {
 	case <-time.After(time.Until(began.Add(down))):
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
-	if err := m.start(ctx); err != nil {
+	if err := m.start(nodeCtx); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%s after %s", m.cfg.NodeID, time.Since(began).Round(time.Millisecond)), nil
@@ -194,9 +198,11 @@ func (s *stack) stopComputeNode(ctx context.Context) string {
 type relay struct {
 	ln     net.Listener
 	target string
+
 	mu     sync.Mutex
 	isCut  bool
-	conns  []net.Conn
+	closed bool
+	conns  map[net.Conn]bool
 }
 
 func newRelay(target string) (*relay, error) {
@@ -204,7 +210,7 @@ func newRelay(target string) (*relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
-	r := &relay{ln: ln, target: target}
+	r := &relay{ln: ln, target: target, conns: map[net.Conn]bool{}}
 	go r.serve()
 	return r, nil
 }
@@ -223,11 +229,11 @@ func (r *relay) serve() {
 
 func (r *relay) pipe(c net.Conn) {
 	if !r.track(c) {
-		return // cut: the connection is held open, unanswered
+		return // cut: the connection is held open, unanswered (or closed)
 	}
 	up, err := net.DialTimeout("tcp", r.target, 5*time.Second)
 	if err != nil {
-		c.Close() // the orchestrator is down: refuse as it would
+		r.drop(c) // the orchestrator is down: refuse as it would
 		return
 	}
 	if !r.track(up) {
@@ -238,17 +244,30 @@ func (r *relay) pipe(c net.Conn) {
 	go r.copy(c, up, done)
 	<-done
 	if !r.cutOff() {
-		c.Close()
-		up.Close()
+		r.drop(c)
+		r.drop(up)
 	}
 }
 
-// track records a connection, or reports that the relay is cut.
+// track records a connection, and says whether to use it: a cut relay
+// holds it open unanswered, a closed one closes it.
 func (r *relay) track(c net.Conn) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.conns = append(r.conns, c)
+	if r.closed {
+		c.Close()
+		return false
+	}
+	r.conns[c] = true
 	return !r.isCut
+}
+
+// drop closes a connection and forgets it.
+func (r *relay) drop(c net.Conn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.conns, c)
+	c.Close()
 }
 
 // cutOff says whether the relay is cut.
@@ -290,7 +309,8 @@ func (r *relay) close() {
 	r.ln.Close()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, c := range r.conns {
+	r.closed = true
+	for c := range r.conns {
 		c.Close()
 	}
 }

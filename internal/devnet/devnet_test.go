@@ -177,9 +177,6 @@ func TestRestartOrchestrator(t *testing.T) {
 				t.Fatal(err)
 			}
 			back := time.Now()
-			if away < 3*time.Second {
-				t.Errorf("away %s, want at least the 3 s asked", away)
-			}
 			if err := <-refused; !errors.Is(err, syscall.ECONNREFUSED) {
 				t.Errorf("dial while the orchestrator is away: %v, want connection refused", err)
 			}

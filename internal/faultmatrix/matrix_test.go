@@ -298,6 +298,11 @@ var cases = slices.Concat([]tcase{
 		proxy: func(p *faultproxy.Proxy) {
 			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath, After: 1, Times: 1, Fault: faultproxy.Fault{Kind: faultproxy.Reset}})
 		}},
+	{name: "get-500-once", fault: "GET job (a state poll) answers 500, once (as an orchestrator shutting down does)", scenario: "submit", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
+		note: "retried: retries 1", expect: once(scenarios.FaultHTTP500),
+		proxy: func(p *faultproxy.Proxy) {
+			p.Add(faultproxy.Rule{Method: "GET", Path: jobPath, After: 1, Times: 1, Fault: status(500)})
+		}},
 	{name: "get-eof-once", fault: "GET job (a state poll) closes without an answer (EOF), once", scenario: "submit", via: viaRunner, net: netShared, deadline: 10 * time.Second, cleanup: cleanTerminal,
 		note: "retried: retries 1", expect: once(scenarios.FaultEOF),
 		proxy: func(p *faultproxy.Proxy) {
@@ -864,11 +869,11 @@ time bound: it may take up to 20 s past the deadline (600 ms after SIGTERM), ` +
 ` + "`restart-mid-wait`" + ` restarts the devnet's orchestrator node for real while the job runs: its API server,
 NATS server and job store close, and a new node starts 2 s later on the same ports and data directory
 (in the devnet's process). The proxy in front (there to make the job sleep) follows it down and up, so the
-canary sees what it would see without it: connections closed, then refused. The compute nodes join the
+canary sees much what it would see without it: the poll in flight closed unanswered, then connections refused. The compute nodes join the
 restarted orchestrator again by themselves (Bacalhau retries after 10 s), and the job's completion reaches it then.
 ` + "`node-killed`" + ` and ` + "`node-killed-first`" + ` take a compute node away as a machine goes: its link to the
 orchestrator goes silent with no goodbye, and the orchestrator counts it connected until its heartbeats have been
-missed for 30 s (the devnet runs Bacalhau's test setting; a production orchestrator waits about 75 s).
+missed for 30 s (Bacalhau's test setting, which the devnet runs; its default is 1 min).
 
 Faults that hit the state poll let the stop (DELETE) through, so the canary must stop the job it
 submitted; the canary job sleeps there so it is still running when the fault hits. Bacalhau v1.7.0

@@ -141,10 +141,12 @@ type Options struct {
 	// forwards (PUT SubmitPath); an error answers 400 instead.
 	EditJob func(*models.Job) error
 	// FollowTarget makes the proxy go down and come back with its target,
-	// so that its client sees a restarting server as it is: a request the
-	// target does not answer (its connection closed or reset) is closed
-	// unanswered, and while the target refuses connections so does the
-	// proxy, until a dial to the target succeeds again.
+	// so that its client sees a restarting server much as it is: a request
+	// the target does not answer (its connection closed, reset or refused)
+	// is closed unanswered, and from the first refusal on the proxy refuses
+	// connections too, until a dial to the target succeeds again. (The one
+	// request that met the first refusal sees its connection closed, not
+	// refused.)
 	FollowTarget bool
 }
 
@@ -248,16 +250,21 @@ func (p *Proxy) track(c net.Conn, s http.ConnState) {
 	}
 }
 
-// Accept listens again on the same address after Refuse.
+// Accept listens again on the same address after Refuse (not after Close).
 func (p *Proxy) Accept() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.done:
+		return errors.New("faultproxy: closed")
+	default:
+	}
 	lis, err := net.Listen("tcp", p.Addr())
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
 	p.lis = lis
 	p.refused = false
-	p.mu.Unlock()
 	go func() { _ = p.srv.Serve(lis) }()
 	return nil
 }
@@ -448,11 +455,17 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, i int, f *Fault)
 			r.SetURL(p.target)
 			r.Out.Header.Del("Accept-Encoding") // plain bodies, so faults can cut them
 		},
-		Transport:      p.tr,
-		FlushInterval:  -1, // every byte on the wire before the reply counts as answered, or is reset
-		ModifyResponse: func(resp *http.Response) error { return modify(resp, f) },
+		Transport:     p.tr,
+		FlushInterval: -1, // every byte on the wire before the reply counts as answered, or is reset
+		ModifyResponse: func(resp *http.Response) error {
+			if err := modify(resp, f); err != nil {
+				return faultError{err}
+			}
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
-			if !p.opts.FollowTarget || errors.Is(err, context.DeadlineExceeded) {
+			var fe faultError
+			if !p.opts.FollowTarget || errors.As(err, &fe) || errors.Is(err, context.DeadlineExceeded) {
 				writeError(w, http.StatusBadGateway, "faultproxy: "+err.Error())
 				return
 			}
@@ -464,6 +477,11 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, i int, f *Fault)
 	}
 	rp.ServeHTTP(w, r.WithContext(ctx))
 }
+
+// faultError is a fault's own failure to change a reply (not the target's).
+type faultError struct{ error }
+
+func (e faultError) Unwrap() error { return e.error }
 
 // editJob replaces a submit's body with the edited job's.
 func (p *Proxy) editJob(r *http.Request) error {
