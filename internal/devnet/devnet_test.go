@@ -43,10 +43,7 @@ func TestDevnetRunsJobsAndLeavesNothingBehind(t *testing.T) {
 			if n.Host != "127.0.0.1" || n.Port <= 1 {
 				t.Fatalf("API at %s, want 127.0.0.1 on a free port", n.Addr())
 			}
-			conn := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 20 * time.Second})
-			r := &scenarios.Runner{Connect: func(context.Context) (scenarios.Conn, error) {
-				return conn, nil
-			}, Spec: scenarios.JobSpec{Engine: scenarios.EngineWasm}, Env: "test", Timeout: 20 * time.Second}
+			conn, r := wasmRunner(n)
 			res := r.Run(t.Context(), scenarios.SubmitWithConcurrency)
 			if !res.Success {
 				t.Fatalf("3 executions on 3 nodes failed: %s: %s", res.Class, res.Error)
@@ -154,10 +151,7 @@ func TestRestartOrchestrator(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer n.Stop()
-			conn := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 20 * time.Second})
-			r := &scenarios.Runner{Connect: func(context.Context) (scenarios.Conn, error) {
-				return conn, nil
-			}, Spec: scenarios.JobSpec{Engine: scenarios.EngineWasm}, Env: "test", Timeout: 20 * time.Second}
+			conn, r := wasmRunner(n)
 			before := r.Run(t.Context(), scenarios.Submit)
 			if !before.Success {
 				t.Fatalf("submit before the restart: %s: %s", before.Class, before.Error)
@@ -200,6 +194,15 @@ func TestRestartOrchestrator(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wasmRunner is a connection to the network and a runner of wasm jobs
+// through it, with a 20 s deadline.
+func wasmRunner(n *devnet.Network) (scenarios.Conn, *scenarios.Runner) {
+	conn := bacalhau.New(bacalhau.Options{Host: n.Host, Port: n.Port, Timeout: 20 * time.Second})
+	return conn, &scenarios.Runner{Connect: func(context.Context) (scenarios.Conn, error) {
+		return conn, nil
+	}, Spec: scenarios.JobSpec{Engine: scenarios.EngineWasm}, Env: "test", Timeout: 20 * time.Second}
 }
 
 // connectedNodes counts the nodes the orchestrator says are connected.
