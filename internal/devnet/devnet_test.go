@@ -157,22 +157,33 @@ func TestRestartOrchestrator(t *testing.T) {
 				t.Fatalf("submit before the restart: %s: %s", before.Class, before.Error)
 			}
 
+			// Dial the API every 100 ms while the orchestrator restarts.
+			restarted := make(chan struct{})
 			refused := make(chan error, 1)
 			go func() {
-				time.Sleep(time.Second) // inside the 3 s the orchestrator is away
-				c, err := net.DialTimeout("tcp", n.Addr(), time.Second)
-				if err == nil {
-					c.Close()
+				var err error
+				for ; !errors.Is(err, syscall.ECONNREFUSED); time.Sleep(100 * time.Millisecond) {
+					select {
+					case <-restarted:
+						refused <- err
+						return
+					default:
+					}
+					var c net.Conn
+					if c, err = net.DialTimeout("tcp", n.Addr(), time.Second); err == nil {
+						c.Close()
+					}
 				}
 				refused <- err
 			}()
 			away, err := n.RestartOrchestrator(t.Context(), 3*time.Second)
+			close(restarted)
 			if err != nil {
 				t.Fatal(err)
 			}
 			back := time.Now()
 			if err := <-refused; !errors.Is(err, syscall.ECONNREFUSED) {
-				t.Errorf("dial while the orchestrator is away: %v, want connection refused", err)
+				t.Errorf("dials while the orchestrator was away: last %v, want connection refused", err)
 			}
 
 			got, err := conn.Jobs.Get(t.Context(), &apimodels.GetJobRequest{JobIDOrName: before.JobID})
