@@ -133,6 +133,10 @@ func TestStopComputeNode(t *testing.T) {
 	if _, err := n.ExecutionRunning(t.Context(), "e-no-such-execution"); err == nil {
 		t.Error("ExecutionRunning of an unknown execution: no error")
 	}
+	// A restart longer than the devnet allows is refused, not started.
+	if _, err := n.RestartOrchestrator(t.Context(), time.Minute); err == nil || !strings.Contains(err.Error(), "at most 20s") {
+		t.Errorf("a 1m restart: %v, want the devnet's refusal", err)
+	}
 	if err := n.Stop(); err != nil {
 		t.Errorf("stop after stopping compute nodes: %v", err)
 	}

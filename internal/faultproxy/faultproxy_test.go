@@ -432,6 +432,13 @@ func TestFollowTarget(t *testing.T) {
 		t.Fatalf("target up: %d %q %v", code, body, err)
 	}
 
+	// A fault of the proxy's own that fails (a bad pattern) still answers
+	// its explanatory 502: it is not the target going away.
+	p.Add(Rule{Path: "/bad-rewrite", Times: 1, Fault: Fault{Kind: Rewrite, From: "("}})
+	if code, body, err := get(t, c, p, "GET", "/bad-rewrite"); err != nil || code != http.StatusBadGateway || !strings.Contains(body, "faultproxy") {
+		t.Fatalf("failed rewrite: %d %q %v, want the proxy's 502", code, body, err)
+	}
+
 	up.Close() // the target stops: its port refuses
 	// A request that meets the stopped target (a refusal, or the EOF of
 	// the proxy's pooled connection to it) is closed unanswered; from the
