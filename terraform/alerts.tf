@@ -35,16 +35,26 @@ locals {
   # Each firing series carries only the scenario (job): a series is an
   # incident, so an outage is one incident per env and scenario however its
   # cause changes (a label that changed with the cause would close one
-  # incident and open another, each notified). The cause is named in the
-  # page's body through the per-scenario Logs Explorer link of the failed
-  # runs' result lines (error_class, phase) and the dashboard's chart of
-  # failed runs by class and phase, not through labels of the series.
+  # incident and open another, each notified). The cause is the series'
+  # value instead, which is no part of its identity: the newest
+  # failure_cause point of the scenario (class code * 100 + phase code,
+  # pkg/metrics/cause.go) in the window and the current slot, or 0 when no
+  # failure in them recorded one (an image older than failure_cause): the
+  # "or" keeps the page either way. The body shows the value through the
+  # variable metric.label.value and lists the codes.
   failing_window = { for iv, _ in local.by_interval : iv => "[${local.settings.window_runs * tonumber(iv)}m] offset ${iv}m" }
   failing_count = {
     for iv, _ in local.by_interval : iv =>
     "(sum by (job) (count_over_time(${local.promql_selector[iv].success}${local.failing_window[iv]})) - sum by (job) (sum_over_time(${local.promql_selector[iv].success}${local.failing_window[iv]}))) >= ${local.settings.failed_runs}"
   }
-  failing_query = join(" or ", [for iv, _ in local.by_interval : "(${local.failing_count[iv]})"])
+  failing_cause = {
+    for iv, _ in local.by_interval : iv =>
+    "max by (job) (last_over_time(${local.promql_selector[iv].failure_cause}[${(local.settings.window_runs + 1) * tonumber(iv)}m]))"
+  }
+  failing_query = join(" or ", [
+    for iv, _ in local.by_interval :
+    "((${local.failing_cause[iv]} and on(job) (${local.failing_count[iv]})) or ((${local.failing_count[iv]}) * 0))"
+  ])
 
   # "Stopped reporting": the scenario recorded in the last 7 days, but no
   # run at all (duration_seconds is written by every recorded run, canary
@@ -94,6 +104,8 @@ locals {
   # Each class's runbook line, from pkg/scenarios (scenarios.json's
   # classes, generated: `go generate ./internal/catalogue`).
   error_classes = jsondecode(file("${path.module}/scenarios.json")).classes
+  # failure_cause's phase codes, from the same file.
+  cause_phases = jsondecode(file("${path.module}/scenarios.json")).cause_phases
 }
 
 ephemeral "google_secret_manager_secret_version" "slack_token" {
@@ -151,13 +163,16 @@ resource "google_monitoring_alert_policy" "failing" {
   }
 
   documentation {
-    # Variables: only those of Google's table ("Variables in documentation
-    # templates", https://cloud.google.com/monitoring/alerts/doc-variables):
-    # metric.label.job is the firing series' one label; the cause is not a
-    # label of the series (see failing_query) and is named by the links of
-    # the body: the scenario's failed runs and the dashboard's chart of
-    # failed runs by class and phase.
-    subject   = "Bacalhau canary $${metric.label.job} failing on ${var.env}"
+    # Variables, as Google documents them for a PromQL condition's result:
+    # metric.label.job is the firing series' one label ("Variables in
+    # documentation templates", https://cloud.google.com/monitoring/alerts/doc-variables),
+    # and metric.label.value its value, the cause code (see failing_query):
+    # Prometheus's {{ $value }} is that variable ("Migrate alerting rules and
+    # receivers from Prometheus", section "Google Cloud documentation
+    # variables in migrated Prometheus alerting rules",
+    # https://cloud.google.com/monitoring/promql/promql-migrate; gcloud's
+    # migrate command translates {{ $value }} so).
+    subject   = "Bacalhau canary $${metric.label.job} failing on ${var.env}, cause $${metric.label.value}"
     mime_type = "text/markdown"
     content = templatefile("${path.module}/templates/alert.md.tftpl", {
       env           = var.env
@@ -169,6 +184,7 @@ resource "google_monitoring_alert_policy" "failing" {
       failed_urls   = local.failed_runs_url
       dashboard_url = local.dashboard_url
       error_classes = local.error_classes
+      cause_phases  = local.cause_phases
     })
 
     links {

@@ -454,8 +454,11 @@ func TestJobAgainstDevnet(t *testing.T) {
 		if v, ok := value(ps, "success"); !ok || v != 0 {
 			t.Errorf("success = %v (written: %v)", v, ok)
 		}
-		want := []string{"api_retries{env=test}", "duration_seconds{env=test}", "failed_run{env=test,error_class=unavailable,phase=submit}", "failure{env=test,error_class=unavailable}",
-			"phase_duration_seconds{env=test,phase=connect}", "phase_duration_seconds{env=test,phase=submit}", "phase_duration_seconds{env=test,phase=wait}",
+		if v, ok := value(ps, "failure_cause"); !ok || v != 103 {
+			t.Errorf("failure_cause = %v (written: %v), want 103: unavailable (1) in submit (3)", v, ok)
+		}
+		want := []string{"api_retries{env=test}", "duration_seconds{env=test}", "failed_run{env=test,error_class=unavailable,phase=submit}", "failure_cause{env=test}",
+			"failure{env=test,error_class=unavailable}", "phase_duration_seconds{env=test,phase=connect}", "phase_duration_seconds{env=test,phase=submit}", "phase_duration_seconds{env=test,phase=wait}",
 			"server_version{env=test,version=unknown}", "success{env=test}"}
 		if got := series(ps); !reflect.DeepEqual(got, want) {
 			t.Errorf("series %v, want %v", got, want)

@@ -29,14 +29,22 @@ type Scenario struct {
 // Class is one error class of scenarios.json with its runbook line.
 type Class struct {
 	Name    string `json:"name"`    // the error_class label value
+	Code    int64  `json:"code"`    // its code in failure_cause (metrics.ClassCode)
 	Runbook string `json:"runbook"` // who must act and where to look first
+}
+
+// Phase is one phase's code in failure_cause (metrics.PhaseCode).
+type Phase struct {
+	Name string `json:"name"`
+	Code int64  `json:"code"`
 }
 
 // File is the whole of scenarios.json.
 type File struct {
-	Comment   string     `json:"_comment"`
-	Scenarios []Scenario `json:"scenarios"`
-	Classes   []Class    `json:"classes"`
+	Comment     string     `json:"_comment"`
+	Scenarios   []Scenario `json:"scenarios"`
+	Classes     []Class    `json:"classes"`
+	CausePhases []Phase    `json:"cause_phases"` // failure_cause = class code * 100 + phase code
 }
 
 var upper = regexp.MustCompile(`([A-Z])`)
@@ -54,7 +62,10 @@ func Build() File {
 		f.Scenarios = append(f.Scenarios, Scenario{Name: s.Name, Slug: Slug(s.Name), Doc: s.Doc, Phases: s.AllPhases()})
 	}
 	for _, c := range scenarios.Classes {
-		f.Classes = append(f.Classes, Class{Name: string(c), Runbook: c.Runbook()})
+		f.Classes = append(f.Classes, Class{Name: string(c), Code: metrics.ClassCode(c), Runbook: c.Runbook()})
+	}
+	for _, ph := range metrics.CausePhases {
+		f.CausePhases = append(f.CausePhases, Phase{Name: ph, Code: metrics.PhaseCode(ph)})
 	}
 	return f
 }
@@ -73,10 +84,13 @@ func encode(name string, v any) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// Markers of the generated phases table in docs/metrics.md.
+// Markers of the generated tables in docs/metrics.md: every scenario's
+// phases, and failure_cause's codes.
 const (
-	TableBegin = "<!-- phases:begin (go generate ./internal/catalogue) -->\n"
-	TableEnd   = "<!-- phases:end -->"
+	TableBegin  = "<!-- phases:begin (go generate ./internal/catalogue) -->\n"
+	TableEnd    = "<!-- phases:end -->"
+	CausesBegin = "<!-- causes:begin (go generate ./internal/catalogue) -->\n"
+	CausesEnd   = "<!-- causes:end -->"
 )
 
 // PhasesTable is the markdown table of every scenario's phases, in order.
@@ -89,13 +103,41 @@ func PhasesTable() string {
 	return b.String()
 }
 
-// WithPhasesTable returns doc with the text between its markers replaced
-// by PhasesTable.
+// CausesTable is the markdown table of failure_cause's codes: each class's
+// and each phase's.
+func CausesTable() string {
+	f := Build()
+	var b strings.Builder
+	b.WriteString("| code | class | | code | phase |\n|---|---|---|---|---|\n")
+	for i := range max(len(f.Classes), len(f.CausePhases)+1) {
+		cls, ph := "| | ", "| | | |\n"
+		if i < len(f.Classes) {
+			cls = fmt.Sprintf("| %d | `%s` ", f.Classes[i].Code, f.Classes[i].Name)
+		}
+		switch {
+		case i == 0:
+			ph = "| | 0 | none or unknown |\n"
+		case i <= len(f.CausePhases):
+			ph = fmt.Sprintf("| | %d | `%s` |\n", f.CausePhases[i-1].Code, f.CausePhases[i-1].Name)
+		}
+		b.WriteString(cls + ph)
+	}
+	return b.String()
+}
+
+// WithPhasesTable returns doc with the text between each pair of markers
+// replaced by its table: PhasesTable and CausesTable.
 func WithPhasesTable(doc []byte) ([]byte, error) {
 	s := string(doc)
-	i, j := strings.Index(s, TableBegin), strings.Index(s, TableEnd)
-	if i < 0 || j < i {
-		return nil, fmt.Errorf("no %q ... %q markers", strings.TrimSpace(TableBegin), TableEnd)
+	for _, t := range []struct{ begin, end, table string }{
+		{TableBegin, TableEnd, PhasesTable()},
+		{CausesBegin, CausesEnd, CausesTable()},
+	} {
+		i, j := strings.Index(s, t.begin), strings.Index(s, t.end)
+		if i < 0 || j < i {
+			return nil, fmt.Errorf("no %q ... %q markers", strings.TrimSpace(t.begin), t.end)
+		}
+		s = s[:i+len(t.begin)] + t.table + s[j:]
 	}
-	return []byte(s[:i+len(TableBegin)] + PhasesTable() + s[j:]), nil
+	return []byte(s), nil
 }

@@ -171,7 +171,7 @@ func MonthlyCost(l Load, p Prices, free bool) Cost {
 	for _, s := range l.Scenarios {
 		perScenario := float64(Month) / float64(s.Interval)
 		c.Runs += perScenario
-		points += perScenario * float64(s.Points) // a failed run's two failure points are left out
+		points += perScenario * float64(s.Points) // a failed run's extra points (failure, failed_run, failure_cause) are left out
 		billed += perScenario * roundUp(s.Billed, p.RunRounding).Seconds()
 		// The deploy gate's runs: billed alike, recording nothing.
 		billed += l.Deploys * l.GateRunsPerScenario * roundUp(s.Billed, p.RunRounding).Seconds()

@@ -22,6 +22,7 @@ const (
 	PhaseDuration = "phase_duration_seconds"
 	Failure       = "failure"
 	FailedRun     = "failed_run"
+	FailureCause  = "failure_cause"
 	ServerVersion = "server_version"
 	Retries       = "api_retries"
 	ComputeNodes  = "compute_nodes"
@@ -73,6 +74,10 @@ type Descriptor struct {
 	// one is still written for the charts and queries built on it, and the
 	// project's own charts read the other.
 	SupersededBy string `json:"superseded_by,omitempty"`
+	// ChartedAs names the metric the dashboard charts in this one's place
+	// (it carries the same as labels); this one is written for the query
+	// that reads it.
+	ChartedAs string `json:"charted_as,omitempty"`
 	// WrittenBy names the only scenarios whose runs write the metric (the
 	// dashboard charts it for those); empty: every scenario's.
 	WrittenBy []string `json:"written_by,omitempty"`
@@ -122,6 +127,16 @@ func Catalogue() Catalog {
 				Name: FailedRun, Kind: KindGauge, ValueType: TypeInt64, Unit: "min",
 				Description: "Written only for a failed run, labelled with its error class and failed phase; the value is the run's stamp (its schedule slot) in Unix minutes, so the newest failure has the largest value.",
 				Labels:      []Label{env, {Key: LabelErrorClass, Description: errClassDoc}, {Key: LabelPhase, Description: failedDoc}},
+			},
+			{
+				// The cause as a value, not as labels: the "network
+				// failing" page names it through the firing series' value,
+				// which, unlike a label, is not part of the incident's
+				// identity, so a cause that changes keeps one incident.
+				Name: FailureCause, Kind: KindGauge, ValueType: TypeInt64, Unit: "1",
+				Description: "Written only for a failed run of a network class (not canary): its class code times 100 plus its failed phase's code (0 for none), so 204 is timeout in wait; the codes are listed in terraform/scenarios.json and docs/metrics.md.",
+				Labels:      []Label{env},
+				ChartedAs:   FailedRun,
 			},
 			{
 				// A metric type of its own: a descriptor's labels cannot

@@ -79,12 +79,15 @@ func TestPoints(t *testing.T) {
 				if p.Metric == metrics.FailedRun && (p.Int64 != at.Unix()/60 || p.Labels[metrics.LabelPhase] != r.FailedPhase || p.Labels[metrics.LabelErrorClass] != string(r.Class)) {
 					t.Errorf("%s: failed_run %d %v, want %d labelled %s in %s", s.Name, p.Int64, p.Labels, at.Unix()/60, r.Class, r.FailedPhase)
 				}
+				if p.Metric == metrics.FailureCause && p.Int64 != metrics.Cause(r.Class, r.FailedPhase) {
+					t.Errorf("%s: failure_cause %d, want %d (%s in %s)", s.Name, p.Int64, metrics.Cause(r.Class, r.FailedPhase), r.Class, r.FailedPhase)
+				}
 			}
 			wantFailure := 0
 			if !ok {
 				wantFailure = 1
 			}
-			if count[metrics.Success] != 1 || count[metrics.Duration] != 1 || count[metrics.Failure] != wantFailure || count[metrics.FailedRun] != wantFailure ||
+			if count[metrics.Success] != 1 || count[metrics.Duration] != 1 || count[metrics.Failure] != wantFailure || count[metrics.FailedRun] != wantFailure || count[metrics.FailureCause] != wantFailure ||
 				count[metrics.ServerVersion] != 1 || count[metrics.Retries] != 1 || count[metrics.PhaseDuration] != len(s.AllPhases()) || len(phases) != len(s.AllPhases()) {
 				t.Errorf("%s success=%v: points per metric %v, phases %v", s.Name, ok, count, phases)
 			}
@@ -366,22 +369,22 @@ func TestGCPSamplingPeriodAndSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One second later a failed run: success, duration, both phases and
-	// server_version and api_retries come too soon after their previous points; failure
-	// and failed_run are new series and land.
+	// server_version and api_retries come too soon after their previous points;
+	// failure_cause, failure and failed_run are new series and land.
 	err := g.Record(context.Background(), result(s, false, end.Add(time.Second)))
 	if err == nil || !strings.Contains(err.Error(), fakegcp.MsgSamplingPeriod) {
 		t.Fatalf("second write: %v, want the sampling period error", err)
 	}
 	sum := metrics.Summary(errors.Unwrap(err))
-	if sum == nil || sum.GetTotalPointCount() != 8 || sum.GetSuccessPointCount() != 2 {
-		t.Fatalf("summary %v, want 8 points, 2 written", sum)
+	if sum == nil || sum.GetTotalPointCount() != 9 || sum.GetSuccessPointCount() != 3 {
+		t.Fatalf("summary %v, want 9 points, 3 written", sum)
 	}
 	var line map[string]any
 	if err := json.Unmarshal(logBuf.Bytes(), &line); err != nil {
 		t.Fatalf("summary log line: %v: %q", err, logBuf.String())
 	}
 	if line["message"] != "metric write partly failed" || line["severity"] != "ERROR" ||
-		line["total_point_count"] != 8.0 || line["success_point_count"] != 2.0 {
+		line["total_point_count"] != 9.0 || line["success_point_count"] != 3.0 {
 		t.Errorf("summary line %v", line)
 	}
 	errs, _ := line["errors"].(map[string]any)
@@ -406,8 +409,8 @@ func TestStdout(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 9 { // success, duration, 3 phases, server_version, api_retries, failure, failed_run
-		t.Fatalf("%d lines, want 9:\n%s", len(lines), buf.String())
+	if len(lines) != 10 { // success, duration, 3 phases, server_version, api_retries, failure_cause, failure, failed_run
+		t.Fatalf("%d lines, want 10:\n%s", len(lines), buf.String())
 	}
 	var version metrics.StdoutLine
 	if err := json.Unmarshal([]byte(lines[5]), &version); err != nil {
@@ -423,8 +426,15 @@ func TestStdout(t *testing.T) {
 	if retries.Metric != metrics.Prefix+"api_retries" || retries.Value != 0.0 {
 		t.Errorf("api_retries line %+v: a run without retries writes 0", retries)
 	}
+	var cause metrics.StdoutLine
+	if err := json.Unmarshal([]byte(lines[7]), &cause); err != nil {
+		t.Fatal(err)
+	}
+	if cause.Metric != metrics.Prefix+"failure_cause" || cause.Value != 103.0 || len(cause.Labels) != 1 {
+		t.Errorf("failure_cause line %+v: unavailable (1) in submit (3) is 103, labelled with the env only", cause)
+	}
 	var last metrics.StdoutLine
-	if err := json.Unmarshal([]byte(lines[7]), &last); err != nil {
+	if err := json.Unmarshal([]byte(lines[8]), &last); err != nil {
 		t.Fatal(err)
 	}
 	if last.Metric != metrics.Prefix+"failure" || last.Value != 1.0 || last.Labels["error_class"] != "unavailable" ||

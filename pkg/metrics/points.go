@@ -24,13 +24,14 @@ type Point struct {
 // a failure), duration_seconds, one phase_duration_seconds per phase of the
 // scenario (0 when not reached), server_version (1, labelled with the
 // sanitised server version), api_retries (the calls repeated after a
-// transient fault) and, on failure only, failure labelled with
-// the error class and failed_run labelled with the class and the failed
-// phase, valued at the Unix minute of at, the points' stamp; a run that
+// transient fault) and, on failure only, failure_cause (the class and
+// phase as one code: Cause; not for a canary-class run), failure labelled
+// with the error class and failed_run labelled with the class and the
+// failed phase, valued at the Unix minute of at, the points' stamp; a run that
 // took a node census adds compute_nodes, one point per version (0 labelled
 // unknown when no node matches).
 func Points(r scenarios.Result, at time.Time) []Point {
-	pts := make([]Point, 0, 6+len(r.Phases))
+	pts := make([]Point, 0, 7+len(r.Phases))
 	// add appends a point labelled with the env and the label pairs kv.
 	add := func(p Point, kv ...string) {
 		p.Labels = map[string]string{LabelEnv: r.Env}
@@ -69,6 +70,9 @@ func Points(r scenarios.Result, at time.Time) []Point {
 	}
 	if !r.Success {
 		phase := cmp.Or(r.FailedPhase, NoPhase)
+		if class != scenarios.ErrCanary {
+			integer(FailureCause, Cause(class, r.FailedPhase))
+		}
 		integer(Failure, 1, LabelErrorClass, string(class))
 		integer(FailedRun, at.Unix()/60, LabelErrorClass, string(class), LabelPhase, phase)
 	}

@@ -191,8 +191,8 @@ func TestCanaryClassWritesNoSuccess(t *testing.T) {
 	r := result(s, false, time.Now())
 	r.Class = scenarios.ErrCanary
 	for _, p := range metrics.Points(r, time.Now()) {
-		if p.Metric == metrics.Success {
-			t.Errorf("a canary-class run wrote success=%d: it is neither a pass nor a network failure", p.Int64)
+		if p.Metric == metrics.Success || p.Metric == metrics.FailureCause {
+			t.Errorf("a canary-class run wrote %s=%d: it is neither a pass nor a network failure", p.Metric, p.Int64)
 		}
 	}
 	var classes []string

@@ -30,8 +30,8 @@ run "staging_schedules" {
   }
 
   assert {
-    condition     = strcontains(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "((sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|nodes\"}[25m] offset 5m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|nodes\"}[25m] offset 5m))) >= 3)") && length(split(" or ", google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query)) == 3
-    error_message = "The alert window is 5 runs of each schedule (5, 10 and 30 minutes), one branch each, grouped by job."
+    condition     = strcontains(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "((sum by (job) (count_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|nodes\"}[25m] offset 5m)) - sum by (job) (sum_over_time({\"custom.googleapis.com/bacalhau_canary/success\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|nodes\"}[25m] offset 5m))) >= 3)") && strcontains(google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query, "max by (job) (last_over_time({\"custom.googleapis.com/bacalhau_canary/failure_cause\", monitored_resource=\"generic_task\", namespace=\"bacalhau-canary\", env=\"staging\", job=~\"list|nodes\"}[30m]))") && length(split(" or ", google_monitoring_alert_policy.failing.conditions[0].condition_prometheus_query_language[0].query)) == 6
+    error_message = "The alert window is 5 runs of each schedule (5, 10 and 30 minutes), one branch each (with the cause of the window and the current slot, or without), grouped by job."
   }
 
   assert {

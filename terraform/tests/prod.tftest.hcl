@@ -240,15 +240,15 @@ run "alert_policy_semantics" {
 
   assert {
     condition = alltrue([
-      for class in ["unavailable", "timeout", "certificate", "auth", "bad_request", "server", "protocol", "publisher", "job_failed", "output_mismatch", "concurrency", "canary"] :
-      strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "- `${class}`: ")
+      for i, class in ["unavailable", "timeout", "certificate", "auth", "bad_request", "server", "protocol", "publisher", "job_failed", "output_mismatch", "concurrency", "canary"] :
+      strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "- ${i + 1} `${class}`: ")
     ])
-    error_message = "The failing policy's documentation must have a runbook line per error class."
+    error_message = "The failing policy's documentation must have a runbook line per error class, headed by its cause code."
   }
 
   assert {
-    condition     = google_monitoring_alert_policy.failing.documentation[0].subject == "Bacalhau canary $${metric.label.job} failing on prod" && !strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "metric.label.error_class") && strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "bacalhau job describe") && strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "https://console.cloud.google.com/logs/query;query=")
-    error_message = "Failing pages name the scenario (a documented variable) and link its failed runs' logs, where each run's class and phase are."
+    condition     = google_monitoring_alert_policy.failing.documentation[0].subject == "Bacalhau canary $${metric.label.job} failing on prod, cause $${metric.label.value}" && strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "Cause of the newest failed run: $${metric.label.value}") && strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "4 `wait`") && !strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "metric.label.error_class") && strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "bacalhau job describe") && strcontains(google_monitoring_alert_policy.failing.documentation[0].content, "https://console.cloud.google.com/logs/query;query=")
+    error_message = "Failing pages name the scenario and the cause code (documented variables), list the phase codes and link the failed runs' logs, where each run's class and phase are."
   }
 
   assert {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bacalhau-project/bacalhau-canary/pkg/metrics"
+	"github.com/bacalhau-project/bacalhau-canary/pkg/scenarios"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -140,6 +141,11 @@ type behaviour struct {
 	stopped want
 	refused bool // some of the target's points are refused by the write rules
 	all     bool // every scenario of the env runs the script, not only the target
+	// causes is the fewest distinct cause codes the target's page must
+	// show while it fires: its value changes with the newest failure while
+	// its series, the incident, stays the same. -1: every value is 0 (no
+	// failure recorded its cause).
+	causes int
 }
 
 func rep(s string, n int) string { return strings.Repeat(s, max(n, 0)) }
@@ -170,7 +176,7 @@ var behaviours = []behaviour{
 		script: func(_, m, _ int, _ time.Duration) string {
 			return rep("P", m+1) + rep("C", 2*m+2) + rep("P", m+1)
 		}},
-	{name: "n failures in a row page, recovery clears", failing: clears, stopped: never,
+	{name: "n failures in a row page, recovery clears", failing: clears, stopped: never, causes: 1,
 		script: func(n, m, _ int, _ time.Duration) string {
 			return rep("P", m+1) + rep("F", n) + rep("P", m+2)
 		}},
@@ -213,11 +219,11 @@ var behaviours = []behaviour{
 		script: func(n, m, k int, _ time.Duration) string {
 			return rep("P", m+1) + rep("F", n) + rep("-", k+2) + rep("P", m+2)
 		}},
-	{name: "a cause that changes mid-outage keeps one incident", failing: clears, stopped: never,
+	{name: "a cause that changes mid-outage keeps one incident", failing: clears, stopped: never, causes: 2,
 		script: func(n, m, _ int, _ time.Duration) string {
 			return rep("P", m+1) + rep("T", n) + rep("F", n) + rep("T", n) + rep("P", m+1)
 		}},
-	{name: "failures of an image without failed_run page", failing: clears, stopped: never,
+	{name: "failures of an image without failed_run page", failing: clears, stopped: never, causes: -1,
 		script: func(n, m, _ int, _ time.Duration) string {
 			return rep("P", m+1) + rep("U", n) + rep("P", m+1)
 		}},
@@ -254,8 +260,8 @@ func onsetSlot(script string, n, m int) int {
 	return -1
 }
 
-// index holds the accepted points of each scenario's success and
-// duration_seconds series, in the order they were written.
+// index holds the accepted points of each scenario's series, by metric
+// type, in the order they were written.
 type index struct {
 	seen   int
 	series map[string]map[string][]Point // job -> metric type -> points
@@ -290,6 +296,17 @@ func (x *index) designFailing(job string, iv time.Duration, c Condition, t time.
 		}
 	}
 	return failed >= c.Failed
+}
+
+// designCause: at t, the page's value is the cause code of the scenario's
+// newest failure that recorded one (failure_cause) in the failing window
+// or the current slot, 0 when none did.
+func (x *index) designCause(job string, iv time.Duration, c Condition, t time.Time) float64 {
+	pts := inRange(x.series[job][metrics.Prefix+metrics.FailureCause], t.Add(-time.Duration(c.Window+1)*iv).Add(time.Nanosecond), t)
+	if len(pts) == 0 {
+		return 0
+	}
+	return pts[len(pts)-1].Value
 }
 
 // stoppedLookback is how far back "stopped reporting" looks for a run: a
@@ -439,6 +456,7 @@ func runBehaviour(t *testing.T, engine *promql.Engine, e Env, target Scenario, b
 		failing[s.Name], stopped[s.Name] = &track{}, &track{}
 	}
 	peak, mismatches := 0, 0
+	causes := map[string]map[float64]bool{} // job -> the values its page showed
 	type policy struct {
 		name   string
 		cond   Condition
@@ -469,6 +487,7 @@ func runBehaviour(t *testing.T, engine *promql.Engine, e Env, target Scenario, b
 				// One incident per env and scenario: a firing series
 				// carries its scenario only, never the cause, whose
 				// change would close the incident and open another.
+				// The cause is the series' value: the newest failure's.
 				for _, s := range v {
 					if s.Metric.Has(metrics.LabelErrorClass) || s.Metric.Has(metrics.LabelPhase) || s.Metric.Len() != 1 {
 						if mismatches < 5 {
@@ -476,6 +495,16 @@ func runBehaviour(t *testing.T, engine *promql.Engine, e Env, target Scenario, b
 							t.Errorf("failing at +%s: series %s carries more than its scenario", at.Sub(t0), s.Metric)
 						}
 					}
+					job := s.Metric.Get("job")
+					sc, _ := e.Scenario(job)
+					if want := x.designCause(job, sc.Interval, e.Failing, at); s.F != want && mismatches < 5 {
+						mismatches++
+						t.Errorf("failing at +%s: %s's value (its cause) is %v, the design says %v (script %s)", at.Sub(t0), job, s.F, want, scripts[job])
+					}
+					if causes[job] == nil {
+						causes[job] = map[float64]bool{}
+					}
+					causes[job][s.F] = true
 				}
 			}
 			for _, s := range e.Scenarios {
@@ -504,10 +533,48 @@ func runBehaviour(t *testing.T, engine *promql.Engine, e Env, target Scenario, b
 			}
 		})
 	}
+	checkCauses(t, e, writes, x, causes[target.Name], b.causes)
 	if b.all && peak != len(e.Scenarios) {
 		t.Errorf("failing named at most %d scenarios at once, want all %d", peak, len(e.Scenarios))
 	}
 	if b.refused != (store.Refused > 0) {
 		t.Errorf("%d points refused by the write rules, want refusals: %v", store.Refused, b.refused)
+	}
+}
+
+// checkCauses: every cause Monitoring accepted is the code of the class
+// and phase of the run stamped on its slot; the target's page showed at
+// least want distinct causes (-1: only 0, no failure recorded one).
+func checkCauses(t *testing.T, e Env, writes []Write, x *index, seen map[float64]bool, want int) {
+	t.Helper()
+	for job, byMetric := range x.series {
+		sc, _ := e.Scenario(job)
+		for _, p := range byMetric[metrics.Prefix+metrics.FailureCause] {
+			i := slices.IndexFunc(writes, func(w Write) bool {
+				return w.Result.Scenario == job && metrics.Stamp(w.Result, sc.Interval).Equal(p.At)
+			})
+			if i < 0 {
+				t.Errorf("%s: a cause at %s, where no run is stamped", job, p.At.Format(time.TimeOnly))
+				continue
+			}
+			r := writes[i].Result
+			if r.Success || r.Class == scenarios.ErrCanary || p.Value != float64(metrics.Cause(r.Class, r.FailedPhase)) {
+				t.Errorf("%s: cause %v at %s, for a run that ended success=%v %s in %s", job, p.Value, p.At.Format(time.TimeOnly), r.Success, r.Class, r.FailedPhase)
+			}
+		}
+	}
+	nonzero := 0
+	for v := range seen {
+		if v != 0 {
+			nonzero++
+		}
+	}
+	switch {
+	case want < 0 && nonzero > 0:
+		t.Errorf("the page showed causes %v, want only 0 (no failure recorded one)", seen)
+	case want < 0 && !seen[0]:
+		t.Errorf("the page never showed cause 0")
+	case want > 0 && nonzero < want:
+		t.Errorf("the page showed %d distinct causes (%v), want at least %d", nonzero, seen, want)
 	}
 }

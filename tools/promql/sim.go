@@ -35,7 +35,7 @@ const (
 	// phase (a Fail's class and phase vary with its slot).
 	Same = 'T'
 	// Unlabelled fails as a Fail, written by an image older than
-	// failed_run: its request has no failed_run series.
+	// failed_run and failure_cause: its request has neither series.
 	Unlabelled = 'U'
 )
 
@@ -101,7 +101,8 @@ func Runs(e Env, sc Scenario, t0 time.Time, script string, rng *rand.Rand) ([]Wr
 		req := sink.Request(r)
 		if c == Unlabelled {
 			req.TimeSeries = slices.DeleteFunc(req.TimeSeries, func(ts *monitoringpb.TimeSeries) bool {
-				return ts.GetMetric().GetType() == metrics.Prefix+metrics.FailedRun
+				t := ts.GetMetric().GetType()
+				return t == metrics.Prefix+metrics.FailedRun || t == metrics.Prefix+metrics.FailureCause
 			})
 		}
 		out = append(out, Write{Wall: start.Add(took), Result: r, Request: req})

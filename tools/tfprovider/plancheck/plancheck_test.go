@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"cloud.google.com/go/monitoring/dashboard/apiv1/dashboardpb"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -32,6 +33,7 @@ type catalogue struct {
 			Key string `json:"key"`
 		} `json:"labels"`
 		SupersededBy string   `json:"superseded_by"`
+		ChartedAs    string   `json:"charted_as"`
 		WrittenBy    []string `json:"written_by"`
 	} `json:"metrics"`
 }
@@ -61,7 +63,7 @@ var filterRE = regexp.MustCompile(`^metric\.type = "([^"]+)" AND resource\.type 
 type fixture struct {
 	cat        catalogue
 	metrics    map[string]map[string]bool // metric type -> label keys
-	superseded map[string]bool            // metric types the dashboard charts by their successor
+	superseded map[string]bool            // metric types the dashboard charts by their successor or as another
 	writtenBy  map[string][]string        // metric types only some scenarios write -> those scenarios
 	env        string
 	variables  map[string]any
@@ -93,7 +95,7 @@ func load(t *testing.T) *fixture {
 			labels[l.Key] = true
 		}
 		f.metrics[f.cat.Prefix+m.Name] = labels
-		f.superseded[f.cat.Prefix+m.Name] = m.SupersededBy != ""
+		f.superseded[f.cat.Prefix+m.Name] = m.SupersededBy != "" || m.ChartedAs != ""
 		f.writtenBy[f.cat.Prefix+m.Name] = m.WrittenBy
 	}
 	var p planJSON
@@ -644,8 +646,14 @@ func TestAlertPoliciesUseCatalogueMetrics(t *testing.T) {
 							covered[r.Name] = map[string]int{}
 						}
 						covered[r.Name][j+"/"+strings.TrimPrefix(sel.metric, f.cat.Prefix)]++
-						if r.Name == "failing" && (sel.minutes != 5*iv[j] || sel.offset != iv[j]) {
+						cause := strings.HasSuffix(sel.metric, "/failure_cause")
+						if r.Name == "failing" && !cause && (sel.minutes != 5*iv[j] || sel.offset != iv[j]) {
 							t.Errorf("%s: %s's window is %d min offset %d, want 5 runs of %d min offset one interval", where, j, sel.minutes, sel.offset, iv[j])
+						}
+						// The cause: the newest failure of the window and
+						// of the current slot.
+						if r.Name == "failing" && cause && (sel.minutes != 6*iv[j] || sel.offset != 0) {
+							t.Errorf("%s: %s's cause range is %d min offset %d, want 6 runs of %d min, no offset", where, j, sel.minutes, sel.offset, iv[j])
 						}
 					}
 				}
@@ -662,14 +670,55 @@ func TestAlertPoliciesUseCatalogueMetrics(t *testing.T) {
 		t.Errorf("%d alert conditions, at most 3 ($4.50 a month)", conditions)
 	}
 	for _, s := range jobs {
-		// failing: count and sum of success in one branch, and nothing
-		// of failed_run (its class and phase would split the incident);
+		// failing: count and sum of success, twice (the branch with the
+		// cause and the one without), failure_cause once, and nothing of
+		// failed_run (its class and phase would split the incident);
 		// stopped: two ranges of duration_seconds.
-		if n, m := covered["failing"][s+"/success"], covered["failing"][s+"/failed_run"]; n != 2 || m != 0 {
-			t.Errorf("failing reads %s's success %d and failed_run %d times, want 2 and 0 (one branch)", s, n, m)
+		if n, m, c := covered["failing"][s+"/success"], covered["failing"][s+"/failed_run"], covered["failing"][s+"/failure_cause"]; n != 4 || m != 0 || c != 1 {
+			t.Errorf("failing reads %s's success %d, failed_run %d and failure_cause %d times, want 4, 0 and 1 (one branch)", s, n, m, c)
 		}
 		if n := covered["stopped"][s+"/duration_seconds"]; n != 2 {
 			t.Errorf("stopped covers %s %d times, want once (two ranges)", s, n/2)
+		}
+	}
+}
+
+// docVarRE is one documentation variable, ${name}.
+var docVarRE = regexp.MustCompile(`\$\{([^}]*)\}`)
+
+// TestAlertDocumentationFits: each policy's documentation is within the
+// API's limits (content: 8,192 characters and 10,240 bytes; a subject is
+// cut to 255 bytes once expanded, so its text stays well below), and names
+// only variables of Google's table: a PromQL policy's series labels (job;
+// job_name for the log metric's threshold) and value, the cause.
+func TestAlertDocumentationFits(t *testing.T) {
+	f := load(t)
+	allowed := map[string]bool{"metric.label.job": true, "metric.label.value": true, "metric.label.job_name": true}
+	for _, r := range f.ofType("google_monitoring_alert_policy") {
+		var p struct {
+			Documentation []struct {
+				Subject string `json:"subject"`
+				Content string `json:"content"`
+			} `json:"documentation"`
+		}
+		if err := json.Unmarshal(r.Values, &p); err != nil {
+			t.Fatalf("%s: %v", r.Address, err)
+		}
+		if len(p.Documentation) != 1 {
+			t.Errorf("%s: %d documentation blocks, want 1", r.Address, len(p.Documentation))
+			continue
+		}
+		d := p.Documentation[0]
+		if n, b := utf8.RuneCountInString(d.Content), len(d.Content); n > 8192 || b > 10240 {
+			t.Errorf("%s: content of %d characters, %d bytes: the API takes at most 8,192 and 10,240", r.Address, n, b)
+		}
+		if text := docVarRE.ReplaceAllString(d.Subject, ""); d.Subject == "" || len(text) > 160 {
+			t.Errorf("%s: subject %q: want one whose text, with room for its variables, fits in 255 bytes", r.Address, d.Subject)
+		}
+		for _, m := range docVarRE.FindAllStringSubmatch(d.Subject+d.Content, -1) {
+			if !allowed[m[1]] {
+				t.Errorf("%s: documentation variable ${%s} is not one the policy's series has", r.Address, m[1])
+			}
 		}
 	}
 }
