@@ -41,7 +41,9 @@ locals {
   # pkg/metrics/cause.go) in the window and the current slot, or 0 when no
   # failure in them recorded one (an image older than failure_cause): the
   # "or" keeps the page either way. The body shows the value through the
-  # variable metric.label.value and lists the codes.
+  # variable metric.label.value and lists the codes. (For the few intervals
+  # after a change of var.region, a scenario has two failure_cause series,
+  # one per location, and max shows the larger code, not the newer.)
   failing_window = { for iv, _ in local.by_interval : iv => "[${local.settings.window_runs * tonumber(iv)}m] offset ${iv}m" }
   failing_count = {
     for iv, _ in local.by_interval : iv =>

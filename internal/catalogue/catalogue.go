@@ -103,24 +103,22 @@ func PhasesTable() string {
 	return b.String()
 }
 
-// CausesTable is the markdown table of failure_cause's codes: each class's
-// and each phase's.
+// CausesTable is the markdown table of failure_cause's codes, a row per
+// code: the class and the phase it stands for (0: unknown class, no phase).
 func CausesTable() string {
 	f := Build()
 	var b strings.Builder
-	b.WriteString("| code | class | | code | phase |\n|---|---|---|---|---|\n")
-	for i := range max(len(f.Classes), len(f.CausePhases)+1) {
-		cls, ph := "| | ", "| | | |\n"
+	b.WriteString("| code | class | phase |\n|---|---|---|\n")
+	b.WriteString("| 0 | unknown | none or unknown |\n")
+	for i := range max(len(f.Classes), len(f.CausePhases)) {
+		cls, ph := "", ""
 		if i < len(f.Classes) {
-			cls = fmt.Sprintf("| %d | `%s` ", f.Classes[i].Code, f.Classes[i].Name)
+			cls = "`" + f.Classes[i].Name + "`"
 		}
-		switch {
-		case i == 0:
-			ph = "| | 0 | none or unknown |\n"
-		case i <= len(f.CausePhases):
-			ph = fmt.Sprintf("| | %d | `%s` |\n", f.CausePhases[i-1].Code, f.CausePhases[i-1].Name)
+		if i < len(f.CausePhases) {
+			ph = "`" + f.CausePhases[i].Name + "`"
 		}
-		b.WriteString(cls + ph)
+		fmt.Fprintf(&b, "| %d | %s | %s |\n", i+1, cls, ph)
 	}
 	return b.String()
 }

@@ -71,6 +71,18 @@ func TestCatalogueCoversTheRegistry(t *testing.T) {
 		}
 		slugs[s.Slug] = true
 	}
+	// CausesTable's rows are codes: a class's and a phase's code is its
+	// position plus one.
+	for i, c := range f.Classes {
+		if c.Code != int64(i+1) {
+			t.Errorf("class %s has code %d at position %d", c.Name, c.Code, i)
+		}
+	}
+	for i, p := range f.CausePhases {
+		if p.Code != int64(i+1) {
+			t.Errorf("phase %s has code %d at position %d", p.Name, p.Code, i)
+		}
+	}
 	if !slices.Equal(names, scenarios.Names()) {
 		t.Errorf("catalogue %v, registry %v", names, scenarios.Names())
 	}

@@ -31,6 +31,29 @@ func TestCause(t *testing.T) {
 			t.Errorf("Cause(%q, %q) = %d, want %d", tc.class, tc.phase, got, tc.want)
 		}
 	}
+	// Every code, pinned: a code once written must keep its meaning.
+	classes := map[scenarios.Class]int64{
+		scenarios.ErrUnavailable: 1, scenarios.ErrTimeout: 2, scenarios.ErrCertificate: 3, scenarios.ErrAuth: 4,
+		scenarios.ErrBadRequest: 5, scenarios.ErrServer: 6, scenarios.ErrProtocol: 7, scenarios.ErrPublisher: 8,
+		scenarios.ErrJobFailed: 9, scenarios.ErrOutputMismatch: 10, scenarios.ErrConcurrency: 11, scenarios.ErrCanary: 12,
+	}
+	for c, want := range classes {
+		if got := metrics.ClassCode(c); got != want {
+			t.Errorf("ClassCode(%s) = %d, want %d", c, got, want)
+		}
+	}
+	if len(scenarios.Classes) != len(classes) {
+		t.Errorf("%d classes, %d pinned: pin the new class's code here", len(scenarios.Classes), len(classes))
+	}
+	phases := []string{"connect", "list", "submit", "wait", "describe", "executions", "history", "results", "download", "nodes"}
+	for i, ph := range phases {
+		if got := metrics.PhaseCode(ph); got != int64(i+1) {
+			t.Errorf("PhaseCode(%s) = %d, want %d", ph, got, i+1)
+		}
+	}
+	if len(metrics.CausePhases) != len(phases) {
+		t.Errorf("%d phases, %d pinned: pin the new phase's code here", len(metrics.CausePhases), len(phases))
+	}
 	seen := map[int64]string{}
 	for _, c := range scenarios.Classes {
 		for _, ph := range append([]string{""}, metrics.CausePhases...) {

@@ -29,7 +29,9 @@ const (
 	ErrCanary         Class = "canary"          // a bug or misconfiguration of the canary itself
 )
 
-// Classes lists every class, in a stable order.
+// Classes lists every class, in a stable order. Append only: a class's
+// position is its code in the failure_cause metric (metrics.ClassCode),
+// which must keep naming the same class.
 var Classes = []Class{
 	ErrUnavailable, ErrTimeout, ErrCertificate, ErrAuth, ErrBadRequest, ErrServer, ErrProtocol, ErrPublisher,
 	ErrJobFailed, ErrOutputMismatch, ErrConcurrency, ErrCanary,

@@ -23,19 +23,21 @@ import (
 var scenarios []string
 
 type catalogue struct {
-	Prefix  string `json:"prefix"`
-	Metrics []struct {
-		Name      string `json:"name"`
-		Kind      string `json:"kind"`
-		ValueType string `json:"value_type"`
-		Unit      string `json:"unit"`
-		Labels    []struct {
-			Key string `json:"key"`
-		} `json:"labels"`
-		SupersededBy string   `json:"superseded_by"`
-		ChartedAs    string   `json:"charted_as"`
-		WrittenBy    []string `json:"written_by"`
-	} `json:"metrics"`
+	Prefix  string      `json:"prefix"`
+	Metrics []catMetric `json:"metrics"`
+}
+
+type catMetric struct {
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	ValueType string `json:"value_type"`
+	Unit      string `json:"unit"`
+	Labels    []struct {
+		Key string `json:"key"`
+	} `json:"labels"`
+	SupersededBy string   `json:"superseded_by"`
+	ChartedAs    string   `json:"charted_as"`
+	WrittenBy    []string `json:"written_by"`
 }
 
 type planJSON struct {
@@ -96,6 +98,11 @@ func load(t *testing.T) *fixture {
 		}
 		f.metrics[f.cat.Prefix+m.Name] = labels
 		f.superseded[f.cat.Prefix+m.Name] = m.SupersededBy != "" || m.ChartedAs != ""
+		for _, other := range []string{m.SupersededBy, m.ChartedAs} {
+			if other != "" && !slices.ContainsFunc(f.cat.Metrics, func(o catMetric) bool { return o.Name == other && o.SupersededBy == "" && o.ChartedAs == "" }) {
+				t.Fatalf("metrics.json: %s is charted as %q, which is no charted metric of the catalogue", m.Name, other)
+			}
+		}
 		f.writtenBy[f.cat.Prefix+m.Name] = m.WrittenBy
 	}
 	var p planJSON
@@ -689,11 +696,16 @@ var docVarRE = regexp.MustCompile(`\$\{([^}]*)\}`)
 // TestAlertDocumentationFits: each policy's documentation is within the
 // API's limits (content: 8,192 characters and 10,240 bytes; a subject is
 // cut to 255 bytes once expanded, so its text stays well below), and names
-// only variables of Google's table: a PromQL policy's series labels (job;
-// job_name for the log metric's threshold) and value, the cause.
+// only variables its firing series has: the scenario (job) of a PromQL
+// policy, and the failing one's value, the cause; the log metric's
+// threshold series' job_name.
 func TestAlertDocumentationFits(t *testing.T) {
 	f := load(t)
-	allowed := map[string]bool{"metric.label.job": true, "metric.label.value": true, "metric.label.job_name": true}
+	allowed := map[string]map[string]bool{
+		"failing": {"metric.label.job": true, "metric.label.value": true},
+		"stopped": {"metric.label.job": true},
+		"canary":  {"metric.label.job_name": true},
+	}
 	for _, r := range f.ofType("google_monitoring_alert_policy") {
 		var p struct {
 			Documentation []struct {
@@ -716,7 +728,7 @@ func TestAlertDocumentationFits(t *testing.T) {
 			t.Errorf("%s: subject %q: want one whose text, with room for its variables, fits in 255 bytes", r.Address, d.Subject)
 		}
 		for _, m := range docVarRE.FindAllStringSubmatch(d.Subject+d.Content, -1) {
-			if !allowed[m[1]] {
+			if !allowed[r.Name][m[1]] {
 				t.Errorf("%s: documentation variable ${%s} is not one the policy's series has", r.Address, m[1])
 			}
 		}
